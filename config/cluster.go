@@ -1,0 +1,46 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Cluster holds the settings of everything done against a cluster.
+type Cluster struct {
+	// CollectorNamespace is where short-lived collector pods run.
+	CollectorNamespace string `mapstructure:"collector_namespace"`
+	// CollectorImage is the image of the collector pod; it needs sh, cat and sha256sum.
+	CollectorImage string `mapstructure:"collector_image"`
+	// CheckpointTimeout is passed to the kubelet as ?timeout= (seconds granularity).
+	CheckpointTimeout time.Duration `mapstructure:"checkpoint_timeout"`
+	// Concurrency bounds parallel checkpoints for label selectors.
+	Concurrency int `mapstructure:"concurrency"`
+	// KubeletCheckpointDir is the kubelet's checkpoint directory on nodes.
+	KubeletCheckpointDir string `mapstructure:"kubelet_checkpoint_dir"`
+	// DeleteFromNode removes the archive from the node after a verified pull.
+	DeleteFromNode bool `mapstructure:"delete_from_node"`
+	// ConnectTimeout bounds the first contact with the API server.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+}
+
+func clusterDefaults(v *viper.Viper) {
+	v.SetDefault("cluster.collector_namespace", "podsleuth-system")
+	v.SetDefault("cluster.collector_image", "busybox:1.36")
+	v.SetDefault("cluster.checkpoint_timeout", 2*time.Minute)
+	v.SetDefault("cluster.concurrency", 4)
+	v.SetDefault("cluster.kubelet_checkpoint_dir", "/var/lib/kubelet/checkpoints")
+	v.SetDefault("cluster.delete_from_node", false)
+	v.SetDefault("cluster.connect_timeout", 3*time.Second)
+}
+
+func (c Cluster) validate() error {
+	if c.Concurrency < 1 {
+		return fmt.Errorf("cluster.concurrency must be >= 1, got %d", c.Concurrency)
+	}
+	if c.CheckpointTimeout < time.Second {
+		return fmt.Errorf("cluster.checkpoint_timeout must be >= 1s, got %s", c.CheckpointTimeout)
+	}
+	return nil
+}
