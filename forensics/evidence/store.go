@@ -1,0 +1,379 @@
+// Package evidence is podsleuth's local evidence store: acquired checkpoint archives, each with an
+// acquisition manifest and an append-only, hash-chained custody log (RFC 3227: what was taken,
+// from where, when and by whom, and everything done with it since).
+//
+// Layout under the store directory (all directories 0700):
+//
+//	evidence/<id>/<archive name>   the archive, mode 0400, never modified after acquisition
+//	evidence/<id>/manifest.json    the acquisition manifest, mode 0400
+//	evidence/<id>/custody.jsonl    the custody log, one JSON event per line, append-only
+//	incoming/                      archives being received (renamed into evidence/ when complete)
+//	rejected/<id>/                 archives whose hash did not match the source's (kept, not dropped)
+//
+// It is not Kubernetes-specific: the cluster package fills the manifest's cluster fields. It
+// must not import k8s.io/..., charm.land/... or any podsleuth package but forensics and config.
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrHashMismatch: the archive received does not hash to what the source computed. The
+	// archive is kept under rejected/ for examination.
+	ErrHashMismatch = errors.New("sha256 mismatch")
+	// ErrNotFound: no evidence item with that id.
+	ErrNotFound = errors.New("no such evidence")
+	// ErrTampered: an item's archive, manifest or custody log changed after acquisition.
+	ErrTampered = errors.New("evidence integrity check failed")
+	// ErrInvalidID: an id that cannot name an item (path separators, dots).
+	ErrInvalidID = errors.New("invalid evidence id")
+)
+
+const (
+	manifestName = "manifest.json"
+	custodyName  = "custody.jsonl"
+	dirMode      = 0o700
+	archiveMode  = 0o400
+)
+
+// Store is an evidence store rooted at a directory.
+type Store struct {
+	dir string
+	// now and actor are replaceable in tests.
+	now   func() time.Time
+	actor func() string
+}
+
+// Open opens (creating when needed) the store under dir with 0700 directories.
+func Open(dir string) (*Store, error) {
+	if dir == "" || !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("open evidence store: directory must be absolute, got %q", dir)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "evidence"), filepath.Join(dir, "incoming"), filepath.Join(dir, "rejected")} {
+		if err := os.MkdirAll(d, dirMode); err != nil {
+			return nil, fmt.Errorf("open evidence store: %w", err)
+		}
+		if err := os.Chmod(d, dirMode); err != nil {
+			return nil, fmt.Errorf("open evidence store: %w", err)
+		}
+	}
+	return &Store{dir: dir, now: func() time.Time { return time.Now().UTC() }, actor: CurrentActor}, nil
+}
+
+// Dir returns the store's root directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Item is one piece of evidence in the store.
+type Item struct {
+	ID       string   `json:"id"`
+	Dir      string   `json:"dir"`
+	Archive  string   `json:"archive"` // absolute path of the archive file
+	Manifest Manifest `json:"manifest"`
+	// LastVerified is the time and outcome of the newest verification in the custody log.
+	LastVerified   time.Time `json:"last_verified,omitzero"`
+	LastVerifiedOK bool      `json:"last_verified_ok"`
+}
+
+func validID(id string) error {
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." || strings.HasPrefix(id, ".") {
+		return fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	return nil
+}
+
+// Acquire streams r into the store as a new item, hashing while writing. m describes where the
+// archive came from; Size, LocalSHA256 and ID-related fields are filled here. When
+// m.NodeSHA256 is set and differs from the local hash, the archive is moved to rejected/ and
+// ErrHashMismatch is returned with the item (so the caller can report where it was kept).
+// A cancelled ctx or a read error leaves nothing in evidence/ (the partial file is removed).
+func (s *Store) Acquire(ctx context.Context, r io.Reader, m Manifest) (*Item, error) {
+	name := filepath.Base(m.ArchiveName)
+	if name == "" || name == "." || name == "/" || strings.HasPrefix(name, ".") || name == manifestName || name == custodyName {
+		name = "checkpoint.tar"
+	}
+	m.ArchiveName = name
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "incoming"), "acquire-*")
+	if err != nil {
+		return nil, fmt.Errorf("acquire: %w", err)
+	}
+	tmpName := tmp.Name()
+	cleanup := func() { tmp.Close(); os.Remove(tmpName) }
+	h := sha256.New()
+	if m.AcquiredAt.IsZero() {
+		m.AcquiredAt = s.now()
+	}
+	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx: ctx, r: r})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("acquire %s: after %d bytes: %w", name, n, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmpName)
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	if err := os.Chmod(tmpName, archiveMode); err != nil {
+		os.Remove(tmpName)
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	m.Size = n
+	m.LocalSHA256 = hex.EncodeToString(h.Sum(nil))
+	m.SchemaVersion = ManifestSchemaVersion
+	id := m.AcquiredAt.UTC().Format("20060102T150405Z") + "-" + m.LocalSHA256[:12]
+	mismatch := m.NodeSHA256 != "" && !strings.EqualFold(m.NodeSHA256, m.LocalSHA256)
+	parent := "evidence"
+	if mismatch {
+		parent = "rejected"
+	}
+	dir := filepath.Join(s.dir, parent, id)
+	if err := os.Mkdir(dir, dirMode); err != nil {
+		os.Remove(tmpName)
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("acquire %s: an item %s already exists (same archive acquired in the same second)", name, id)
+		}
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	archivePath := filepath.Join(dir, name)
+	if err := os.Rename(tmpName, archivePath); err != nil {
+		os.Remove(tmpName)
+		os.Remove(dir)
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	if err := writeManifest(dir, m); err != nil {
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	it := &Item{ID: id, Dir: dir, Archive: archivePath, Manifest: m}
+	details := map[string]string{
+		"archive": name, "size": fmt.Sprint(n), "sha256": m.LocalSHA256, "source": m.SourceDescription(),
+	}
+	if m.NodeSHA256 != "" {
+		details["node_sha256"] = m.NodeSHA256
+	}
+	action := ActionAcquired
+	if mismatch {
+		action = ActionRejected
+		details["reason"] = "sha256 computed on the source differs from the local sha256"
+	}
+	if err := appendEvent(dir, Event{Time: m.AcquiredAt, Action: action, Actor: s.actor(), Details: details}); err != nil {
+		return it, fmt.Errorf("acquire %s: custody log: %w", name, err)
+	}
+	if mismatch {
+		return it, fmt.Errorf("acquire %s: %w: source says %s, received %s; the archive is kept in %s",
+			name, ErrHashMismatch, m.NodeSHA256, m.LocalSHA256, dir)
+	}
+	return it, nil
+}
+
+// Import adds an archive file that is already on this machine (copied, never moved: the
+// original stays where it is).
+func (s *Store) Import(ctx context.Context, path string, m Manifest) (*Item, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("import %s: not a regular file", path)
+	}
+	if m.ArchiveName == "" {
+		m.ArchiveName = filepath.Base(path)
+	}
+	if m.SourcePath == "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			m.SourcePath = abs
+		}
+	}
+	return s.Acquire(ctx, f, m)
+}
+
+// List returns every item, oldest first.
+func (s *Store) List() ([]Item, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "evidence"))
+	if err != nil {
+		return nil, fmt.Errorf("list evidence: %w", err)
+	}
+	var items []Item
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		it, err := s.Get(e.Name())
+		if err != nil {
+			// An unreadable item is still listed, so it is never silently hidden.
+			items = append(items, Item{ID: e.Name(), Dir: filepath.Join(s.dir, "evidence", e.Name())})
+			continue
+		}
+		items = append(items, *it)
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	return items, nil
+}
+
+// Get returns one item by id (a unique prefix of an id is accepted).
+func (s *Store) Get(id string) (*Item, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.dir, "evidence", id)
+	if _, err := os.Stat(dir); err != nil {
+		full, perr := s.resolvePrefix(id)
+		if perr != nil {
+			return nil, perr
+		}
+		id, dir = full, filepath.Join(s.dir, "evidence", full)
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, fmt.Errorf("evidence %s: %w", id, err)
+	}
+	it := &Item{ID: id, Dir: dir, Archive: filepath.Join(dir, filepath.Base(m.ArchiveName)), Manifest: m}
+	if evs, err := readEvents(dir); err == nil {
+		for _, e := range evs {
+			if e.Action == ActionVerified || e.Action == ActionVerifyFailed {
+				it.LastVerified, it.LastVerifiedOK = e.Time, e.Action == ActionVerified
+			}
+		}
+	}
+	return it, nil
+}
+
+func (s *Store) resolvePrefix(prefix string) (string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "evidence"))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrNotFound, prefix)
+	}
+	var match []string
+	for _, e := range ents {
+		if e.IsDir() && (strings.HasPrefix(e.Name(), prefix) || strings.Contains(e.Name(), "-"+prefix)) {
+			match = append(match, e.Name())
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: %s", ErrNotFound, prefix)
+	default:
+		return "", fmt.Errorf("%w: %q is ambiguous (%s)", ErrNotFound, prefix, strings.Join(match, ", "))
+	}
+}
+
+// FindBySHA256 returns the item whose archive has that SHA-256, or ErrNotFound.
+func (s *Store) FindBySHA256(sum string) (*Item, error) {
+	items, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if strings.EqualFold(items[i].Manifest.LocalSHA256, sum) {
+			return &items[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: sha256 %s", ErrNotFound, sum)
+}
+
+// ItemForPath returns the item whose archive is at path (inside the store), or ErrNotFound.
+func (s *Store) ItemForPath(path string) (*Item, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(filepath.Join(s.dir, "evidence"), abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("%w: %s is not in the store", ErrNotFound, path)
+	}
+	id := strings.SplitN(rel, string(filepath.Separator), 2)[0]
+	it, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if it.Archive != abs {
+		return nil, fmt.Errorf("%w: %s is not an evidence archive", ErrNotFound, path)
+	}
+	return it, nil
+}
+
+// Log appends an event to an item's custody log. Time and Actor are filled when empty.
+func (s *Store) Log(id string, e Event) error {
+	it, err := s.Get(id)
+	if err != nil {
+		return err
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	if e.Actor == "" {
+		e.Actor = s.actor()
+	}
+	if e.Action == "" {
+		return fmt.Errorf("custody log %s: event without an action", it.ID)
+	}
+	return appendEvent(it.Dir, e)
+}
+
+// Custody returns an item's custody log, oldest first.
+func (s *Store) Custody(id string) ([]Event, error) {
+	it, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return readEvents(it.Dir)
+}
+
+// ctxReader makes a copy stop when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func writeManifest(dir string, m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, manifestName)
+	if err := os.WriteFile(p, append(b, '\n'), archiveMode); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+func readManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,222 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "store"))
+	require.NoError(t, err)
+	tick := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { tick = tick.Add(time.Second); return tick }
+	s.actor = func() string { return "analyst@ws1" }
+	return s
+}
+
+func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+
+func TestAcquireWritesReadOnlyArchiveManifestAndCustody(t *testing.T) {
+	s := newStore(t)
+	data := bytes.Repeat([]byte("checkpoint-bytes"), 4096)
+	m := Manifest{
+		ArchiveName: "checkpoint-victim_default-app-2026-11-23T18:45:31Z.tar",
+		NodeSHA256:  sum(data), Node: "node-1", Namespace: "default", Pod: "victim", PodUID: "uid-1",
+		Container: "app", ContainerID: "containerd://abc", Image: "busybox:1", ImageDigest: "sha256:feed",
+		Cluster: &ClusterInfo{Server: "https://10.0.0.1:6443", Context: "prod", User: "alice", Groups: []string{"ir"}},
+	}
+	it, err := s.Acquire(context.Background(), bytes.NewReader(data), m)
+	require.NoError(t, err)
+
+	st, err := os.Stat(it.Archive)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o400), st.Mode().Perm(), "archive must be read-only")
+	for _, d := range []string{s.Dir(), filepath.Join(s.Dir(), "evidence"), it.Dir} {
+		st, err := os.Stat(d)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o700), st.Mode().Perm(), d)
+	}
+	got, err := os.ReadFile(it.Archive)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	back, err := s.Get(it.ID)
+	require.NoError(t, err)
+	require.Equal(t, sum(data), back.Manifest.LocalSHA256)
+	require.Equal(t, int64(len(data)), back.Manifest.Size)
+	require.Equal(t, "alice", back.Manifest.Cluster.User)
+	require.Equal(t, ManifestSchemaVersion, back.Manifest.SchemaVersion)
+	require.True(t, strings.HasSuffix(it.ID, sum(data)[:12]), it.ID)
+
+	evs, err := s.Custody(it.ID)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, ActionAcquired, evs[0].Action)
+	require.Equal(t, "analyst@ws1", evs[0].Actor)
+	require.Equal(t, "node node-1: default/victim/app", evs[0].Details["source"])
+}
+
+func TestAcquireHashMismatchIsKeptAsideAndReported(t *testing.T) {
+	s := newStore(t)
+	it, err := s.Acquire(context.Background(), strings.NewReader("received"), Manifest{ArchiveName: "a.tar", NodeSHA256: sum([]byte("sent"))})
+	require.ErrorIs(t, err, ErrHashMismatch)
+	require.Contains(t, err.Error(), "kept in")
+	require.NotNil(t, it)
+	require.Contains(t, it.Dir, string(filepath.Separator)+"rejected"+string(filepath.Separator))
+	_, statErr := os.Stat(it.Archive)
+	require.NoError(t, statErr, "a mismatching archive is kept, never dropped")
+	items, err := s.List()
+	require.NoError(t, err)
+	require.Empty(t, items, "a rejected archive is not listed as evidence")
+}
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	f.n--
+	return copy(p, "xxxx"), nil
+}
+
+func TestAcquireFailureLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func() context.Context
+		r    io.Reader
+	}{
+		{"read error", context.Background, &failingReader{n: 3}},
+		{"cancelled", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, strings.NewReader("data")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			_, err := s.Acquire(tt.ctx(), tt.r, Manifest{ArchiveName: "a.tar"})
+			require.Error(t, err)
+			for _, sub := range []string{"evidence", "incoming", "rejected"} {
+				ents, err := os.ReadDir(filepath.Join(s.Dir(), sub))
+				require.NoError(t, err)
+				require.Empty(t, ents, sub)
+			}
+		})
+	}
+}
+
+func TestVerifyCatchesFlippedByte(t *testing.T) {
+	s := newStore(t)
+	it, err := s.Acquire(context.Background(), strings.NewReader("original archive content"), Manifest{ArchiveName: "x.tar"})
+	require.NoError(t, err)
+
+	res, err := s.Verify(context.Background(), it.ID)
+	require.NoError(t, err)
+	require.True(t, res.OK)
+
+	require.NoError(t, os.Chmod(it.Archive, 0o600))
+	b, err := os.ReadFile(it.Archive)
+	require.NoError(t, err)
+	b[3] ^= 0x01
+	require.NoError(t, os.WriteFile(it.Archive, b, 0o600))
+	require.NoError(t, os.Chmod(it.Archive, 0o400))
+
+	res, err = s.Verify(context.Background(), it.ID)
+	require.ErrorIs(t, err, ErrTampered)
+	require.False(t, res.OK)
+	require.NotEqual(t, res.Expected, res.Actual)
+	require.Contains(t, err.Error(), "the manifest recorded")
+
+	evs, err := s.Custody(it.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{ActionAcquired, ActionVerified, ActionVerifyFailed}, actions(evs))
+	back, err := s.Get(it.ID)
+	require.NoError(t, err)
+	require.False(t, back.LastVerifiedOK)
+}
+
+func TestVerifyCatchesWritableArchiveAndEditedCustodyLog(t *testing.T) {
+	s := newStore(t)
+	it, err := s.Acquire(context.Background(), strings.NewReader("content"), Manifest{ArchiveName: "x.tar"})
+	require.NoError(t, err)
+	require.NoError(t, s.Log(it.ID, Event{Action: ActionOpened}))
+	require.NoError(t, s.Log(it.ID, Event{Action: ActionExported, Details: map[string]string{"file": "r.html"}}))
+
+	// Remove the middle line: the chain breaks.
+	p := filepath.Join(it.Dir, custodyName)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(b), "\n")
+	require.NoError(t, os.WriteFile(p, []byte(lines[0]+lines[2]), 0o600))
+	require.NoError(t, os.Chmod(it.Archive, 0o644))
+
+	res, err := s.Verify(context.Background(), it.ID)
+	require.ErrorIs(t, err, ErrTampered)
+	joined := strings.Join(res.Problems, "\n")
+	require.Contains(t, joined, "does not chain")
+	require.Contains(t, joined, "mode is 0644")
+	require.Equal(t, res.Expected, res.Actual, "content itself is unchanged")
+}
+
+func TestGetByPrefixAndInvalidIDs(t *testing.T) {
+	s := newStore(t)
+	a, err := s.Acquire(context.Background(), strings.NewReader("a"), Manifest{ArchiveName: "a.tar"})
+	require.NoError(t, err)
+	_, err = s.Acquire(context.Background(), strings.NewReader("b"), Manifest{ArchiveName: "b.tar"})
+	require.NoError(t, err)
+
+	got, err := s.Get(a.Manifest.LocalSHA256[:8])
+	require.NoError(t, err, "a unique hash prefix names an item")
+	require.Equal(t, a.ID, got.ID)
+	_, err = s.Get("20261123")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.Contains(t, err.Error(), "ambiguous")
+	for _, bad := range []string{"", "..", "../x", "a/b", ".hidden"} {
+		_, err := s.Get(bad)
+		require.ErrorIs(t, err, ErrInvalidID, bad)
+	}
+	byHash, err := s.FindBySHA256(strings.ToUpper(a.Manifest.LocalSHA256))
+	require.NoError(t, err)
+	require.Equal(t, a.ID, byHash.ID)
+	byPath, err := s.ItemForPath(a.Archive)
+	require.NoError(t, err)
+	require.Equal(t, a.ID, byPath.ID)
+	_, err = s.ItemForPath(filepath.Join(t.TempDir(), "elsewhere.tar"))
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestImportCopiesAndLeavesOriginal(t *testing.T) {
+	s := newStore(t)
+	src := filepath.Join(t.TempDir(), "podman.tar.zst")
+	require.NoError(t, os.WriteFile(src, []byte("zstd bytes"), 0o644))
+	it, err := s.Import(context.Background(), src, Manifest{CaseID: "IR-1"})
+	require.NoError(t, err)
+	require.Equal(t, "podman.tar.zst", filepath.Base(it.Archive))
+	require.Equal(t, src, it.Manifest.SourcePath)
+	_, err = os.Stat(src)
+	require.NoError(t, err)
+	_, err = s.Import(context.Background(), t.TempDir(), Manifest{})
+	require.Error(t, err, "a directory is not an archive")
+}
+
+func actions(evs []Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Action)
+	}
+	return out
+}
