@@ -1,12 +1,269 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// placeholder: replaced by the engineer who builds "evidence".
+	"github.com/spf13/cobra"
+
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+)
+
+// evidenceOptions are the options of `podsleuth evidence ...`.
+type evidenceOptions struct {
+	output string
+	all    bool
+	notes  string
+}
+
 func newEvidenceCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	o := &evidenceOptions{}
+	cmd := &cobra.Command{
 		Use:   "evidence",
-		Short: "evidence (not built yet)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return notYet("evidence") },
+		Short: "List, show, verify and import evidence in the local store",
+		Long: `The evidence store keeps each acquired archive read-only (0400) next to its acquisition
+manifest and an append-only, hash-chained custody log. "verify" re-hashes archives and checks the
+custody chain; any mismatch is reported loudly and exits with status 2.`,
 	}
+	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the evidence items",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := st.List()
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, items)
+			}
+			return printItems(a.Out, items)
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an item's manifest and custody log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			it, err := st.Get(args[0])
+			if err != nil {
+				return err
+			}
+			evs, err := st.Custody(it.ID)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, struct {
+					*evidence.Item
+					Custody []evidence.Event `json:"custody"`
+				}{it, evs})
+			}
+			return printItem(a.Out, it, evs)
+		},
+	}
+	verify := &cobra.Command{
+		Use:   "verify [ID...]",
+		Short: "Re-hash archives and check custody logs (exit status 2 on any mismatch)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			if o.all || len(args) == 0 {
+				items, err := st.List()
+				if err != nil {
+					return err
+				}
+				args = args[:0]
+				for _, it := range items {
+					args = append(args, it.ID)
+				}
+			}
+			var results []*evidence.VerifyResult
+			failed := 0
+			for _, id := range args {
+				res, err := st.Verify(cmd.Context(), id)
+				if res == nil {
+					return err
+				}
+				results = append(results, res)
+				if !res.OK {
+					failed++
+				}
+			}
+			if o.output == "json" {
+				if err := writeJSON(a.Out, results); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range results {
+					if r.OK {
+						fmt.Fprintf(a.Out, "OK        %s  sha256 %s  %d bytes\n", r.ID, r.Actual, r.Size)
+						continue
+					}
+					fmt.Fprintf(a.Out, "MISMATCH  %s\n", r.ID)
+					for _, p := range r.Problems {
+						fmt.Fprintf(a.Out, "          !! %s\n", p)
+					}
+				}
+			}
+			if failed > 0 {
+				return &exitError{code: 2, err: fmt.Errorf("%d of %d evidence items FAILED verification: %w", failed, len(results), evidence.ErrTampered)}
+			}
+			return nil
+		},
+	}
+	verify.Flags().BoolVar(&o.all, "all", false, "verify every item (the default when no ID is given)")
+	add := &cobra.Command{
+		Use:   "add ARCHIVE",
+		Short: "Import a local checkpoint archive into the store (copied; the original is left alone)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			c, _ := a.config(cmd)
+			it, err := st.Import(cmd.Context(), args[0], evidence.Manifest{
+				ToolVersion: version, CaseID: c.Case.ID, Analyst: c.Case.Analyst,
+				Acquirer: evidence.CurrentActor(), Notes: o.notes,
+			})
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, it)
+			}
+			fmt.Fprintf(a.Out, "added %s  sha256 %s  %d bytes\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&o.notes, "notes", "", "free-text notes recorded in the manifest")
+	cmd.AddCommand(list, show, verify, add)
+	return cmd
+}
+
+// evidenceStore opens the store under the configured data directory.
+func (a *app) evidenceStore(cmd *cobra.Command) (*evidence.Store, error) {
+	c, err := a.config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return evidence.Open(c.DataDir)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printItems(w io.Writer, items []evidence.Item) error {
+	if len(items) == 0 {
+		_, err := fmt.Fprintln(w, "no evidence yet: acquire with `podsleuth checkpoint NS/POD --pull` or `podsleuth evidence add ARCHIVE`")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCASE\tSOURCE\tACQUIRED (UTC)\tSIZE\tVERIFIED")
+	for _, it := range items {
+		m := it.Manifest
+		verified := "never"
+		if !it.LastVerified.IsZero() {
+			verified = "ok " + it.LastVerified.Format(time.DateTime)
+			if !it.LastVerifiedOK {
+				verified = "FAILED " + it.LastVerified.Format(time.DateTime)
+			}
+		}
+		if m.LocalSHA256 == "" {
+			verified = "UNREADABLE manifest"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, dash(m.CaseID), m.SourceDescription(),
+			m.AcquiredAt.UTC().Format(time.DateTime), humanBytes(m.Size), verified)
+	}
+	return tw.Flush()
+}
+
+func printItem(w io.Writer, it *evidence.Item, evs []evidence.Event) error {
+	m := it.Manifest
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("ID", it.ID)
+	row("Archive", it.Archive)
+	row("Size", fmt.Sprintf("%d bytes (%s)", m.Size, humanBytes(m.Size)))
+	row("SHA-256 (local)", m.LocalSHA256)
+	row("SHA-256 (node)", m.NodeSHA256)
+	if m.Cluster != nil {
+		row("Cluster", m.Cluster.Server)
+		row("Context", m.Cluster.Context)
+		row("Identity", strings.TrimSpace(m.Cluster.User+" "+strings.Join(m.Cluster.Groups, ",")))
+	}
+	row("Node", m.Node)
+	row("Node path", m.NodePath)
+	if m.Pod != "" {
+		row("Pod", m.Namespace+"/"+m.Pod+" (uid "+m.PodUID+")")
+	}
+	row("Container", strings.TrimSpace(m.Container+" "+m.ContainerID))
+	row("Image", strings.TrimSpace(m.Image+" "+m.ImageDigest))
+	row("Source", m.SourcePath)
+	row("Acquired", m.AcquiredAt.UTC().Format(time.RFC3339))
+	row("Case", m.CaseID)
+	row("Analyst", m.Analyst)
+	row("Tool", m.ToolVersion)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nCustody log:")
+	for _, e := range evs {
+		keys := make([]string, 0, len(e.Details))
+		for k := range e.Details {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, k+"="+e.Details[k])
+		}
+		fmt.Fprintf(w, "  %s  %-14s %-20s %s\n", e.Time.UTC().Format(time.RFC3339), e.Action, e.Actor, strings.Join(parts, " "))
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// humanBytes renders a size with binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

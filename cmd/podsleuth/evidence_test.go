@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// runCLI runs podsleuth in-process with its own data dir and returns status, stdout, stderr.
+func runCLI(t *testing.T, dataDir string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv("PODSLEUTH_DATA_DIR", dataDir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dataDir, "no-config"))
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append([]string{"podsleuth"}, args...), streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestEvidenceAddListVerifyDetectsTampering(t *testing.T) {
+	data := t.TempDir()
+	src := filepath.Join(t.TempDir(), "checkpoint.tar")
+	require.NoError(t, os.WriteFile(src, bytes.Repeat([]byte{0xAB}, 10000), 0o644))
+
+	code, out, errOut := runCLI(t, data, "evidence", "add", src, "--case-id", "IR-7", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct {
+		ID       string
+		Archive  string
+		Manifest struct {
+			CaseID string `json:"case_id"`
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+	require.Equal(t, "IR-7", added.Manifest.CaseID, "the --case-id flag reaches the manifest")
+
+	code, out, _ = runCLI(t, data, "evidence", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, added.ID)
+	require.Contains(t, out, "local file "+src)
+
+	code, out, _ = runCLI(t, data, "evidence", "verify")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "OK        "+added.ID)
+
+	require.NoError(t, os.Chmod(added.Archive, 0o600))
+	f, err := os.OpenFile(added.Archive, os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{0xAA}, 5000)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Chmod(added.Archive, 0o400))
+
+	code, out, errOut = runCLI(t, data, "evidence", "verify", added.ID)
+	require.Equal(t, 2, code, "a mismatch exits with status 2")
+	require.Contains(t, out, "MISMATCH  "+added.ID)
+	require.Contains(t, errOut, "FAILED verification")
+
+	code, out, _ = runCLI(t, data, "evidence", "show", added.ID[len(added.ID)-12:])
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "verify-failed")
+	require.Contains(t, out, "acquired")
+}
+
+func TestEvidenceShowUnknownIDIsOneClearLine(t *testing.T) {
+	code, _, errOut := runCLI(t, t.TempDir(), "evidence", "show", "nope")
+	require.Equal(t, 1, code)
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(errOut), "\n")+1, errOut)
+	require.Contains(t, errOut, "no such evidence: nope")
+}
