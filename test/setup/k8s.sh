@@ -29,6 +29,16 @@ if [ ! -x $B/kube-apiserver ] || [ ! -x $B/kubelet ]; then
   go build -trimpath -ldflags="$ldflags" -o $B/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubelet
 fi
 
+# kubectl: the reference client of the pull benchmark and the demo (about 30 s warm: same modules)
+if [ ! -x $B/kubectl ]; then
+  W=$K/wrap-kubectl-$K8S_VERSION; mkdir -p $W; cd $W
+  cp $K/wrap-$K8S_VERSION/go.mod $K/wrap-$K8S_VERSION/go.sum .
+  printf '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kubectl"\n' > tools.go
+  go mod tidy >&2
+  log "building kubectl $K8S_VERSION"
+  go build -trimpath -ldflags="$ldflags" -o $B/kubectl k8s.io/kubernetes/cmd/kubectl
+fi
+
 if [ ! -x $B/containerd ] || [ ! -x $B/containerd-shim-runc-v2 ] || [ ! -x $B/ctr ]; then
   log "building containerd $CONTAINERD_VERSION"
   GOBIN=$B CGO_ENABLED=1 go install -trimpath -tags "no_btrfs no_devmapper no_zfs" -ldflags="-s -w" \
