@@ -1,0 +1,700 @@
+// Package archive opens container checkpoint archives (the CRI-O/Podman/containerd export
+// format: config.dump, spec.dump, checkpoint/, rootfs-diff.tar, ...) and bare CRIU image
+// directories, and gives random access to their members without extracting them.
+//
+// Every archive is hostile until decoded: names are cleaned and checked for traversal, links
+// and duplicates are refused, member sizes, total size and entry count are capped (Limits),
+// and compressed archives are decompressed at most once, into an unlinked file under the
+// caller's cache directory. Nothing is ever written elsewhere.
+//
+// It must not import k8s.io/..., charm.land/... or podsleuth packages other than config.
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	metadata "github.com/checkpoint-restore/checkpointctl/lib"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/podsleuth/podsleuth/config"
+)
+
+// Sentinel errors. Every error Open, Member and Image return wraps one of them together with
+// the name of the archive member (or stream) concerned.
+var (
+	// ErrPathTraversal: a member name is absolute or escapes the archive root ("../").
+	ErrPathTraversal = errors.New("path traversal")
+	// ErrLink: a member is a symbolic or hard link (checkpoint archives never contain links).
+	ErrLink = errors.New("link member refused")
+	// ErrTooLarge: a member, the whole archive or the number of members exceeds Limits.
+	ErrTooLarge = errors.New("exceeds limit")
+	// ErrTruncated: the archive or a compressed stream ends early.
+	ErrTruncated = errors.New("truncated")
+	// ErrNotArchive: the input is neither a tar (plain, gzip, zstd) nor a directory.
+	ErrNotArchive = errors.New("not a checkpoint archive")
+	// ErrDuplicate: two members have the same cleaned name.
+	ErrDuplicate = errors.New("duplicate member")
+	// ErrNotFound: no such member.
+	ErrNotFound = errors.New("no such member")
+	// ErrCorrupt: a compressed stream or a tar header is damaged (other than truncation).
+	ErrCorrupt = errors.New("corrupt")
+)
+
+// Limits bound what opening a hostile archive may cost.
+type Limits struct {
+	// MaxMemberBytes caps the (uncompressed) size of one member.
+	MaxMemberBytes int64
+	// MaxTotalBytes caps the uncompressed size of the whole archive (the decompressed tar
+	// stream for compressed archives, the sum of member sizes for plain tars and directories).
+	MaxTotalBytes int64
+	// MaxEntries caps the number of members.
+	MaxEntries int
+}
+
+// DefaultLimits returns the limits podsleuth uses when the configuration sets none:
+// 16 GiB per member, 64 GiB in total, one million members.
+func DefaultLimits() Limits {
+	return Limits{MaxMemberBytes: 16 << 30, MaxTotalBytes: 64 << 30, MaxEntries: 1_000_000}
+}
+
+// LimitsFrom converts the configuration's limits; zero fields take the defaults.
+func LimitsFrom(c config.Limits) Limits {
+	l := DefaultLimits()
+	if c.MaxMemberBytes > 0 {
+		l.MaxMemberBytes = c.MaxMemberBytes
+	}
+	if c.MaxTotalBytes > 0 {
+		l.MaxTotalBytes = c.MaxTotalBytes
+	}
+	if c.MaxEntries > 0 {
+		l.MaxEntries = c.MaxEntries
+	}
+	return l
+}
+
+func (l Limits) normalized() Limits {
+	d := DefaultLimits()
+	if l.MaxMemberBytes <= 0 {
+		l.MaxMemberBytes = d.MaxMemberBytes
+	}
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = d.MaxTotalBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = d.MaxEntries
+	}
+	return l
+}
+
+// Formats reported by Format.
+const (
+	FormatTar     = "tar"
+	FormatTarGzip = "tar.gz"
+	FormatTarZstd = "tar.zst"
+	FormatDir     = "dir"
+)
+
+// member is one indexed regular file.
+type member struct {
+	name   string
+	offset int64 // in the (decompressed) tar file; unused for directories
+	size   int64
+}
+
+// Archive is an opened checkpoint archive or image directory. Its methods are safe for
+// concurrent use; readers returned by Member and Image stay valid until Close.
+type Archive struct {
+	path    string
+	format  string
+	size    int64 // as stored
+	file    *os.File
+	root    *os.Root // directories
+	members map[string]member
+	names   []string
+	prefix  string // "checkpoint/" when the CRIU images live there, else ""
+	sum     string // SHA-256 of the stored file, when computed while reading it
+
+	mu     sync.Mutex
+	opened map[string]*os.File // directory members opened so far
+	closed bool
+}
+
+// Open opens a container checkpoint archive (plain tar, tar.gz or tar.zst, detected by
+// content, not by name) or a bare CRIU image directory (or an extracted container checkpoint
+// directory). One pass over the tar indexes all members; plain tar members are then read in
+// place through io.SectionReader, without extraction. Compressed archives are decompressed
+// once into a private, already unlinked cache file under cacheDir, bounded by lim, and
+// indexed the same way.
+func Open(ctx context.Context, p string, lim Limits, cacheDir string) (*Archive, error) {
+	lim = lim.normalized()
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	if st.IsDir() {
+		return openDir(ctx, p, lim)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: %w: not a regular file or directory", p, ErrNotArchive)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	a := &Archive{path: p, size: st.Size(), members: map[string]member{}}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = a.Close()
+			_ = f.Close()
+		}
+	}()
+	var head [512]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	switch kind := sniff(head[:n]); kind {
+	case FormatTar:
+		a.format, a.file = FormatTar, f
+		ok = true // f now belongs to a
+		if err := a.indexTar(ctx, lim); err != nil {
+			_ = a.Close()
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+	case FormatTarGzip, FormatTarZstd:
+		a.format = kind
+		tmp, sum, err := decompress(ctx, f, kind, lim, cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		_ = f.Close()
+		a.file, a.sum = tmp, sum
+		ok = true
+		if err := a.indexTar(ctx, lim); err != nil {
+			_ = a.Close()
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+	default:
+		if n == 0 {
+			return nil, fmt.Errorf("open %s: %w: empty file", p, ErrNotArchive)
+		}
+		return nil, fmt.Errorf("open %s: %w: not a tar, gzip or zstd stream", p, ErrNotArchive)
+	}
+	a.finish()
+	return a, nil
+}
+
+// sniff recognises gzip and zstd by their magic and a tar by its header checksum.
+func sniff(b []byte) string {
+	switch {
+	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
+		return FormatTarGzip
+	case len(b) >= 4 && bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return FormatTarZstd
+	case len(b) == 512 && tarChecksumOK(b):
+		return FormatTar
+	}
+	return ""
+}
+
+// tarChecksumOK checks the header checksum (POSIX: sum of the header with the checksum field
+// as spaces), accepting signed-byte sums as old tars wrote.
+func tarChecksumOK(b []byte) bool {
+	field := bytes.TrimRight(bytes.TrimLeft(b[148:156], " \x00"), " \x00")
+	if len(field) == 0 {
+		return false
+	}
+	var want int64
+	for _, c := range field {
+		if c < '0' || c > '7' {
+			return false
+		}
+		want = want*8 + int64(c-'0')
+	}
+	var u, s int64
+	for i, c := range b {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		u += int64(c)
+		s += int64(int8(c))
+	}
+	return want == u || want == s
+}
+
+// limitedWriter fails once more than max bytes were written.
+type limitedWriter struct {
+	w   io.Writer
+	n   int64
+	max int64
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > l.max {
+		return 0, fmt.Errorf("(decompressed stream): %w: more than %d bytes (limits.max_total_bytes)", ErrTooLarge, l.max)
+	}
+	n, err := l.w.Write(p)
+	l.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops reading when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// decompress writes the decompressed stream of f into an unlinked temporary file under
+// cacheDir and returns it with the SHA-256 of the compressed input.
+func decompress(ctx context.Context, f *os.File, kind string, lim Limits, cacheDir string) (*os.File, string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, "", err
+	}
+	h := sha256.New()
+	src := io.TeeReader(ctxReader{ctx, bufio.NewReaderSize(f, 1<<20)}, h)
+	var r io.Reader
+	var closeFn func()
+	switch kind {
+	case FormatTarGzip:
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, "", streamErr(kind, err)
+		}
+		zr.Multistream(true)
+		r, closeFn = zr, func() { _ = zr.Close() }
+	case FormatTarZstd:
+		// The window is capped so a hostile frame header cannot make the decoder allocate
+		// gigabytes up front.
+		zr, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(128<<20), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, "", streamErr(kind, err)
+		}
+		r, closeFn = zr, zr.Close
+	}
+	defer closeFn()
+	if cacheDir == "" {
+		return nil, "", fmt.Errorf("decompress: no cache directory configured")
+	}
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("decompress: cache dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(cacheDir, "archive-*.tar")
+	if err != nil {
+		return nil, "", fmt.Errorf("decompress: %w", err)
+	}
+	// Unlink at once: the data lives as long as the descriptor, and nothing is left behind
+	// even if podsleuth is killed.
+	_ = os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	lw := &limitedWriter{w: bw, max: lim.MaxTotalBytes}
+	if _, err := io.Copy(lw, r); err != nil {
+		_ = tmp.Close()
+		if errors.Is(err, ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, "", err
+		}
+		return nil, "", streamErr(kind, err)
+	}
+	if err := bw.Flush(); err != nil {
+		_ = tmp.Close()
+		return nil, "", fmt.Errorf("decompress: write cache: %w", err)
+	}
+	// Hash whatever trails the compressed stream too, so the sum covers the whole file.
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		_ = tmp.Close()
+		return nil, "", err
+	}
+	return tmp, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func streamErr(kind string, err error) error {
+	name := "(gzip stream)"
+	if kind == FormatTarZstd {
+		name = "(zstd stream)"
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w: compressed data ends early", name, ErrTruncated)
+	}
+	return fmt.Errorf("%s: %w: %v", name, ErrCorrupt, err)
+}
+
+// posReader tracks the offset of an *os.File as archive/tar reads and seeks it.
+type posReader struct {
+	f   *os.File
+	br  *bufio.Reader
+	pos int64
+}
+
+func (p *posReader) Read(b []byte) (int, error) {
+	n, err := p.br.Read(b)
+	p.pos += int64(n)
+	return n, err
+}
+
+// Seek lets archive/tar skip member data without reading it.
+func (p *posReader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		if off == 0 {
+			return p.pos, nil
+		}
+		off += p.pos
+	case io.SeekStart:
+	default:
+		return 0, errors.New("posReader: unsupported whence")
+	}
+	n, err := p.f.Seek(off, io.SeekStart)
+	if err != nil {
+		return p.pos, err
+	}
+	p.br.Reset(p.f)
+	p.pos = n
+	return n, nil
+}
+
+// CleanName cleans a member name the way the index stores it and rejects absolute names and
+// names that leave the archive root.
+func CleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") || filepath.IsAbs(name) {
+		return "", fmt.Errorf("%s: %w: absolute name", name, ErrPathTraversal)
+	}
+	if strings.ContainsRune(name, 0) || strings.Contains(name, `\`) {
+		return "", fmt.Errorf("%q: %w: invalid character in name", name, ErrPathTraversal)
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return "", fmt.Errorf("%s: %w: name leaves the archive root", name, ErrPathTraversal)
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", nil
+	}
+	return c, nil
+}
+
+// indexTar reads every tar header once and records where each regular member's data lives.
+func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
+	st, err := a.file.Stat()
+	if err != nil {
+		return err
+	}
+	fileSize := st.Size()
+	if _, err := a.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	pr := &posReader{f: a.file, br: bufio.NewReaderSize(a.file, 64<<10)}
+	tr := tar.NewReader(pr)
+	var total int64
+	entries := 0
+	last := "(archive start)"
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("member after %s: %w: tar ends inside a header", last, ErrTruncated)
+			}
+			if entries == 0 {
+				return fmt.Errorf("(first header): %w: %v", ErrNotArchive, err)
+			}
+			return fmt.Errorf("member after %s: %w: %v", last, ErrCorrupt, err)
+		}
+		entries++
+		if entries > lim.MaxEntries {
+			return fmt.Errorf("%s: %w: more than %d members (limits.max_entries)", h.Name, ErrTooLarge, lim.MaxEntries)
+		}
+		name, err := CleanName(h.Name)
+		if err != nil {
+			return err
+		}
+		last = h.Name
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			return fmt.Errorf("%s: %w: symbolic link to %q", h.Name, ErrLink, h.Linkname)
+		case tar.TypeLink:
+			return fmt.Errorf("%s: %w: hard link to %q", h.Name, ErrLink, h.Linkname)
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		default:
+			// devices, FIFOs: never part of a checkpoint archive, never readable.
+			continue
+		}
+		if h.Typeflag == tar.TypeGNUSparse || hasSparsePAX(h) {
+			return fmt.Errorf("%s: %w: sparse members are not supported", h.Name, ErrCorrupt)
+		}
+		if name == "" {
+			continue
+		}
+		if h.Size < 0 || h.Size > lim.MaxMemberBytes {
+			return fmt.Errorf("%s: %w: %d bytes (limits.max_member_bytes %d)", h.Name, ErrTooLarge, h.Size, lim.MaxMemberBytes)
+		}
+		total += h.Size
+		if total > lim.MaxTotalBytes {
+			return fmt.Errorf("%s: %w: archive content exceeds %d bytes (limits.max_total_bytes)", h.Name, ErrTooLarge, lim.MaxTotalBytes)
+		}
+		off := pr.pos
+		if off+h.Size > fileSize {
+			return fmt.Errorf("%s: %w: member needs %d bytes, archive has %d", h.Name, ErrTruncated, h.Size, fileSize-off)
+		}
+		if _, dup := a.members[name]; dup {
+			return fmt.Errorf("%s: %w", name, ErrDuplicate)
+		}
+		a.members[name] = member{name: name, offset: off, size: h.Size}
+	}
+	if len(a.members) == 0 {
+		return fmt.Errorf("(archive): %w: no regular members", ErrNotArchive)
+	}
+	return nil
+}
+
+func hasSparsePAX(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// openDir indexes a directory: a bare CRIU image directory or an extracted container
+// checkpoint. Symbolic links are indexed but refused on access; nothing outside the directory
+// is ever opened (os.Root).
+func openDir(ctx context.Context, p string, lim Limits) (*Archive, error) {
+	root, err := os.OpenRoot(p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	a := &Archive{path: p, format: FormatDir, root: root, members: map[string]member{}, opened: map[string]*os.File{}}
+	var total int64
+	err = fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if len(a.members) >= lim.MaxEntries {
+			return fmt.Errorf("%s: %w: more than %d members (limits.max_entries)", name, ErrTooLarge, lim.MaxEntries)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			a.members[name] = member{name: name, size: -1} // refused on access
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() > lim.MaxMemberBytes {
+			return fmt.Errorf("%s: %w: %d bytes (limits.max_member_bytes %d)", name, ErrTooLarge, info.Size(), lim.MaxMemberBytes)
+		}
+		total += info.Size()
+		if total > lim.MaxTotalBytes {
+			return fmt.Errorf("%s: %w: content exceeds %d bytes (limits.max_total_bytes)", name, ErrTooLarge, lim.MaxTotalBytes)
+		}
+		a.members[name] = member{name: name, size: info.Size()}
+		return nil
+	})
+	if err != nil {
+		_ = root.Close()
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	if len(a.members) == 0 {
+		_ = root.Close()
+		return nil, fmt.Errorf("open %s: %w: empty directory", p, ErrNotArchive)
+	}
+	a.finish()
+	return a, nil
+}
+
+// finish sorts the names and finds where the CRIU images live.
+func (a *Archive) finish() {
+	a.names = make([]string, 0, len(a.members))
+	for n := range a.members {
+		a.names = append(a.names, n)
+	}
+	sort.Strings(a.names)
+	dir := metadata.CheckpointDirectory + "/"
+	for _, n := range a.names {
+		if strings.HasPrefix(n, dir) {
+			a.prefix = dir
+			break
+		}
+	}
+}
+
+// Close releases the archive and removes its cache files.
+func (a *Archive) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var errs []error
+	for _, f := range a.opened {
+		errs = append(errs, f.Close())
+	}
+	if a.file != nil {
+		errs = append(errs, a.file.Close())
+	}
+	if a.root != nil {
+		errs = append(errs, a.root.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Format is "tar", "tar.gz", "tar.zst" or "dir".
+func (a *Archive) Format() string { return a.format }
+
+// Path is the archive file or directory as given to Open.
+func (a *Archive) Path() string { return a.path }
+
+// Size is the size of the archive as stored (compressed); 0 for a directory.
+func (a *Archive) Size() int64 { return a.size }
+
+// Names returns the cleaned member names, sorted.
+func (a *Archive) Names() []string { return append([]string(nil), a.names...) }
+
+// Has reports whether the archive has a member of that name.
+func (a *Archive) Has(name string) bool { _, ok := a.members[name]; return ok }
+
+// MemberSize returns a member's size, or -1 when there is no such member.
+func (a *Archive) MemberSize(name string) int64 {
+	m, ok := a.members[name]
+	if !ok {
+		return -1
+	}
+	return m.size
+}
+
+// Member gives random access to a member by its container-level name ("config.dump",
+// "rootfs-diff.tar", "checkpoint/pstree.img").
+func (a *Archive) Member(name string) (io.ReaderAt, int64, error) {
+	m, ok := a.members[name]
+	if !ok {
+		return nil, 0, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if a.format != FormatDir {
+		return io.NewSectionReader(a.file, m.offset, m.size), m.size, nil
+	}
+	if m.size < 0 {
+		return nil, 0, fmt.Errorf("%s: %w: symbolic link", name, ErrLink)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil, 0, fmt.Errorf("%s: archive closed", name)
+	}
+	if f, ok := a.opened[name]; ok {
+		return io.NewSectionReader(f, 0, m.size), m.size, nil
+	}
+	f, err := a.root.OpenFile(name, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		if errors.Is(err, errSymlink) {
+			return nil, 0, fmt.Errorf("%s: %w: symbolic link", name, ErrLink)
+		}
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("%s: %w: no longer a regular file", name, ErrNotFound)
+	}
+	size := min(st.Size(), m.size)
+	a.opened[name] = f
+	return io.NewSectionReader(f, 0, size), size, nil
+}
+
+// ImageDir returns where the CRIU images live: "checkpoint/" for container archives, "" for
+// bare image directories.
+func (a *Archive) ImageDir() string { return a.prefix }
+
+// ImageNames returns the base names of the CRIU image files ("pstree.img", "pages-1.img",
+// "stats-dump", ...), sorted.
+func (a *Archive) ImageNames() []string {
+	var out []string
+	for _, n := range a.names {
+		if !strings.HasPrefix(n, a.prefix) {
+			continue
+		}
+		rest := n[len(a.prefix):]
+		if rest == "" || strings.Contains(rest, "/") {
+			continue
+		}
+		out = append(out, rest)
+	}
+	return out
+}
+
+// Image gives random access to a CRIU image file by its base name.
+func (a *Archive) Image(name string) (io.ReaderAt, int64, error) {
+	if strings.Contains(name, "/") {
+		return nil, 0, fmt.Errorf("%s: %w: image names have no directory", name, ErrNotFound)
+	}
+	return a.Member(a.prefix + name)
+}
+
+// HasImage reports whether the CRIU image file exists.
+func (a *Archive) HasImage(name string) bool { return a.Has(a.prefix + name) }
+
+// SHA256 returns the hex SHA-256 of the stored archive file ("" for directories). It is free
+// for compressed archives (computed while decompressing) and reads the whole file once for
+// plain tars; the result is cached.
+func (a *Archive) SHA256(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.format == FormatDir || a.sum != "" {
+		return a.sum, nil
+	}
+	if a.closed {
+		return "", errors.New("archive closed")
+	}
+	h := sha256.New()
+	if err := copyCtx(ctx, h, io.NewSectionReader(a.file, 0, a.size)); err != nil {
+		return "", fmt.Errorf("hash %s: %w", a.path, err)
+	}
+	a.sum = hex.EncodeToString(h.Sum(nil))
+	return a.sum, nil
+}
+
+func copyCtx(ctx context.Context, h hash.Hash, r io.Reader) error {
+	_, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 1<<20))
+	return err
+}
