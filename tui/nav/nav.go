@@ -1,0 +1,62 @@
+// Package nav holds the messages screens send to the root App to navigate and to report:
+// open a checkpoint, go to a view, show an error or a status line. Screens emit them through the
+// Cmd constructors here; only the App handles them.
+//
+// It must not import tui or any screen.
+package nav
+
+import tea "charm.land/bubbletea/v2"
+
+// ErrMsg carries every error that reaches the status bar. Hint, when set, says how to fix it.
+type ErrMsg struct {
+	Err  error
+	Hint string
+}
+
+// StatusMsg replaces the status line with an informational message.
+type StatusMsg struct{ Text string }
+
+// OpenCheckpointMsg asks the App to decode and show a checkpoint archive or image directory.
+// Label names it in the breadcrumb (e.g. "sample: podman-full.tar.zst"); Embedded names a
+// member of the bundled sample set that must be extracted first.
+type OpenCheckpointMsg struct {
+	Path     string
+	Label    string
+	Embedded string
+}
+
+// GotoMsg asks the App to switch to a root view, as the ":" command line does
+// (View: "pods", "nodes", "evidence", "contexts", "namespaces"; Arg: a namespace or context).
+type GotoMsg struct {
+	View string
+	Arg  string
+}
+
+// PushMsg asks the App to push a screen built by the sender (a pod's detail, a process).
+// Screen must be a value the App knows how to wrap (see tui.wrap).
+type PushMsg struct{ Screen any }
+
+// PopMsg asks the App to pop the top screen.
+type PopMsg struct{}
+
+// Err returns a Cmd that reports err.
+func Err(err error, hint string) tea.Cmd {
+	return func() tea.Msg { return ErrMsg{Err: err, Hint: hint} }
+}
+
+// Status returns a Cmd that shows text in the status line.
+func Status(text string) tea.Cmd { return func() tea.Msg { return StatusMsg{Text: text} } }
+
+// Open returns a Cmd that asks the App to open a checkpoint.
+func Open(path, label, embedded string) tea.Cmd {
+	return func() tea.Msg { return OpenCheckpointMsg{Path: path, Label: label, Embedded: embedded} }
+}
+
+// Goto returns a Cmd that switches to a root view.
+func Goto(view, arg string) tea.Cmd { return func() tea.Msg { return GotoMsg{View: view, Arg: arg} } }
+
+// Push returns a Cmd that pushes a screen.
+func Push(s any) tea.Cmd { return func() tea.Msg { return PushMsg{Screen: s} } }
+
+// Pop returns a Cmd that pops the top screen.
+func Pop() tea.Cmd { return func() tea.Msg { return PopMsg{} } }

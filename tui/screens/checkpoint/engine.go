@@ -1,0 +1,62 @@
+package checkpoint
+
+import (
+	"context"
+
+	"github.com/podsleuth/podsleuth/forensics"
+)
+
+// Loaded is everything the analysis screens show about one checkpoint. The App builds it in a
+// Cmd from the decoding and analysis engines; whatever an engine could not provide is nil with
+// a note saying why, so the screen can say what is missing instead of inventing data.
+type Loaded struct {
+	Path       string
+	Label      string
+	Checkpoint *forensics.Checkpoint
+	// Memory reads and searches the dumped pages; nil when not available (MemoryNote says why).
+	Memory     Memory
+	MemoryNote string
+	// IOCs are the extracted indicators; IOCNote explains why they are missing when nil.
+	IOCs    []forensics.IOC
+	IOCNote string
+	// FindingsNote explains why Checkpoint.Findings is empty when analysis did not run.
+	FindingsNote string
+	// Close releases the archive (temporary files) when the screen is popped.
+	Close func() error
+}
+
+// Query is a memory search: Mode "literal", "regex" or "hex".
+type Query struct {
+	Text string
+	Mode string
+	// Max bounds the number of hits returned.
+	Max int
+}
+
+// Hit is one match in process memory, attributed to the process, its mapping and address.
+type Hit struct {
+	PID      int
+	Comm     string
+	Addr     uint64
+	VMAStart uint64
+	VMAEnd   uint64
+	// Region describes the VMA ("heap", "stack", "anon rw-p", "/usr/lib/x.so").
+	Region string
+	// Len is the match length; Preview a printable excerpt around it.
+	Len     int
+	Preview string
+}
+
+// SearchProgress reports how far a search is, in bytes of dumped memory scanned.
+type SearchProgress struct {
+	Done, Total int64
+}
+
+// Memory is what the Memory tab needs from forensics/memory.
+type Memory interface {
+	// Search scans every process's dumped memory; progress, when non-nil, receives updates.
+	Search(ctx context.Context, q Query, progress chan<- SearchProgress) ([]Hit, error)
+	// Read returns up to n bytes of pid's memory at addr; bytes that were not dumped are
+	// reported by the returned mask (false: not present) so the viewer can show "..".
+	Read(ctx context.Context, pid int, addr uint64, n int) (data []byte, present []bool, err error)
+}

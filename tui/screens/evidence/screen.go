@@ -1,0 +1,397 @@
+// Package evidence is the evidence view: the bundled sample checkpoints and the local evidence
+// store (case, pod, container, node, time, size, hash verification), with open, verify, report
+// export and restore.
+//
+// It must not import tui (the root) or any other screen.
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/tui/components/table"
+	"github.com/podsleuth/podsleuth/tui/keys"
+	"github.com/podsleuth/podsleuth/tui/nav"
+	"github.com/podsleuth/podsleuth/tui/theme"
+)
+
+// Store is what the view needs from forensics/evidence.
+type Store interface {
+	List() ([]fevidence.Item, error)
+	Verify(ctx context.Context, id string) (*fevidence.VerifyResult, error)
+}
+
+// Sample is one bundled sample checkpoint (a real fixture embedded in the binary).
+type Sample struct {
+	Name string
+	Size int64
+	Note string
+}
+
+// Actions are the optional engines behind report export and restore; nil ones say what is
+// missing when pressed.
+type Actions struct {
+	// Report exports a report of the archive at path and returns the written file.
+	Report func(ctx context.Context, path string) (string, error)
+	// Restore restores the archive into a sandbox and returns a description of it.
+	Restore func(ctx context.Context, path string) (string, error)
+}
+
+// Source loads the list: the store (nil when it could not be opened; StoreErr says why) and
+// the samples.
+type Source struct {
+	Store    Store
+	StoreErr error
+	Samples  func() ([]Sample, error)
+	Actions  Actions
+}
+
+// ListedMsg is the result of listing the store and the samples; Gen echoes the request.
+type ListedMsg struct {
+	Gen        int
+	Items      []fevidence.Item
+	Samples    []Sample
+	StoreErr   error
+	SamplesErr error
+}
+
+// VerifiedMsg is the result of verifying item ID.
+type VerifiedMsg struct {
+	ID     string
+	Result *fevidence.VerifyResult
+	Err    error
+}
+
+// ActionDoneMsg is the result of a report export or a restore.
+type ActionDoneMsg struct {
+	Action, Path, Result string
+	Err                  error
+}
+
+func listCmd(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		msg := ListedMsg{Gen: gen, StoreErr: src.StoreErr}
+		if src.Store != nil {
+			msg.Items, msg.StoreErr = src.Store.List()
+		}
+		if src.Samples != nil {
+			msg.Samples, msg.SamplesErr = src.Samples()
+		}
+		return msg
+	}
+}
+
+func verifyCmd(s Store, id string) tea.Cmd {
+	return func() tea.Msg {
+		r, err := s.Verify(context.Background(), id)
+		return VerifiedMsg{ID: id, Result: r, Err: err}
+	}
+}
+
+func actionCmd(action, path string, f func(context.Context, string) (string, error)) tea.Cmd {
+	return func() tea.Msg {
+		res, err := f(context.Background(), path)
+		return ActionDoneMsg{Action: action, Path: path, Result: res, Err: err}
+	}
+}
+
+// Model is the evidence view.
+type Model struct {
+	src      Source
+	th       theme.Theme
+	km       keys.Map
+	w, h     int
+	gen      int
+	tbl      table.Model
+	items    map[string]fevidence.Item
+	samples  map[string]Sample
+	storeErr error
+	loaded   bool
+	Banner   string
+	busy     map[string]string
+}
+
+const samplePrefix = "sample:"
+
+// New returns the view; Init lists the store.
+func New(src Source, th theme.Theme, km keys.Map) *Model {
+	cols := []table.Column{
+		{Title: "ID", Max: 28}, {Title: "CASE", Max: 16}, {Title: "SOURCE", Flex: true, Max: 60},
+		{Title: "NODE", Max: 20}, {Title: "ACQUIRED"}, {Title: "SIZE", Right: true, Numeric: true},
+		{Title: "HASH"},
+	}
+	m := &Model{src: src, th: th, km: km, tbl: table.New(cols, th, km), busy: map[string]string{}}
+	m.tbl.Empty = "loading…"
+	return m
+}
+
+// Init lists the store and samples.
+func (m *Model) Init() tea.Cmd {
+	m.gen++
+	return listCmd(m.gen, m.src)
+}
+
+// Title names the view.
+func (m *Model) Title() string { return "evidence" }
+
+// SetSize sets the size.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.layout()
+}
+
+func (m *Model) layout() {
+	top := 0
+	if m.Banner != "" {
+		top = 2
+	}
+	m.tbl.SetSize(m.w, max(m.h-top, 1))
+}
+
+// SetBanner shows a line above the list (e.g. why there is no cluster).
+func (m *Model) SetBanner(s string) {
+	m.Banner = s
+	m.layout()
+}
+
+// SetTheme replaces the styles.
+func (m *Model) SetTheme(th theme.Theme) { m.th = th; m.tbl.SetTheme(th) }
+
+// Table returns the table.
+func (m *Model) Table() table.Model { return m.tbl }
+
+// FilterPrompt makes the list filterable.
+func (m *Model) FilterPrompt() (string, string, bool) { return "/", m.tbl.Filter(), true }
+
+// ApplyFilter filters the list.
+func (m *Model) ApplyFilter(q string, _ bool) (tea.Cmd, error) { return nil, m.tbl.SetFilter(q) }
+
+// Position is the status bar position.
+func (m *Model) Position() string { return m.tbl.Position() }
+
+func hashCell(it fevidence.Item) string {
+	switch {
+	case it.LastVerified.IsZero():
+		return "not verified"
+	case it.LastVerifiedOK:
+		return "verified " + it.LastVerified.UTC().Format("01-02 15:04")
+	default:
+		return "MISMATCH"
+	}
+}
+
+func (m *Model) rows(items []fevidence.Item, samples []Sample) []table.Row {
+	var rows []table.Row
+	for _, s := range samples {
+		rows = append(rows, table.Row{
+			Key:   samplePrefix + s.Name,
+			Cells: []string{"sample", "", s.Name + "  " + s.Note, "", "bundled", humanBytes(s.Size), "embedded"},
+			Keys:  []string{"sample", "", s.Name, "", "", fmt.Sprint(s.Size)},
+			Tone:  table.Muted,
+		})
+	}
+	for _, it := range items {
+		mf := it.Manifest
+		acq := ""
+		if !mf.AcquiredAt.IsZero() {
+			acq = mf.AcquiredAt.UTC().Format("2006-01-02 15:04")
+		}
+		tone := table.Normal
+		if !it.LastVerified.IsZero() && !it.LastVerifiedOK {
+			tone = table.Danger
+		}
+		labels := map[string]string{"namespace": mf.Namespace, "pod": mf.Pod, "container": mf.Container, "node": mf.Node, "case": mf.CaseID}
+		rows = append(rows, table.Row{
+			Key:    it.ID,
+			Cells:  []string{it.ID, mf.CaseID, mf.SourceDescription(), mf.Node, acq, humanBytes(mf.Size), hashCell(it)},
+			Keys:   []string{it.ID, mf.CaseID, mf.SourceDescription(), mf.Node, mf.AcquiredAt.UTC().Format(time.RFC3339), fmt.Sprint(mf.Size), hashCell(it)},
+			Labels: labels,
+			Tone:   tone,
+		})
+	}
+	return rows
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for x := n / unit; x >= unit; x /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Update handles keys and results.
+func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case ListedMsg:
+		if msg.Gen != m.gen {
+			return m, nil
+		}
+		m.loaded = true
+		m.storeErr = msg.StoreErr
+		m.items = map[string]fevidence.Item{}
+		for _, it := range msg.Items {
+			m.items[it.ID] = it
+		}
+		m.samples = map[string]Sample{}
+		for _, s := range msg.Samples {
+			m.samples[s.Name] = s
+		}
+		m.tbl.SetRows(m.rows(msg.Items, msg.Samples))
+		m.tbl.Empty = "the evidence store is empty: checkpoint a container (c on a pod) or `podsleuth evidence add FILE`"
+		var cmds []tea.Cmd
+		if msg.StoreErr != nil {
+			cmds = append(cmds, nav.Err(fmt.Errorf("evidence store: %w", msg.StoreErr), "check data_dir in the config or --data-dir"))
+		}
+		if msg.SamplesErr != nil {
+			cmds = append(cmds, nav.Err(fmt.Errorf("bundled samples: %w", msg.SamplesErr), ""))
+		}
+		return m, tea.Batch(cmds...)
+	case VerifiedMsg:
+		delete(m.busy, msg.ID)
+		if msg.Result != nil {
+			it := m.items[msg.ID]
+			it.LastVerified = time.Now()
+			it.LastVerifiedOK = msg.Result.OK
+			m.items[msg.ID] = it
+		}
+		if msg.Err != nil {
+			hint := ""
+			if errors.Is(msg.Err, fevidence.ErrTampered) {
+				hint = "the archive no longer matches its acquisition hash: treat it as tampered"
+			}
+			return m, tea.Batch(nav.Err(fmt.Errorf("verify %s: %w", msg.ID, msg.Err), hint), m.Init())
+		}
+		return m, tea.Batch(nav.Status(fmt.Sprintf("%s verified: sha256 %s matches the manifest, custody chain intact", msg.ID, short(msg.Result.Actual))), m.Init())
+	case ActionDoneMsg:
+		if msg.Err != nil {
+			return m, nav.Err(fmt.Errorf("%s %s: %w", msg.Action, filepath.Base(msg.Path), msg.Err), "")
+		}
+		return m, nav.Status(fmt.Sprintf("%s: %s", msg.Action, msg.Result))
+	case tea.KeyPressMsg:
+		return m.updateKey(msg)
+	case tea.MouseWheelMsg:
+		m.tbl, _ = m.tbl.Update(msg)
+	}
+	return m, nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
+
+// selectedPath returns the archive path (or the embedded sample name) of the selection.
+func (m *Model) selected() (path, label, embedded string, item *fevidence.Item) {
+	r, ok := m.tbl.Selected()
+	if !ok {
+		return "", "", "", nil
+	}
+	if name, ok := strings.CutPrefix(r.Key, samplePrefix); ok {
+		return "", "sample " + name, name, nil
+	}
+	it, ok := m.items[r.Key]
+	if !ok {
+		return "", "", "", nil
+	}
+	label = it.ID
+	if it.Manifest.Pod != "" {
+		label = fmt.Sprintf("%s/%s/%s", it.Manifest.Namespace, it.Manifest.Pod, it.Manifest.Container)
+	}
+	return it.Archive, label, "", &it
+}
+
+func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
+	km := m.km
+	switch {
+	case key.Matches(msg, km.Enter):
+		path, label, emb, _ := m.selected()
+		if path == "" && emb == "" {
+			return m, nil
+		}
+		return m, nav.Open(path, label, emb)
+	case key.Matches(msg, km.Verify):
+		_, _, emb, it := m.selected()
+		if emb != "" {
+			return m, nav.Status("bundled samples are part of the binary: nothing to verify (verify works on the evidence store)")
+		}
+		if it == nil || m.src.Store == nil {
+			return m, nil
+		}
+		m.busy[it.ID] = "verifying"
+		return m, tea.Batch(nav.Status("verifying "+it.ID+"…"), verifyCmd(m.src.Store, it.ID))
+	case key.Matches(msg, km.Report):
+		path, _, emb, _ := m.selected()
+		if emb != "" {
+			return m, nav.Status("open the sample (enter) to analyse it; reports are exported for evidence-store items")
+		}
+		if path == "" {
+			return m, nil
+		}
+		if m.src.Actions.Report == nil {
+			return m, nav.Err(errors.New("report export is not available in this build yet"), "use `podsleuth report` once the report engine is built")
+		}
+		return m, tea.Batch(nav.Status("exporting report…"), actionCmd("report", path, m.src.Actions.Report))
+	case key.Matches(msg, km.Restore):
+		path, _, _, _ := m.selected()
+		if path == "" {
+			return m, nil
+		}
+		if m.src.Actions.Restore == nil {
+			return m, nav.Err(errors.New("restore into a sandbox is not available in this build yet"), "use `podsleuth restore` once the sandbox engine is built")
+		}
+		return m, tea.Batch(nav.Status("restoring into an isolated sandbox…"), actionCmd("restore", path, m.src.Actions.Restore))
+	case key.Matches(msg, km.Refresh):
+		return m, m.Init()
+	}
+	m.tbl, _ = m.tbl.Update(msg)
+	return m, nil
+}
+
+// View renders the banner and the list.
+func (m *Model) View() string {
+	v := m.tbl.View()
+	if m.Banner != "" {
+		v = m.th.Warning.Render(fit(m.Banner, m.w)) + "\n" + fit("", m.w) + "\n" + v
+	}
+	return v
+}
+
+func fit(s string, w int) string {
+	if lipgloss.Width(s) > w {
+		s = ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", max(w-lipgloss.Width(s), 0))
+}
+
+// ShortHelp is the one-line help.
+func (m *Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.km.Enter, m.km.Verify, m.km.Report, m.km.Restore, m.km.Filter, m.km.Help}
+}
+
+// FullHelp lists every key.
+func (m *Model) FullHelp() [][]key.Binding {
+	km := m.km
+	return [][]key.Binding{
+		{km.Enter, km.Verify, km.Report, km.Restore, km.Refresh},
+		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
+		{km.Filter, km.SortNext, km.SortRev},
+	}
+}
