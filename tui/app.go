@@ -153,7 +153,9 @@ func (a *App) Depth() int { return len(a.stack) }
 func (a *App) Status() (status, err string) { return a.status, a.err }
 
 // Prompting returns the prompt's value when a prompt is open.
-func (a *App) Prompting() (string, bool) { return a.prompt.Value, a.mode == modeCommand || a.mode == modeFilter }
+func (a *App) Prompting() (string, bool) {
+	return a.prompt.Value, a.mode == modeCommand || a.mode == modeFilter
+}
 
 // bodySize is the size screens get: the header, the help/prompt line and the status line
 // take three lines.

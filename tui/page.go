@@ -30,7 +30,7 @@ type (
 	// backHandler screens unwind inner state on esc before being popped.
 	backHandler interface{ HandlesBack() bool }
 	// capturer screens take every key (confirmation dialogs, text entry).
-	capturer interface{ Capturing() bool }
+	capturer   interface{ Capturing() bool }
 	positioner interface{ Position() string }
 	closer     interface{ Close() error }
 	themer     interface{ SetTheme(theme.Theme) }
