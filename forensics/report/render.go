@@ -1,0 +1,136 @@
+package report
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/podsleuth/podsleuth/forensics"
+)
+
+// Schema is the JSON Schema (draft 2020-12) of the JSON encoding, schema/report-v1.json.
+//
+//go:embed schema/report-v1.json
+var Schema []byte
+
+// Format is an output format of a report.
+type Format string
+
+// Formats.
+const (
+	JSON     Format = "json"
+	Markdown Format = "md"
+	HTML     Format = "html"
+)
+
+// ErrFormat is returned for an unknown format name.
+var ErrFormat = errors.New("unknown report format")
+
+// ParseFormat accepts "json", "md"/"markdown" and "html".
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "json":
+		return JSON, nil
+	case "md", "markdown":
+		return Markdown, nil
+	case "html", "htm":
+		return HTML, nil
+	}
+	return "", fmt.Errorf("%w %q (want json, md or html)", ErrFormat, s)
+}
+
+// Render writes the report in format f.
+func (r *Report) Render(w io.Writer, f Format) error {
+	switch f {
+	case JSON:
+		return r.WriteJSON(w)
+	case Markdown:
+		return r.WriteMarkdown(w)
+	case HTML:
+		return r.WriteHTML(w)
+	}
+	return fmt.Errorf("%w %q", ErrFormat, f)
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// humanBytes renders a size as "12.3 MiB".
+func humanBytes[T int64 | uint64 | int](n T) string {
+	v := float64(n)
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", int64(n))
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// utc renders a time as "2026-01-02 15:04:05Z"; "" for the zero time.
+func utc(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// where renders a finding or indicator location on one line.
+func where(l forensics.Location) string {
+	var parts []string
+	if l.PID != 0 {
+		p := fmt.Sprintf("pid %d", l.PID)
+		if l.Comm != "" {
+			p += " (" + l.Comm + ")"
+		}
+		parts = append(parts, p)
+	}
+	if l.Kind != "" {
+		parts = append(parts, l.Kind)
+	}
+	if l.Region != "" {
+		parts = append(parts, l.Region)
+	}
+	if l.Addr != 0 {
+		parts = append(parts, fmt.Sprintf("@0x%x", l.Addr))
+	} else if l.Start != 0 {
+		parts = append(parts, fmt.Sprintf("0x%x-0x%x", l.Start, l.End))
+	}
+	if l.FD != 0 {
+		parts = append(parts, fmt.Sprintf("fd %d", l.FD))
+	}
+	if l.Path != "" {
+		parts = append(parts, l.Path)
+	}
+	if l.Socket != "" {
+		parts = append(parts, l.Socket)
+	}
+	return strings.Join(parts, " ")
+}
+
+func sortStrings(s []string) { slices.Sort(s) }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,670 @@
+// Package report builds a forensic case report from one or more decoded checkpoints and renders
+// it as JSON (schema_version "podsleuth.report/v1", validated by schema/report-v1.json), Markdown
+// (GitHub/GitLab tickets) and one self-contained HTML file.
+//
+// Building is pure: the caller decodes the archives, runs the analysers and reads the evidence
+// store, and passes the results in. Secrets are redacted unless Options.Reveal is set, and no
+// raw memory is ever copied into a report beyond the short context a finding already carries.
+//
+// It imports only forensics, forensics/diff and forensics/evidence: no k8s.io/..., no
+// charm.land/....
+package report
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/diff"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+)
+
+// SchemaVersion names the JSON encoding of Report. Fields may be added without a version
+// change; removing or changing the meaning of one makes a new version.
+const SchemaVersion = "podsleuth.report/v1"
+
+// previewMax bounds the socket and pipe queue previews copied into a report.
+const previewMax = 64
+
+// ErrNoCheckpoints is returned when a report is built from nothing.
+var ErrNoCheckpoints = errors.New("a report needs at least one checkpoint")
+
+// Input is one piece of evidence: the decoded checkpoint (with its findings filled in), the
+// indicators extracted from it, and its store record when it came from the evidence store.
+type Input struct {
+	Checkpoint *forensics.Checkpoint
+	IOCs       []forensics.IOC
+	// Store is set when the archive is an item of the evidence store.
+	Store *StoreRecord
+}
+
+// StoreRecord is what the evidence store knows about an archive.
+type StoreRecord struct {
+	ID       string
+	Manifest evidence.Manifest
+	Custody  []evidence.Event
+}
+
+// Options are the report's case header and switches.
+type Options struct {
+	CaseID      string
+	Analyst     string
+	Notes       string
+	ToolVersion string
+	// Generated is the report time; it is converted to UTC.
+	Generated time.Time
+	// Reveal includes secret values unredacted.
+	Reveal bool
+	// Diff, when set, is included as the report's diff section (redacted like the rest).
+	Diff *diff.Result
+}
+
+// Report is a whole case report. Every list is non-nil so that JSON consumers see [] rather
+// than null.
+type Report struct {
+	SchemaVersion string          `json:"schema_version"`
+	Tool          Tool            `json:"tool"`
+	GeneratedAt   time.Time       `json:"generated_at"`
+	Case          Case            `json:"case"`
+	Redacted      bool            `json:"redacted"`
+	Summary       Summary         `json:"summary"`
+	Findings      []Finding       `json:"findings"`
+	Evidence      []Evidence      `json:"evidence"`
+	Checkpoints   []Checkpoint    `json:"checkpoints"`
+	IOCs          []IOC           `json:"iocs"`
+	Timeline      []TimelineEvent `json:"timeline"`
+	Diff          *diff.Result    `json:"diff,omitempty"`
+}
+
+// Tool names the program that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Case is the report's case header.
+type Case struct {
+	ID      string `json:"id"`
+	Analyst string `json:"analyst"`
+	Notes   string `json:"notes"`
+}
+
+// Summary counts what the report contains.
+type Summary struct {
+	Checkpoints int            `json:"checkpoints"`
+	Processes   int            `json:"processes"`
+	Sockets     int            `json:"sockets"`
+	OpenFiles   int            `json:"open_files"`
+	IOCs        int            `json:"iocs"`
+	Secrets     int            `json:"secrets"`
+	Warnings    int            `json:"warnings"`
+	Findings    SeverityCounts `json:"findings"`
+}
+
+// SeverityCounts counts findings by severity.
+type SeverityCounts struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Info     int `json:"info"`
+	Total    int `json:"total"`
+}
+
+// Finding is a finding with the evidence it was found in.
+type Finding struct {
+	Evidence string `json:"evidence"`
+	forensics.Finding
+}
+
+// Evidence is one input archive or image directory.
+type Evidence struct {
+	// ID is the report-local label ("E1", "E2", ...) that sections refer to.
+	ID       string `json:"id"`
+	FileName string `json:"file_name"`
+	Path     string `json:"path"`
+	Format   string `json:"format"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	// StoreID, Manifest and Custody are set when the archive came from the evidence store.
+	StoreID  string             `json:"store_id,omitempty"`
+	Manifest *evidence.Manifest `json:"manifest,omitempty"`
+	Custody  []evidence.Event   `json:"custody,omitempty"`
+}
+
+// Checkpoint is the detail sections of one piece of evidence.
+type Checkpoint struct {
+	Evidence      string                   `json:"evidence"`
+	Title         string                   `json:"title"`
+	Container     *forensics.Container     `json:"container,omitempty"`
+	CRIU          CRIU                     `json:"criu"`
+	Namespaces    []forensics.Namespace    `json:"namespaces"`
+	Processes     []Process                `json:"processes"`
+	Network       []Socket                 `json:"network"`
+	OpenFiles     []OpenFile               `json:"open_files"`
+	Mounts        []forensics.Mount        `json:"mounts"`
+	RootfsChanges []forensics.RootfsChange `json:"rootfs_changes"`
+	MemoryMaps    []MemorySummary          `json:"memory_maps"`
+	Warnings      []string                 `json:"warnings"`
+}
+
+// CRIU summarises the image set.
+type CRIU struct {
+	ImageVersion  uint32               `json:"image_version"`
+	PagemapFormat string               `json:"pagemap_format,omitempty"`
+	DumpStats     *forensics.DumpStats `json:"dump_stats,omitempty"`
+	ImageFiles    int                  `json:"image_files"`
+	ImageBytes    int64                `json:"image_bytes"`
+}
+
+// Process is one process with the counts the tables show. Depth is its depth in the tree (0 for
+// roots), in tree order.
+type Process struct {
+	PID           int      `json:"pid"`
+	PPID          int      `json:"ppid"`
+	PGID          int      `json:"pgid"`
+	SID           int      `json:"sid"`
+	Depth         int      `json:"depth"`
+	Comm          string   `json:"comm"`
+	State         string   `json:"state"`
+	Threads       int      `json:"threads"`
+	Exe           string   `json:"exe,omitempty"`
+	ExeDeleted    bool     `json:"exe_deleted,omitempty"`
+	Cmdline       []string `json:"cmdline"`
+	Environ       []string `json:"environ"`
+	UID           uint32   `json:"uid"`
+	EUID          uint32   `json:"euid"`
+	GID           uint32   `json:"gid"`
+	EGID          uint32   `json:"egid"`
+	CapEff        []string `json:"cap_eff"`
+	Seccomp       string   `json:"seccomp,omitempty"`
+	NoNewPrivs    bool     `json:"no_new_privs,omitempty"`
+	Cwd           string   `json:"cwd,omitempty"`
+	Root          string   `json:"root,omitempty"`
+	Children      []int    `json:"children"`
+	FDs           int      `json:"fds"`
+	VMAs          int      `json:"vmas"`
+	MappedBytes   uint64   `json:"mapped_bytes"`
+	ResidentBytes uint64   `json:"resident_bytes"`
+}
+
+// Socket is one socket with its endpoint rendered and its queues summarised.
+type Socket struct {
+	Ino        uint32 `json:"ino"`
+	Family     string `json:"family"`
+	Type       string `json:"type"`
+	Protocol   string `json:"protocol,omitempty"`
+	State      string `json:"state"`
+	LocalAddr  string `json:"local_addr,omitempty"`
+	LocalPort  uint32 `json:"local_port,omitempty"`
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	RemotePort uint32 `json:"remote_port,omitempty"`
+	Path       string `json:"path,omitempty"`
+	// Endpoint is the one-line form ("tcp 127.0.0.1:80 -> 10.0.0.1:5555 ESTABLISHED").
+	Endpoint string `json:"endpoint"`
+	Owners   []int  `json:"owners"`
+	// Queued data: sizes, and at most 64 printable bytes of preview (redacted).
+	SendQueueBytes   int64  `json:"send_queue_bytes"`
+	RecvQueueBytes   int64  `json:"recv_queue_bytes"`
+	SendQueuePreview string `json:"send_queue_preview,omitempty"`
+	RecvQueuePreview string `json:"recv_queue_preview,omitempty"`
+}
+
+// OpenFile is one fd of one process.
+type OpenFile struct {
+	PID     int    `json:"pid"`
+	Comm    string `json:"comm"`
+	FD      int    `json:"fd"`
+	Type    string `json:"type"`
+	Target  string `json:"target"`
+	Flags   string `json:"flags,omitempty"`
+	Pos     int64  `json:"pos,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// MemorySummary is one process's address space in brief: totals, per kind, and the mappings a
+// responder looks at first (executable anonymous or writable+executable memory, deleted or memfd
+// backed code).
+type MemorySummary struct {
+	PID           int         `json:"pid"`
+	Comm          string      `json:"comm"`
+	VMAs          int         `json:"vmas"`
+	MappedBytes   uint64      `json:"mapped_bytes"`
+	ResidentBytes uint64      `json:"resident_bytes"`
+	Kinds         []KindCount `json:"kinds"`
+	Notable       []Mapping   `json:"notable"`
+}
+
+// KindCount totals the mappings of one kind (file, anon, heap, stack, ...).
+type KindCount struct {
+	Kind          string `json:"kind"`
+	Count         int    `json:"count"`
+	Bytes         uint64 `json:"bytes"`
+	ResidentBytes uint64 `json:"resident_bytes"`
+}
+
+// Mapping is one notable mapping. Addresses are hex strings: JSON numbers lose precision above
+// 2^53 in most consumers.
+type Mapping struct {
+	Start         string `json:"start"`
+	End           string `json:"end"`
+	Prot          string `json:"prot"`
+	Kind          string `json:"kind"`
+	Path          string `json:"path,omitempty"`
+	Deleted       bool   `json:"deleted,omitempty"`
+	Bytes         uint64 `json:"bytes"`
+	ResidentBytes uint64 `json:"resident_bytes"`
+	Why           string `json:"why"`
+}
+
+// IOC is an indicator with the evidence it was seen in.
+type IOC struct {
+	Evidence []string `json:"evidence"`
+	forensics.IOC
+}
+
+// TimelineEvent is one dated event. Events are sorted by time.
+type TimelineEvent struct {
+	Time     time.Time `json:"time"`
+	Evidence string    `json:"evidence"`
+	Event    string    `json:"event"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Build assembles the report. It does not modify the inputs.
+func Build(inputs []Input, o Options) (*Report, error) {
+	if len(inputs) == 0 {
+		return nil, ErrNoCheckpoints
+	}
+	x := Redactor{Reveal: o.Reveal}
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		Tool:          Tool{Name: "podsleuth", Version: cmp.Or(o.ToolVersion, "dev")},
+		GeneratedAt:   o.Generated.UTC().Truncate(time.Second),
+		Case:          Case{ID: o.CaseID, Analyst: o.Analyst, Notes: o.Notes},
+		Redacted:      !o.Reveal,
+		Findings:      []Finding{},
+		Evidence:      []Evidence{},
+		Checkpoints:   []Checkpoint{},
+		IOCs:          []IOC{},
+		Timeline:      []TimelineEvent{},
+	}
+	iocIndex := map[string]int{}
+	for i, in := range inputs {
+		cp := in.Checkpoint
+		if cp == nil {
+			return nil, fmt.Errorf("input %d: %w", i+1, ErrNoCheckpoints)
+		}
+		id := fmt.Sprintf("E%d", i+1)
+		r.Evidence = append(r.Evidence, buildEvidence(id, cp, in.Store))
+		sec := buildCheckpoint(id, cp, x)
+		r.Checkpoints = append(r.Checkpoints, sec)
+		for _, f := range cp.Findings {
+			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
+			r.Findings = append(r.Findings, Finding{Evidence: id, Finding: f})
+		}
+		for _, ioc := range in.IOCs {
+			if ioc.Secret && !o.Reveal && !ioc.Redacted {
+				ioc.Value, ioc.Redacted = Mask(ioc.Value), true
+			}
+			key := ioc.Type + "\x00" + cmp.Or(ioc.SHA256, ioc.Value)
+			if j, ok := iocIndex[key]; ok {
+				r.IOCs[j].Count += ioc.Count
+				r.IOCs[j].Where = append(r.IOCs[j].Where, ioc.Where...)
+				if !slices.Contains(r.IOCs[j].Evidence, id) {
+					r.IOCs[j].Evidence = append(r.IOCs[j].Evidence, id)
+				}
+				continue
+			}
+			iocIndex[key] = len(r.IOCs)
+			ioc.Where = append([]forensics.Location{}, ioc.Where...)
+			r.IOCs = append(r.IOCs, IOC{Evidence: []string{id}, IOC: ioc})
+		}
+		r.Timeline = append(r.Timeline, timeline(id, cp, in.Store)...)
+		r.Summary.Processes += len(sec.Processes)
+		r.Summary.Sockets += len(sec.Network)
+		r.Summary.OpenFiles += len(sec.OpenFiles)
+		r.Summary.Warnings += len(sec.Warnings)
+	}
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.Evidence, b.Evidence))
+	})
+	slices.SortStableFunc(r.IOCs, func(a, b IOC) int {
+		return cmp.Or(cmp.Compare(b2i(b.Secret), b2i(a.Secret)), strings.Compare(a.Type, b.Type), strings.Compare(a.Value, b.Value))
+	})
+	slices.SortStableFunc(r.Timeline, func(a, b TimelineEvent) int {
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Evidence, b.Evidence))
+	})
+	r.Summary.Checkpoints = len(inputs)
+	r.Summary.IOCs = len(r.IOCs)
+	for _, i := range r.IOCs {
+		if i.Secret {
+			r.Summary.Secrets++
+		}
+	}
+	for _, f := range r.Findings {
+		r.Summary.Findings.Total++
+		switch f.Severity {
+		case forensics.SeverityCritical:
+			r.Summary.Findings.Critical++
+		case forensics.SeverityHigh:
+			r.Summary.Findings.High++
+		case forensics.SeverityMedium:
+			r.Summary.Findings.Medium++
+		case forensics.SeverityLow:
+			r.Summary.Findings.Low++
+		default:
+			r.Summary.Findings.Info++
+		}
+	}
+	if o.Diff != nil {
+		r.Diff = RedactDiff(o.Diff, x)
+	}
+	return r, nil
+}
+
+func buildEvidence(id string, cp *forensics.Checkpoint, st *StoreRecord) Evidence {
+	e := Evidence{ID: id, FileName: filepath.Base(cp.Source.Path), Path: cp.Source.Path, Format: cp.Source.Format,
+		Size: cp.Source.Size, SHA256: cp.Source.SHA256}
+	if st != nil {
+		m := st.Manifest
+		e.StoreID, e.Manifest = st.ID, &m
+		e.Custody = append([]evidence.Event{}, st.Custody...)
+		if m.ArchiveName != "" {
+			e.FileName = m.ArchiveName
+		}
+		if e.SHA256 == "" {
+			e.SHA256 = m.LocalSHA256
+		}
+	}
+	return e
+}
+
+// Title names a checkpoint in headings: the pod and container, the container name, or the
+// input's file name.
+func Title(cp *forensics.Checkpoint) string {
+	if c := cp.Container; c != nil {
+		if c.Pod != nil {
+			t := c.Pod.Namespace + "/" + c.Pod.Name
+			if c.Pod.ContainerName != "" {
+				t += "/" + c.Pod.ContainerName
+			}
+			return t
+		}
+		if c.Name != "" {
+			return c.Name
+		}
+	}
+	return filepath.Base(cp.Source.Path)
+}
+
+func buildCheckpoint(id string, cp *forensics.Checkpoint, x Redactor) Checkpoint {
+	s := Checkpoint{
+		Evidence:      id,
+		Title:         Title(cp),
+		Namespaces:    nonNil(cp.Namespaces),
+		Mounts:        nonNil(cp.Mounts),
+		RootfsChanges: nonNil(cp.Rootfs),
+		Warnings:      nonNil(cp.Warnings),
+		CRIU: CRIU{ImageVersion: cp.CRIU.ImageVersion, PagemapFormat: cp.CRIU.PagemapFormat, DumpStats: cp.CRIU.Dump,
+			ImageFiles: len(cp.CRIU.Images)},
+	}
+	for _, f := range cp.CRIU.Images {
+		s.CRIU.ImageBytes += f.Size
+	}
+	if c := cp.Container; c != nil {
+		cc := *c
+		cc.Env = x.EnvList(c.Env)
+		cc.Args = x.Args(c.Args)
+		if c.Annotations != nil {
+			cc.Annotations = make(map[string]string, len(c.Annotations))
+			for k, v := range c.Annotations {
+				cc.Annotations[k] = x.Text(v)
+			}
+		}
+		s.Container = &cc
+	}
+	s.Processes = processTree(cp, x)
+	s.Network = []Socket{}
+	for i := range cp.Sockets {
+		so := &cp.Sockets[i]
+		n := Socket{Ino: so.Ino, Family: so.Family, Type: so.Type, Protocol: so.Protocol, State: so.State,
+			LocalAddr: so.LocalAddr, LocalPort: so.LocalPort, RemoteAddr: so.RemoteAddr, RemotePort: so.RemotePort,
+			Path: so.Path, Endpoint: diff.SocketString(so), Owners: nonNil(so.Owners)}
+		if q := so.SendQueue; q != nil {
+			n.SendQueueBytes, n.SendQueuePreview = q.Size, x.Text(truncate(q.Preview, previewMax))
+		}
+		if q := so.RecvQueue; q != nil {
+			n.RecvQueueBytes, n.RecvQueuePreview = q.Size, x.Text(truncate(q.Preview, previewMax))
+		}
+		s.Network = append(s.Network, n)
+	}
+	s.OpenFiles = []OpenFile{}
+	s.MemoryMaps = []MemorySummary{}
+	for i := range cp.Processes {
+		p := &cp.Processes[i]
+		for j := range p.FDs {
+			fd := &p.FDs[j]
+			s.OpenFiles = append(s.OpenFiles, OpenFile{PID: p.PID, Comm: p.Comm, FD: fd.FD, Type: fd.Type,
+				Target: x.Text(diff.FDTarget(cp, fd)), Flags: fd.Flags, Pos: fd.Pos, Size: fd.Size, Deleted: fd.Deleted})
+		}
+		s.MemoryMaps = append(s.MemoryMaps, memorySummary(p))
+	}
+	return s
+}
+
+// processTree lists the processes depth-first from the roots, children by PID, so that tables
+// read as a tree. Processes unreachable from a root (a cycle in corrupt input) follow at depth 0.
+func processTree(cp *forensics.Checkpoint, x Redactor) []Process {
+	out := make([]Process, 0, len(cp.Processes))
+	done := map[int]bool{}
+	var walk func(pid, depth int)
+	walk = func(pid, depth int) {
+		p := cp.Process(pid)
+		if p == nil || done[pid] {
+			return
+		}
+		done[pid] = true
+		out = append(out, processRow(p, depth, x))
+		kids := slices.Clone(p.Children)
+		slices.Sort(kids)
+		for _, k := range kids {
+			walk(k, depth+1)
+		}
+	}
+	for _, r := range cp.Roots() {
+		walk(r, 0)
+	}
+	for _, p := range cp.Processes {
+		walk(p.PID, 0)
+	}
+	return out
+}
+
+func processRow(p *forensics.Process, depth int, x Redactor) Process {
+	row := Process{PID: p.PID, PPID: p.PPID, PGID: p.PGID, SID: p.SID, Depth: depth, Comm: p.Comm, State: p.State,
+		Threads: len(p.Threads), Exe: p.Exe, ExeDeleted: p.ExeDeleted,
+		Cmdline: nonNil(x.Args(p.Cmdline)), Environ: nonNil(x.EnvList(p.Environ)),
+		UID: p.Creds.UID, EUID: p.Creds.EUID, GID: p.Creds.GID, EGID: p.Creds.EGID, CapEff: nonNil(p.Creds.CapEff),
+		Seccomp: p.Creds.Seccomp, NoNewPrivs: p.Creds.NoNewPrivs, Cwd: p.Cwd, Root: p.Root,
+		Children: nonNil(p.Children), FDs: len(p.FDs), VMAs: len(p.Maps)}
+	for _, m := range p.Maps {
+		row.MappedBytes += m.Size()
+		row.ResidentBytes += m.ResidentBytes
+	}
+	return row
+}
+
+func memorySummary(p *forensics.Process) MemorySummary {
+	ms := MemorySummary{PID: p.PID, Comm: p.Comm, VMAs: len(p.Maps), Kinds: []KindCount{}, Notable: []Mapping{}}
+	kinds := map[string]*KindCount{}
+	for _, m := range p.Maps {
+		ms.MappedBytes += m.Size()
+		ms.ResidentBytes += m.ResidentBytes
+		k := kinds[m.Kind]
+		if k == nil {
+			k = &KindCount{Kind: m.Kind}
+			kinds[m.Kind] = k
+		}
+		k.Count++
+		k.Bytes += m.Size()
+		k.ResidentBytes += m.ResidentBytes
+		if why := notable(m); why != "" {
+			ms.Notable = append(ms.Notable, Mapping{Start: fmt.Sprintf("0x%x", m.Start), End: fmt.Sprintf("0x%x", m.End),
+				Prot: m.Prot, Kind: m.Kind, Path: m.Path, Deleted: m.Deleted, Bytes: m.Size(), ResidentBytes: m.ResidentBytes, Why: why})
+		}
+	}
+	for _, k := range kinds {
+		ms.Kinds = append(ms.Kinds, *k)
+	}
+	slices.SortFunc(ms.Kinds, func(a, b KindCount) int {
+		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), strings.Compare(a.Kind, b.Kind))
+	})
+	return ms
+}
+
+// notable says why a mapping deserves a look, or "" when it does not: code where code does not
+// normally live.
+func notable(m forensics.VMA) string {
+	switch {
+	case m.Executable() && m.Writable():
+		return "writable and executable"
+	case m.Executable() && m.Kind == "memfd":
+		return "executable memfd"
+	case m.Executable() && m.Deleted:
+		return "executable mapping of a deleted file"
+	case m.Executable() && (m.Kind == "anon" || m.Kind == "heap" || m.Kind == "stack" || m.Kind == "shmem"):
+		return "executable " + m.Kind + " memory"
+	}
+	return ""
+}
+
+func timeline(id string, cp *forensics.Checkpoint, st *StoreRecord) []TimelineEvent {
+	var ev []TimelineEvent
+	add := func(t time.Time, event, detail string) {
+		if !t.IsZero() {
+			ev = append(ev, TimelineEvent{Time: t.UTC(), Evidence: id, Event: event, Detail: detail})
+		}
+	}
+	stats := ""
+	if d := cp.CRIU.Dump; d != nil {
+		stats = fmt.Sprintf("CRIU: frozen %s (freezing %s), memory dump %s, write %s; pages scanned %d, written %d, skipped (parent) %d",
+			us(d.FrozenTime), us(d.FreezingTime), us(d.MemdumpTime), us(d.MemwriteTime), d.PagesScanned, d.PagesWritten, d.PagesSkippedParent)
+	}
+	checkpointed := false
+	if c := cp.Container; c != nil {
+		add(c.Created, "container created", c.Name)
+		if !c.Checkpointed.IsZero() {
+			add(c.Checkpointed, "container checkpointed", stats)
+			checkpointed = true
+		}
+	}
+	if st != nil {
+		m := st.Manifest
+		if !checkpointed {
+			add(m.CheckpointCompleted, "checkpoint completed", stats)
+			checkpointed = !m.CheckpointCompleted.IsZero()
+		} else {
+			add(m.CheckpointCompleted, "checkpoint completed", "kubelet reply")
+		}
+		add(m.CheckpointRequested, "checkpoint requested", m.SourceDescription())
+		add(m.PullStarted, "pull started", m.Collector)
+		add(m.PullFinished, "pull finished", fmt.Sprintf("%d bytes", m.Size))
+		add(m.AcquiredAt, "acquired into evidence store", st.ID)
+		for _, e := range st.Custody {
+			add(e.Time, "custody: "+e.Action, e.Actor)
+		}
+	}
+	for _, rc := range cp.Rootfs {
+		add(rc.ModTime, "rootfs "+rc.Kind, rc.Path)
+	}
+	return ev
+}
+
+// us renders microseconds as a duration.
+func us(v uint32) string { return (time.Duration(v) * time.Microsecond).String() }
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// RedactDiff returns a copy of d with environment, command line and indicator values redacted
+// (unless x.Reveal).
+func RedactDiff(d *diff.Result, x Redactor) *diff.Result {
+	c := *d
+	if x.Reveal {
+		return &c
+	}
+	redactRefs := func(in []diff.ProcessRef) []diff.ProcessRef {
+		out := make([]diff.ProcessRef, len(in))
+		for i, p := range in {
+			p.Cmdline = nonNil(x.Args(p.Cmdline))
+			out[i] = p
+		}
+		return out
+	}
+	c.ProcessesAdded = redactRefs(d.ProcessesAdded)
+	c.ProcessesRemoved = redactRefs(d.ProcessesRemoved)
+	c.ProcessesChanged = make([]diff.ProcessChange, len(d.ProcessesChanged))
+	for i, p := range d.ProcessesChanged {
+		ch := make([]diff.FieldChange, len(p.Changes))
+		for j, f := range p.Changes {
+			switch f.Field {
+			case "environ":
+				f.Added, f.Removed = x.EnvList(f.Added), x.EnvList(f.Removed)
+			case "cmdline":
+				f.Before = strings.Join(x.Args(strings.Fields(f.Before)), " ")
+				f.After = strings.Join(x.Args(strings.Fields(f.After)), " ")
+				f.Added, f.Removed = x.Args(f.Added), x.Args(f.Removed)
+			}
+			ch[j] = f
+		}
+		p.Changes = ch
+		c.ProcessesChanged[i] = p
+	}
+	redactIOCs := func(in []forensics.IOC) []forensics.IOC {
+		out := make([]forensics.IOC, len(in))
+		for i, v := range in {
+			if v.Secret && !v.Redacted {
+				v.Value, v.Redacted = Mask(v.Value), true
+			}
+			out[i] = v
+		}
+		return out
+	}
+	c.IOCsNew, c.IOCsGone = redactIOCs(d.IOCsNew), redactIOCs(d.IOCsGone)
+	redactFindings := func(in []forensics.Finding) []forensics.Finding {
+		out := make([]forensics.Finding, len(in))
+		for i, f := range in {
+			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
+			out[i] = f
+		}
+		return out
+	}
+	c.FindingsNew, c.FindingsResolved = redactFindings(d.FindingsNew), redactFindings(d.FindingsResolved)
+	return &c
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
