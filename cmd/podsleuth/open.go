@@ -1,15 +1,132 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 
-// placeholder: replaced by the engineer who builds "open".
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/tui"
+	"github.com/podsleuth/podsleuth/tui/keys"
+	evscreen "github.com/podsleuth/podsleuth/tui/screens/evidence"
+)
+
+// openOptions are the options of `podsleuth open` (and of the bare `podsleuth`).
+type openOptions struct {
+	archives []string
+}
+
 func newOpenCmd(a *app) *cobra.Command {
+	o := &openOptions{}
 	return &cobra.Command{
-		Use:   "open",
-		Short: "open (not built yet)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return notYet("open") },
+		Use:   "open ARCHIVE|IMAGE-DIR...",
+		Short: "Open checkpoints in the workbench TUI",
+		Long: `Open decodes the given checkpoint archives (tar, tar.gz, tar.zst) or CRIU image directories and
+shows them in the workbench: summary and findings, the process tree with each process's
+cmdline, environment (secrets masked until r), credentials, fds, sockets and maps, network,
+files, mounts, rootfs changes, memory search with a hexdump viewer, IOCs.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.archives = args
+			return a.runTUI(cmd, o.archives)
+		},
 	}
 }
 
 // runTUI starts the workbench; archives, when given, are opened directly.
-func (a *app) runTUI(cmd *cobra.Command, archives []string) error { return notYet("the TUI") }
+func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
+	cfg, err := a.config(cmd)
+	if err != nil {
+		return err
+	}
+	for _, p := range archives {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+	}
+	km, err := keys.Default().WithOverrides(cfg.TUI.Keys)
+	if err != nil {
+		return err
+	}
+	logger, closeLog, err := openLog(cfg.LogFile)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	silenceKlog(logger)
+
+	o := tui.Options{
+		Keys:     km,
+		Readonly: cfg.Readonly,
+		Theme:    cfg.TUI.Theme,
+		NoColor:  tui.NoColor(),
+		Mouse:    cfg.TUI.Mouse,
+		Archives: archives,
+		Log:      logger,
+		Loader:   tui.NewLoader(cfg),
+		Extract: func(ctx context.Context, name string) (string, error) {
+			return tui.ExtractSample(ctx, fixtures.FS, name, cfg.CacheDir)
+		},
+	}
+	st, serr := evidence.Open(cfg.DataDir)
+	src := evscreen.Source{StoreErr: serr, Samples: func() ([]evscreen.Sample, error) { return tui.Samples(fixtures.FS) }}
+	if serr == nil {
+		src.Store = st
+	}
+	o.Evidence = src
+	if len(archives) > 0 {
+		o.NoCluster = "not used: opening files"
+	} else {
+		o.Connect = tui.Connector(a.kube, cfg, logger)
+	}
+	app := tui.New(o)
+	opts := []tea.ProgramOption{tea.WithContext(cmd.Context())}
+	if f, ok := a.In.(*os.File); ok {
+		opts = append(opts, tea.WithInput(f))
+	}
+	if f, ok := a.Out.(*os.File); ok {
+		opts = append(opts, tea.WithOutput(f))
+	}
+	_, err = tea.NewProgram(app, opts...).Run()
+	if errors.Is(err, tea.ErrProgramKilled) && cmd.Context().Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// openLog opens the log file (creating its directory); logs never go to the terminal while
+// the TUI runs.
+func openLog(path string) (*slog.Logger, func(), error) {
+	if path == "" {
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), func() { f.Close() }, nil
+}
+
+// silenceKlog sends client-go's klog output to the log file instead of stderr.
+func silenceKlog(l *slog.Logger) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("alsologtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+	klog.SetSlogLogger(l)
+}
