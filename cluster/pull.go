@@ -1,0 +1,547 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/utils/ptr"
+
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+)
+
+// Pull errors.
+var (
+	// ErrCollector: the collector pod could not be created or did not start.
+	ErrCollector = errors.New("collector pod failed")
+	// ErrStream: streaming the archive off the node failed (after the retries).
+	ErrStream = errors.New("archive stream failed")
+	// ErrBadNodePath: the kubelet named an archive path podsleuth refuses to read.
+	ErrBadNodePath = errors.New("unexpected archive path on the node")
+)
+
+// Labels on every pod podsleuth creates.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelName      = "app.kubernetes.io/name"
+	ManagedBy      = "podsleuth"
+	CollectorName  = "podsleuth-collector"
+	mountPath      = "/checkpoints"
+)
+
+// Progress reports a pull's progress.
+type Progress struct {
+	Phase   string        `json:"phase"` // "collector", "hash", "stream", "done"
+	Bytes   int64         `json:"bytes"`
+	Total   int64         `json:"total"`
+	Elapsed time.Duration `json:"elapsed"`
+	// Rate is bytes per second over the stream so far.
+	Rate float64 `json:"rate"`
+	// Attempt counts stream attempts (retries after a broken stream).
+	Attempt int `json:"attempt"`
+}
+
+// PullOptions configure Pull.
+type PullOptions struct {
+	// Namespace of the collector pod (config cluster.collector_namespace); created if missing.
+	Namespace string
+	// Image of the collector pod: it needs sh, cat, stat and sha256sum (busybox has them).
+	Image string
+	// Store receives the archive.
+	Store *evidence.Store
+	// Manifest carries the fields the caller knows (case, analyst, tool version); the pull
+	// fills the cluster, pod, node, times and hashes.
+	Manifest evidence.Manifest
+	// Progress, when set, is called at most every 100 ms and once at the end.
+	Progress func(Progress)
+	// Retries is how often a broken stream is retried from the start (default 2).
+	Retries int
+	// DeleteFromNode removes the archive from the node after a verified pull.
+	DeleteFromNode bool
+	// StartTimeout bounds the wait for the collector to run (default 2 min: image pull).
+	StartTimeout time.Duration
+}
+
+// Pull brings a checkpoint archive from its node into the evidence store through a
+// short-lived collector pod pinned to that node: a read-only hostPath of the checkpoint
+// directory only, no service account token, all capabilities dropped, a read-only root
+// filesystem. SHA-256 is computed on the node (sha256sum in the collector) and again locally
+// while streaming; the evidence store rejects a mismatch. The collector is deleted on success,
+// failure and cancellation.
+func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (item *evidence.Item, err error) {
+	if c.Readonly {
+		return nil, fmt.Errorf("pull %s: %w: the pull runs a collector pod (drop --readonly)", r.Target, ErrReadonly)
+	}
+	if o.Store == nil {
+		return nil, errors.New("pull: no evidence store")
+	}
+	if o.Retries <= 0 {
+		o.Retries = 2
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 2 * time.Minute
+	}
+	dir, base, err := splitNodePath(r.NodePath)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+	}
+	started := time.Now()
+	report := func(p Progress) {
+		if o.Progress != nil {
+			p.Elapsed = time.Since(started)
+			o.Progress(p)
+		}
+	}
+	report(Progress{Phase: "collector"})
+	if err := c.ensureNamespace(ctx, o.Namespace); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+	}
+	pod := collectorPod(o.Namespace, r.Node, dir, o.Image, true, []string{"sleep", "3600"})
+	created, err := c.Client.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: create collector pod in %s: %w", r.Target, o.Namespace, collectorCreateError(err, o.Namespace))
+	}
+	name := created.Name
+	// Delete on every path out, with a fresh context: ctx may be the cancelled one (Ctrl-C).
+	defer func() {
+		if derr := c.deletePod(o.Namespace, name); derr != nil && err == nil {
+			err = fmt.Errorf("pull %s: %w", r.Target, derr)
+		}
+	}()
+	if err := c.waitRunning(ctx, o.Namespace, name, o.StartTimeout); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+	}
+
+	report(Progress{Phase: "hash"})
+	file := path.Join(mountPath, base)
+	var out bytes.Buffer
+	if err := c.exec(ctx, o.Namespace, name, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, &out); err != nil {
+		return nil, fmt.Errorf("pull %s: %w: hash on the node: %v", r.Target, ErrStream, err)
+	}
+	size, nodeSum, err := parseStatSum(out.String())
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+	}
+
+	m := o.Manifest
+	c.fillManifest(ctx, &m, r)
+	m.ArchiveName, m.NodeSHA256, m.Collector = base, nodeSum, o.Namespace+"/"+name
+	var lastErr error
+	var finished time.Time
+	attempts := 0
+	for attempt := 1; attempt <= o.Retries+1; attempt++ {
+		attempts = attempt
+		m.PullStarted = time.Now().UTC()
+		item, finished, lastErr = c.streamInto(ctx, o, name, file, size, attempt, m, report)
+		if lastErr == nil || errors.Is(lastErr, evidence.ErrHashMismatch) || ctx.Err() != nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		if errors.Is(lastErr, evidence.ErrHashMismatch) || ctx.Err() != nil {
+			return item, fmt.Errorf("pull %s: %w", r.Target, lastErr)
+		}
+		return nil, fmt.Errorf("pull %s: %w after %d attempts: %v", r.Target, ErrStream, o.Retries+1, lastErr)
+	}
+	report(Progress{Phase: "done", Bytes: size, Total: size})
+	// The store writes the manifest from the values it got before the stream started; the
+	// finish time of the stream goes into the custody log.
+	secs := finished.Sub(m.PullStarted).Seconds()
+	_ = o.Store.Log(item.ID, evidence.Event{Action: "pulled", Actor: m.Acquirer, Details: map[string]string{
+		"collector": m.Collector, "node": r.Node, "node_path": r.NodePath, "node_sha256": nodeSum,
+		"pull_started": m.PullStarted.Format(time.RFC3339Nano), "pull_finished": finished.Format(time.RFC3339Nano),
+		"bytes": strconv.FormatInt(size, 10), "seconds": strconv.FormatFloat(secs, 'f', 3, 64), "attempts": strconv.Itoa(attempts),
+	}})
+	if o.DeleteFromNode {
+		if derr := c.deleteFromNode(ctx, o, r.Node, dir, base); derr != nil {
+			return item, fmt.Errorf("pull %s: archive acquired as %s, but deleting it from the node failed: %w", r.Target, item.ID, derr)
+		}
+		_ = o.Store.Log(item.ID, evidence.Event{Action: evidence.ActionNodeDeleted, Actor: m.Acquirer,
+			Details: map[string]string{"node": r.Node, "path": r.NodePath}})
+	}
+	return item, nil
+}
+
+// streamInto runs one stream attempt: cat over exec, piped into the store.
+func (c *Conn) streamInto(ctx context.Context, o PullOptions, pod, file string, size int64, attempt int, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := c.exec(sctx, o.Namespace, pod, []string{"cat", file}, pw)
+		if err == nil {
+			pw.Close()
+		} else {
+			pw.CloseWithError(err)
+		}
+	}()
+	cr := &countingReader{r: pr, total: size, attempt: attempt, start: time.Now(), report: report}
+	item, err := o.Store.Acquire(sctx, cr, m)
+	cancel()
+	pr.CloseWithError(io.ErrClosedPipe)
+	wg.Wait()
+	cr.final()
+	if err == nil && item != nil && item.Manifest.Size != size {
+		return item, cr.finished, fmt.Errorf("%w: received %d bytes, the node has %d", ErrStream, item.Manifest.Size, size)
+	}
+	return item, cr.finished, err
+}
+
+type countingReader struct {
+	r       io.Reader
+	n       int64
+	total   int64
+	attempt int
+	start   time.Time
+	last    time.Time
+	report  func(Progress)
+	// finished is when the last byte arrived.
+	finished time.Time
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if now := time.Now(); now.Sub(c.last) >= 100*time.Millisecond {
+		c.last = now
+		c.emit()
+	}
+	if err == io.EOF && c.finished.IsZero() {
+		c.finished = time.Now().UTC()
+	}
+	return n, err
+}
+
+func (c *countingReader) emit() {
+	el := time.Since(c.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(c.n) / el
+	}
+	c.report(Progress{Phase: "stream", Bytes: c.n, Total: c.total, Rate: rate, Attempt: c.attempt})
+}
+
+func (c *countingReader) final() { c.emit() }
+
+// fillManifest records where the archive comes from and who took it.
+func (c *Conn) fillManifest(ctx context.Context, m *evidence.Manifest, r *CheckpointResult) {
+	ci := &evidence.ClusterInfo{Server: c.Server, Context: c.Context}
+	if id, err := c.WhoAmI(ctx); err == nil {
+		ci.User, ci.UID, ci.Groups = id.Username, id.UID, id.Groups
+	}
+	m.Cluster = ci
+	m.Node, m.NodePath = r.Node, r.NodePath
+	m.Namespace, m.Pod, m.PodUID, m.Container, m.ContainerID = r.Namespace, r.Pod, r.PodUID, r.Container, r.ContainerID
+	m.Image, m.ImageDigest, m.PodSpecHash = r.Image, r.ImageDigest, r.PodSpecHash
+	m.KubeletResponse, m.KubeletVersion, m.Runtime = r.KubeletResponse, r.KubeletVersion, r.Runtime
+	m.CheckpointRequested, m.CheckpointCompleted = r.Requested, r.Completed
+	if m.Acquirer == "" {
+		m.Acquirer = evidence.CurrentActor()
+	}
+}
+
+var archiveName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]*\.tar(\.gz|\.zst)?$`)
+
+// splitNodePath validates the kubelet's archive path: absolute, clean, a plain archive name.
+func splitNodePath(p string) (dir, base string, err error) {
+	if !path.IsAbs(p) || path.Clean(p) != p || strings.ContainsAny(p, "\x00\n") {
+		return "", "", fmt.Errorf("%w: %q", ErrBadNodePath, p)
+	}
+	dir, base = path.Split(p)
+	dir = path.Clean(dir)
+	if !archiveName.MatchString(base) || dir == "/" {
+		return "", "", fmt.Errorf("%w: %q", ErrBadNodePath, p)
+	}
+	return dir, base, nil
+}
+
+// parseStatSum parses "SIZE\nSHA256  FILE\n".
+func parseStatSum(s string) (int64, string, error) {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) != 2 {
+		return 0, "", fmt.Errorf("%w: unexpected answer from the collector: %q", ErrStream, truncate(s, 200))
+	}
+	size, err := strconv.ParseInt(strings.TrimSpace(lines[0]), 10, 64)
+	f := strings.Fields(lines[1])
+	if err != nil || len(f) < 1 || len(f[0]) != 64 {
+		return 0, "", fmt.Errorf("%w: unexpected answer from the collector: %q", ErrStream, truncate(s, 200))
+	}
+	if _, err := hex.DecodeString(f[0]); err != nil {
+		return 0, "", fmt.Errorf("%w: unexpected sha256 from the collector: %q", ErrStream, f[0])
+	}
+	return size, strings.ToLower(f[0]), nil
+}
+
+// collectorPod builds the collector: pinned to the node, the checkpoint directory only,
+// read-only unless it is the cleaner, no token, no capabilities, short-lived.
+func collectorPod(ns, node, dir, image string, readOnly bool, cmd []string) *corev1.Pod {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	role := "collector"
+	if !readOnly {
+		role = "cleaner"
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("podsleuth-%s-%s", role, hex.EncodeToString(suffix)),
+			Namespace: ns,
+			Labels: map[string]string{
+				LabelManagedBy: ManagedBy, LabelName: CollectorName,
+				"app.kubernetes.io/component": role,
+			},
+			Annotations: map[string]string{"podsleuth.dev/node-dir": dir},
+		},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			// a forgotten collector removes itself after an hour
+			ActiveDeadlineSeconds: ptr.To[int64](3600),
+			Tolerations:           []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{
+				Name:            "collector",
+				Image:           image,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:         cmd,
+				// The kubelet writes archives 0600 root: uid 0 reads them as their owner, with
+				// every capability dropped (no CAP_DAC_OVERRIDE needed).
+				SecurityContext: &corev1.SecurityContext{
+					RunAsUser:                ptr.To[int64](0),
+					RunAsNonRoot:             ptr.To(false),
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					Privileged:               ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+				},
+				VolumeMounts: []corev1.VolumeMount{{Name: "checkpoints", MountPath: mountPath, ReadOnly: readOnly}},
+			}},
+			Volumes: []corev1.Volume{{
+				Name: "checkpoints",
+				VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+					Path: dir, Type: ptr.To(corev1.HostPathDirectory),
+				}},
+			}},
+		},
+	}
+}
+
+func collectorCreateError(err error, ns string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: missing permission create on pods in namespace %s (%s); bind the Role podsleuth-collector (docs/rbac.yaml)", ErrForbidden, ns, apiMessage(err))
+	}
+	if errors.Is(err, ErrReadonly) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrCollector, err)
+}
+
+// ensureNamespace creates the collector namespace (and its default ServiceAccount, which
+// pods need and which only the controller-manager would create) when it is missing.
+func (c *Conn) ensureNamespace(ctx context.Context, ns string) error {
+	_, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err == nil || apierrors.IsForbidden(err) {
+		// forbidden to read namespaces: assume the admin created it (docs/rbac.yaml does)
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("collector namespace %s: %w", ns, classify(err))
+	}
+	_, err = c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   ns,
+		Labels: map[string]string{LabelManagedBy: ManagedBy, "pod-security.kubernetes.io/enforce": "privileged"},
+	}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("%w: namespace %s does not exist and you may not create it; apply docs/rbac.yaml (it creates it) or set cluster.collector_namespace", ErrForbidden, ns)
+		}
+		return fmt.Errorf("create collector namespace %s: %w", ns, err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	_, err = c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("collector namespace %s has no default ServiceAccount (no controller-manager?): %w", ns, classify(err))
+	}
+	return nil
+}
+
+// waitRunning watches the pod until it runs, fails, or the timeout passes.
+func (c *Conn) waitRunning(ctx context.Context, ns, name string, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w, err := c.Client.CoreV1().Pods(ns).Watch(wctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	if err != nil {
+		return fmt.Errorf("%w: watch %s/%s: %v", ErrCollector, ns, name, classify(err))
+	}
+	defer w.Stop()
+	last := "Pending"
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %s/%s not running after %s (last: %s)", ErrCollector, ns, name, timeout, last)
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return fmt.Errorf("%w: watch of %s/%s ended (last: %s)", ErrCollector, ns, name, last)
+			}
+			if ev.Type == watch.Deleted {
+				return fmt.Errorf("%w: %s/%s was deleted", ErrCollector, ns, name)
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			last = string(p.Status.Phase)
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.State.Running != nil && cs.Ready {
+					return nil
+				}
+				if cs.State.Running != nil {
+					return nil
+				}
+				if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" {
+					last = w.Reason + ": " + w.Message
+					switch w.Reason {
+					case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+						return fmt.Errorf("%w: %s/%s: %s (set cluster.collector_image / --collector-image to an image the node can run)", ErrCollector, ns, name, last)
+					}
+				}
+				if t := cs.State.Terminated; t != nil {
+					return fmt.Errorf("%w: %s/%s exited: %s", ErrCollector, ns, name, describeState(cs.State))
+				}
+			}
+			if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+				return fmt.Errorf("%w: %s/%s %s: %s %s", ErrCollector, ns, name, p.Status.Phase, p.Status.Reason, p.Status.Message)
+			}
+		}
+	}
+}
+
+// exec runs cmd in the collector, stdout into out, through the WebSocket executor with SPDY
+// fallback (as kubectl exec does).
+func (c *Conn) exec(ctx context.Context, ns, pod string, cmd []string, out io.Writer) error {
+	req := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "collector", Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
+	if err != nil {
+		return err
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
+	if err != nil {
+		return err
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: out, Stderr: &stderr})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("%w: missing permission create on pods/exec in namespace %s: %v", ErrForbidden, ns, err)
+		}
+		if s := strings.TrimSpace(stderr.String()); s != "" {
+			return fmt.Errorf("%v: %s", err, truncate(s, 500))
+		}
+		return err
+	}
+	return nil
+}
+
+// deletePod deletes a pod immediately with a fresh bounded context (the caller's may be
+// cancelled already).
+func (c *Conn) deletePod(ns, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete collector pod %s/%s: %w (delete it by hand: label %s=%s)", ns, name, classify(err), LabelManagedBy, ManagedBy)
+	}
+	return nil
+}
+
+// deleteFromNode removes the archive from the node with a one-shot pod that mounts the
+// checkpoint directory read-write.
+func (c *Conn) deleteFromNode(ctx context.Context, o PullOptions, node, dir, base string) error {
+	pod := collectorPod(o.Namespace, node, dir, o.Image, false, []string{"rm", "-f", "--", path.Join(mountPath, base)})
+	created, err := c.Client.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return collectorCreateError(err, o.Namespace)
+	}
+	defer func() { _ = c.deletePod(o.Namespace, created.Name) }()
+	wctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancel()
+	for {
+		p, err := c.Client.CoreV1().Pods(o.Namespace).Get(wctx, created.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCollector, err)
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			return fmt.Errorf("%w: rm on the node failed: %s", ErrCollector, p.Status.Message)
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("%w: cleaner pod did not finish: %v", ErrCollector, wctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Collectors lists podsleuth's pods in a namespace (tests and `podsleuth checkpoint` use it to
+// prove nothing is left behind).
+func (c *Conn) Collectors(ctx context.Context, ns string) ([]string, error) {
+	l, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var names []string
+	for _, p := range l.Items {
+		names = append(names, p.Name)
+	}
+	return names, nil
+}
