@@ -98,9 +98,8 @@ func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *local
 		iifname "%[1]s" meta l4proto tcp tproxy ip to :%[2]d meta mark set 1 accept
 		iifname "%[1]s" meta l4proto udp tproxy ip to :%[3]d meta mark set 1 accept
 		iifname "%[1]s" meta l4proto { icmp, icmpv6 } accept
-		iifname "%[1]s" arp operation { request, reply } accept
 	}
-	chain fwd {
+	chain forward_drop {
 		type filter hook forward priority filter; policy drop;
 	}
 }
