@@ -220,8 +220,13 @@ func processChanges(p, q *forensics.Process) []FieldChange {
 			return
 		}
 		added, removed := setDiff(before, after)
-		ch = append(ch, FieldChange{Field: field, Before: strings.Join(before, " "), After: strings.Join(after, " "),
-			Added: added, Removed: removed})
+		c := FieldChange{Field: field, Before: strings.Join(before, " "), After: strings.Join(after, " "),
+			Added: added, Removed: removed}
+		if field == "environ" {
+			// whole environments are long and full of secrets: only the variables that changed
+			c.Before, c.After = fmt.Sprintf("%d variables", len(before)), fmt.Sprintf("%d variables", len(after))
+		}
+		ch = append(ch, c)
 	}
 	scalar("ppid", strconv.Itoa(p.PPID), strconv.Itoa(q.PPID))
 	scalar("state", p.State, q.State)
