@@ -1,0 +1,148 @@
+package ioc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/memory"
+)
+
+// MinString is the shortest printable run of memory that is scanned for indicators.
+const MinString = 6
+
+// Strings is the part of memory.Memory the extractor needs.
+type Strings interface {
+	Strings(ctx context.Context, f memory.Filter, minLen int, fn func(memory.Hit) error) error
+}
+
+// Options tune Extract.
+type Options struct {
+	// Reveal keeps secret values unredacted.
+	Reveal bool
+	// Filter limits the memory scanned (pids, regions, ...). Environment and command lines of
+	// the selected PIDs are always scanned.
+	Filter memory.Filter
+	// Types keeps only these indicator types (all when empty).
+	Types []string
+}
+
+// Extract finds the indicators in a checkpoint: the environment and command line of every
+// process, the container's configured environment, and every printable string of process
+// memory, shared memory, pipe buffers and socket queues (mem may be nil: then only the
+// decoded model is scanned).
+func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Options) ([]forensics.IOC, error) {
+	c := NewCollector(opt.Reveal)
+	want := func(t string) bool {
+		if len(opt.Types) == 0 {
+			return true
+		}
+		for _, x := range opt.Types {
+			if x == t {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(text string, loc forensics.Location) {
+		for _, m := range Scan(text) {
+			if want(m.Type) {
+				c.Add(m, loc)
+			}
+		}
+	}
+	wantPID := func(pid int) bool {
+		if len(opt.Filter.PIDs) == 0 {
+			return true
+		}
+		for _, p := range opt.Filter.PIDs {
+			if p == pid {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range cp.Processes {
+		if !wantPID(p.PID) {
+			continue
+		}
+		for _, e := range p.Environ {
+			add(e, forensics.Location{Kind: "env", PID: p.PID, Comm: p.Comm})
+		}
+		for _, a := range p.Cmdline {
+			add(a, forensics.Location{Kind: "cmdline", PID: p.PID, Comm: p.Comm})
+		}
+	}
+	if cp.Container != nil && len(opt.Filter.PIDs) == 0 {
+		for _, e := range cp.Container.Env {
+			add(e, forensics.Location{Kind: "env", Path: "config.dump"})
+		}
+		for _, a := range cp.Container.Args {
+			add(a, forensics.Location{Kind: "cmdline", Path: "config.dump"})
+		}
+	}
+	if mem == nil {
+		return c.Result(), nil
+	}
+	type segKey struct {
+		kind   string
+		pid    int
+		object string
+	}
+	lastAWS := map[segKey]uint64{}
+	err := mem.Strings(ctx, opt.Filter, MinString, func(h memory.Hit) error {
+		text := string(h.Match)
+		loc := HitLocation(h)
+		base := h.Addr
+		if h.Kind != memory.KindMemory {
+			base = h.Offset
+		}
+		k := segKey{h.Kind, h.PID, h.Object}
+		for _, m := range Scan(text) {
+			l := loc
+			if l.Addr != 0 || h.Kind == memory.KindMemory {
+				l.Addr += uint64(m.Start)
+			}
+			if m.Type == TypeAWSKeyID {
+				lastAWS[k] = base + uint64(m.End)
+			}
+			if want(m.Type) {
+				c.Add(m, l)
+			}
+		}
+		// a lone 40-character secret string shortly after an AWS key id in the same region
+		if end, ok := lastAWS[k]; ok && base >= end && base-end <= 256 {
+			t := strings.TrimSpace(text)
+			if len(t) == 40 && reAWSSecret.MatchString(t) && awsSecretShape(t) && want(TypeAWSSecret) {
+				c.Add(Match{Type: TypeAWSSecret, Value: t, Secret: true}, loc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return c.Result(), fmt.Errorf("scan memory: %w", err)
+	}
+	return c.Result(), nil
+}
+
+// HitLocation turns a memory hit into a model location.
+func HitLocation(h memory.Hit) forensics.Location {
+	l := forensics.Location{PID: h.PID, Comm: h.Comm, Addr: h.Addr, Region: h.Region}
+	switch h.Kind {
+	case memory.KindMemory:
+		l.Kind = "memory"
+	case memory.KindShmem, memory.KindMemfd:
+		l.Kind = "shmem"
+		l.Path = h.Object
+	case memory.KindPipe:
+		l.Kind = "pipe"
+		l.Path = h.Object
+	case memory.KindSocket:
+		l.Kind = "socket"
+		l.Socket = h.Object
+	default:
+		l.Kind = h.Kind
+	}
+	return l
+}
