@@ -245,6 +245,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		return a, a.push(p)
+	case pushMsg:
+		p, err := a.wrapAny(msg.s)
+		if err != nil {
+			a.setErr(err, "")
+			return a, nil
+		}
+		return a, a.push(p)
 	case nav.PopMsg:
 		a.pop()
 		return a, nil

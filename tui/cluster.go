@@ -9,6 +9,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
+	"github.com/podsleuth/podsleuth/tui/screens/pods"
 )
 
 // Cluster is the connection the cluster views browse. Describe names it for the header
@@ -47,6 +48,8 @@ func (a *App) wrapAny(s any) (page, error) {
 	case *checkpoint.Model:
 		return wrap(s), nil
 	case *evidence.Model:
+		return wrap(s), nil
+	case *pods.Model:
 		return wrap(s), nil
 	case page:
 		return s, nil
@@ -88,3 +91,8 @@ func clusterHint(err error) string {
 	}
 	return ""
 }
+
+// PushPage returns the message that pushes a screen (tests and cluster views).
+func PushPage(s any) tea.Msg { return pushMsg{s} }
+
+type pushMsg struct{ s any }
