@@ -21,7 +21,7 @@ type staticPods struct {
 	ch   chan struct{}
 }
 
-func (s *staticPods) Snapshot() []pods.PodRow   { return s.rows }
+func (s *staticPods) Snapshot() []pods.PodRow  { return s.rows }
 func (s *staticPods) Changes() <-chan struct{} { return s.ch }
 
 func manyPods(n int) *staticPods {

@@ -10,9 +10,9 @@ import (
 
 func TestOverrides(t *testing.T) {
 	tests := []struct {
-		name string
-		over map[string][]string
-		err  error
+		name  string
+		over  map[string][]string
+		err   error
 		check func(t *testing.T, m Map)
 	}{
 		{"none", nil, nil, func(t *testing.T, m Map) {
