@@ -136,6 +136,9 @@ func (ir *Reader) Payload(n uint64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w: payload of %d bytes at offset %d exceeds the %d bytes left", ir.name, ErrBadImage, n, ir.off, left)
 	}
 	b := make([]byte, n)
+	if n == 0 {
+		return b, nil
+	}
 	if _, err := ir.r.ReadAt(b, ir.off); err != nil {
 		return nil, fmt.Errorf("%s: %w: payload at offset %d: %v", ir.name, ErrBadImage, ir.off, err)
 	}
