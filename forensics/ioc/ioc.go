@@ -67,7 +67,7 @@ var (
 	reGCPKeyID     = regexp.MustCompile(`"private_key_id"\s*:\s*"([0-9a-f]{40})"`)
 	reAzureConn    = regexp.MustCompile(`(?i)AccountKey=([A-Za-z0-9+/]{86}==)`)
 	reJWT          = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
-	rePEM          = regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----[A-Za-z0-9+/=\s:,.-]{16,16384}?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----`)
+	rePEM          = regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----[A-Za-z0-9+/=\s:,.-]+?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----`)
 	reBearer       = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`)
 	reEnvName      = regexp.MustCompile(`(?i)(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH|_KEY$|^KEY$)`)
 	reEnvAssign    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,127})=(.+)$`)
