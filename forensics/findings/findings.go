@@ -80,8 +80,10 @@ func Analyze(cp *forensics.Checkpoint, opts ...Option) []forensics.Finding {
 
 func region(v *forensics.VMA) string {
 	s := v.Kind
-	if v.Path != "" {
+	if v.Path != "" && !strings.HasPrefix(v.Path, v.Kind+":") {
 		s += ":" + v.Path
+	} else if v.Path != "" {
+		s = v.Path
 	}
 	if v.Deleted && !strings.HasSuffix(s, "(deleted)") {
 		s += " (deleted)"

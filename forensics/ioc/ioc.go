@@ -16,6 +16,7 @@ package ioc
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -283,6 +284,14 @@ func Hash(v string) string {
 // "wJ…EY sha256:1a2b3c4d". Values of 8 characters or fewer show no characters. For an
 // environment secret NAME=VALUE only the value is redacted.
 func Redact(typ, v string) string {
+	if typ == TypePrivateKey {
+		// keep the armour line: the key type is what an analyst needs, the body is the secret
+		head, _, _ := strings.Cut(v, "\n")
+		if i := strings.Index(head[min(5, len(head)):], "-----"); i >= 0 {
+			head = head[:i+10]
+		}
+		return fmt.Sprintf("%s … (%d bytes) sha256:%s", head, len(v), Hash(v)[:8])
+	}
 	if typ == TypeEnvSecret {
 		if i := strings.IndexByte(v, '='); i >= 0 {
 			return v[:i+1] + redact(v[i+1:], v)

@@ -2,6 +2,8 @@ package memory
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -449,4 +451,33 @@ func HolderAddr(hd Holder, off uint64) (uint64, bool) {
 	}
 	a := hd.VMA.Start + off - hd.VMA.Offset
 	return a, a < hd.VMA.End
+}
+
+// Printable renders bytes for text output: printable ASCII as is, anything else as '.'.
+func Printable(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			out[i] = c
+		} else {
+			out[i] = '.'
+		}
+	}
+	return string(out)
+}
+
+// MarshalJSON encodes the matched bytes both as printable text and as hex, since memory is
+// not UTF-8.
+func (h Hit) MarshalJSON() ([]byte, error) {
+	type plain Hit
+	return json.Marshal(struct {
+		plain
+		Match     string `json:"match"`
+		MatchHex  string `json:"match_hex"`
+		Before    string `json:"before,omitempty"`
+		After     string `json:"after,omitempty"`
+		BeforeHex string `json:"before_hex,omitempty"`
+		AfterHex  string `json:"after_hex,omitempty"`
+	}{plain(h), Printable(h.Match), hex.EncodeToString(h.Match), Printable(h.Before), Printable(h.After),
+		hex.EncodeToString(h.Before), hex.EncodeToString(h.After)})
 }

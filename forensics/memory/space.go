@@ -2,6 +2,9 @@ package memory
 
 import (
 	"bytes"
+	"cmp"
+	"errors"
+	"slices"
 	"fmt"
 	"io"
 	"sort"
@@ -234,4 +237,61 @@ func Region(v *forensics.VMA) string {
 		s += " (deleted)"
 	}
 	return s
+}
+
+// Range is a range of addresses.
+type Range struct{ Start, End uint64 }
+
+// Readable returns the ranges of [start, end) whose contents the checkpoint holds, merged and
+// sorted: private pages and the resident parts of mapped shmem/memfd objects.
+func (p *Proc) Readable(start, end uint64) []Range {
+	var rs []Range
+	add := func(s, e uint64) {
+		if s >= e {
+			return
+		}
+		if n := len(rs); n > 0 && rs[n-1].End == s {
+			rs[n-1].End = e
+			return
+		}
+		rs = append(rs, Range{s, e})
+	}
+	type piece struct{ s, e uint64 }
+	var pieces []piece
+	for _, sm := range p.shared {
+		s, e := max(start, sm.vma.Start), min(end, sm.vma.End)
+		if s >= e || sm.obj.Pages == nil {
+			continue
+		}
+		for _, x := range sm.obj.Pages.Present(s-sm.vma.Start+sm.vma.Offset, e-sm.vma.Start+sm.vma.Offset) {
+			pieces = append(pieces, piece{x.Start - sm.vma.Offset + sm.vma.Start, x.End - sm.vma.Offset + sm.vma.Start})
+		}
+	}
+	if p.Private != nil {
+		for _, x := range p.Private.Present(start, end) {
+			if p.sharedAt(x.Start) == nil {
+				pieces = append(pieces, piece{x.Start, x.End})
+			}
+		}
+	}
+	slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.s, b.s) })
+	for _, x := range pieces {
+		add(x.s, x.e)
+	}
+	return rs
+}
+
+// Why says why addr cannot be read (empty when it can).
+func (p *Proc) Why(addr uint64) string {
+	var b [1]byte
+	_, err := p.ReadAt(b[:], addr)
+	var ue *UnreadableError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ue):
+		return ue.Reason
+	default:
+		return err.Error()
+	}
 }
