@@ -1,12 +1,285 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-// placeholder: replaced by the engineer who builds "report".
+	"github.com/spf13/cobra"
+
+	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/criu"
+	"github.com/podsleuth/podsleuth/forensics/diff"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/ioc"
+	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/report"
+)
+
+// reportOptions are the options of `podsleuth report`.
+type reportOptions struct {
+	format  string
+	output  string
+	notes   string
+	reveal  bool
+	diff    bool
+	noStore bool
+
+	cfg    *config.Config
+	fmt    report.Format
+	inputs []string
+}
+
 func newReportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "report",
-		Short: "report (not built yet)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return notYet("report") },
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report ARCHIVE|EVIDENCE-ID...",
+		Short: "Write a forensic case report (JSON, Markdown or self-contained HTML)",
+		Long: `Decodes one or more checkpoint archives (or CRIU image directories, or evidence store IDs) and
+writes one case report: case header, evidence with SHA-256 and, for archives from the evidence
+store, the acquisition manifest and chain of custody; findings by severity; then container
+metadata, process tree, network, open files, mounts, rootfs changes, memory map summary,
+indicators and a timeline. With --diff the changes from the first to the second checkpoint are
+added. Secret values are redacted unless --reveal (or report.reveal in the config).
+
+JSON follows the schema podsleuth.report/v1 (forensics/report/schema/report-v1.json). Writing a
+report of store evidence appends an "exported" event to each item's custody log.`,
+		Example: `  podsleuth report ./checkpoint.tar -f html -o case.html --case-id IR-42 --case-analyst dana
+  podsleuth report 3f2a9c 7b1e04 --diff -f md -o ticket.md
+  podsleuth report images/ -f json | jq '.findings[] | select(.severity=="critical")'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(a, cmd, args); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), a)
+		},
 	}
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html (default: from the -o file's extension, else md)")
+	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
+	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")
+	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
+	f.BoolVar(&o.diff, "diff", false, "add the changes from the first to the second checkpoint")
+	f.BoolVar(&o.noStore, "no-store", false, "do not look the archives up in the evidence store (and log nothing there)")
+	return cmd
+}
+
+func (o *reportOptions) complete(a *app, cmd *cobra.Command, args []string) error {
+	cfg, err := a.config(cmd)
+	if err != nil {
+		return err
+	}
+	o.cfg = cfg
+	o.inputs = args
+	if !cmd.Flags().Changed("notes") {
+		o.notes = cfg.Case.Notes
+	}
+	if !cmd.Flags().Changed("reveal") {
+		o.reveal = cfg.Report.Reveal
+	}
+	if o.format == "" {
+		switch strings.ToLower(filepath.Ext(o.output)) {
+		case ".json":
+			o.format = "json"
+		case ".html", ".htm":
+			o.format = "html"
+		default:
+			o.format = "md"
+		}
+	}
+	return nil
+}
+
+func (o *reportOptions) validate() error {
+	f, err := report.ParseFormat(o.format)
+	if err != nil {
+		return err
+	}
+	o.fmt = f
+	if o.diff && len(o.inputs) < 2 {
+		return errors.New("--diff needs two checkpoints: the first is compared with the second")
+	}
+	return nil
+}
+
+func (o *reportOptions) run(ctx context.Context, a *app) error {
+	var st *evidence.Store
+	if !o.noStore {
+		s, err := openStoreIfExists(o.cfg)
+		if err != nil {
+			return err
+		}
+		st = s
+	}
+	var (
+		inputs []report.Input
+		dins   []diff.Input
+	)
+	for _, arg := range o.inputs {
+		in, err := loadEvidence(ctx, o.cfg, st, arg, o.reveal)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, in.Input)
+		dins = append(dins, diff.Input{Checkpoint: in.Checkpoint, IOCs: in.IOCs})
+	}
+	opts := report.Options{CaseID: o.cfg.Case.ID, Analyst: o.cfg.Case.Analyst, Notes: o.notes,
+		ToolVersion: version, Generated: time.Now(), Reveal: o.reveal}
+	if o.diff {
+		d, err := diff.Compare(dins[0], dins[1])
+		if err != nil {
+			return err
+		}
+		opts.Diff = d
+	}
+	r, err := report.Build(inputs, opts)
+	if err != nil {
+		return err
+	}
+	sum, err := writeReport(o.output, a.Out, func(w io.Writer) error { return r.Render(w, o.fmt) })
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		for _, in := range inputs {
+			if in.Store == nil {
+				continue
+			}
+			details := map[string]string{"what": "report", "format": string(o.fmt), "report_sha256": sum,
+				"redacted": fmt.Sprint(!o.reveal)}
+			if o.output != "" {
+				details["file"] = o.output
+			}
+			if err := st.Log(in.Store.ID, evidence.Event{Action: evidence.ActionExported, Details: details}); err != nil {
+				return fmt.Errorf("report written, but logging the export to %s's custody log failed: %w", in.Store.ID, err)
+			}
+		}
+	}
+	if o.output != "" {
+		fmt.Fprintf(a.ErrOut, "wrote %s (%s, sha256 %s)\n", o.output, o.fmt, sum)
+	}
+	return nil
+}
+
+// writeReport writes to path atomically with mode 0600 (reports hold sensitive data), or to
+// out when path is empty, and returns the SHA-256 of what was written.
+func writeReport(path string, out io.Writer, render func(io.Writer) error) (string, error) {
+	h := sha256.New()
+	if path == "" {
+		if err := render(io.MultiWriter(out, h)); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".podsleuth-report-*")
+	if err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := render(io.MultiWriter(tmp, h)); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// loadedEvidence is a decoded input with what diff needs.
+type loadedEvidence struct {
+	report.Input
+}
+
+// loadEvidence resolves arg (a path, or an evidence store ID when no such path exists), decodes
+// it, runs the analysers, and attaches its store record when the archive is store evidence.
+func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, arg string, reveal bool) (*loadedEvidence, error) {
+	path := arg
+	var item *evidence.Item
+	if _, err := os.Stat(arg); err != nil {
+		if st == nil || !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", arg, err)
+		}
+		it, gerr := st.Get(arg)
+		if gerr != nil {
+			return nil, fmt.Errorf("%s: no such file, and not an evidence ID: %w", arg, gerr)
+		}
+		item, path = it, it.Archive
+	}
+	a, err := archive.Open(ctx, path, archive.LimitsFrom(cfg.Limits), cfg.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer a.Close()
+	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: a.Format() != "dir"})
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	mem, err := memory.Open(ctx, a, cp)
+	if err != nil {
+		return nil, fmt.Errorf("memory of %s: %w", path, err)
+	}
+	iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: reveal})
+	if err != nil {
+		return nil, fmt.Errorf("indicators of %s: %w", path, err)
+	}
+	in := &loadedEvidence{Input: report.Input{Checkpoint: cp, IOCs: iocs}}
+	if st != nil {
+		if item == nil {
+			item = storeItem(st, path, cp)
+		}
+		if item != nil {
+			evs, err := st.Custody(item.ID)
+			if err != nil {
+				return nil, fmt.Errorf("custody log of %s: %w", item.ID, err)
+			}
+			in.Store = &report.StoreRecord{ID: item.ID, Manifest: item.Manifest, Custody: evs}
+		}
+	}
+	return in, nil
+}
+
+// storeItem finds the store item of an archive: by its location in the store, else by its hash
+// (a copy of store evidence elsewhere). Directories are never store evidence.
+func storeItem(st *evidence.Store, path string, cp *forensics.Checkpoint) *evidence.Item {
+	if it, err := st.ItemForPath(path); err == nil {
+		return it
+	}
+	if cp.Source.SHA256 == "" {
+		return nil
+	}
+	if it, err := st.FindBySHA256(cp.Source.SHA256); err == nil {
+		return it
+	}
+	return nil
+}
+
+// openStoreIfExists opens the evidence store when its directory exists (so that read-only
+// commands do not create one).
+func openStoreIfExists(cfg *config.Config) (*evidence.Store, error) {
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		return nil, nil
+	}
+	return evidence.Open(cfg.DataDir)
 }

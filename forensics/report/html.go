@@ -34,7 +34,8 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"fdLine":    diff.FDLine,
 	"short":     short,
 	"sev":       func(s fmt.Stringer) string { return s.String() },
-	"add":       func(a, b int) int { return a + b },
+	"caps":      CapsSummary,
+	"show":      printable,
 }).Parse(htmlSource))
 
 // WriteHTML writes the report as one self-contained HTML page.

@@ -9,9 +9,11 @@ import (
 
 // Redactor hides secret values in everything a report prints: environment variables whose name
 // says they hold a secret, "--password=..." style arguments, and values that look like
-// credentials wherever they appear (AWS keys, JWTs, private keys, bearer tokens). A redacted
+// credentials wherever they appear (JWTs, private keys, bearer tokens). A redacted
 // value keeps a short fingerprint ("wJ…EY sha256:1f2e3d4c") so the same secret can be
-// correlated across reports and with the IOC table without being disclosed.
+// correlated across reports and with the IOC table without being disclosed. AWS access key
+// IDs are identifiers, not secrets (AWS documents them as such; responders search CloudTrail
+// for them), so like forensics/ioc the redactor leaves them visible.
 type Redactor struct {
 	// Reveal turns redaction off (config report.reveal, --reveal).
 	Reveal bool
@@ -23,7 +25,6 @@ var secretName = regexp.MustCompile(`(?i)(secret|passw|passwd|pwd|token|api[_-]?
 // secretValue matches credential-shaped substrings. Each pattern's first group, when present,
 // is the part to hide.
 var secretValue = []*regexp.Regexp{
-	regexp.MustCompile(`\b((?:AKIA|ASIA)[0-9A-Z]{16})\b`),
 	regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)`),
 	regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})`),
 	regexp.MustCompile(`(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$))`),

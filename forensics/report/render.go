@@ -134,3 +134,45 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// riskyCaps are the capabilities that matter most when a process is compromised.
+var riskyCaps = []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_SYS_RAWIO", "CAP_BPF", "CAP_PERFMON", "CAP_CHECKPOINT_RESTORE", "CAP_SETUID", "CAP_SETGID"}
+
+// CapsSummary shortens a capability set for tables: short sets are listed, long ones are counted
+// with the risky members named ("41 capabilities, incl. CAP_SYS_ADMIN CAP_SYS_PTRACE ...").
+func CapsSummary(caps []string) string {
+	if len(caps) <= 6 {
+		return strings.Join(caps, " ")
+	}
+	var risky []string
+	for _, c := range riskyCaps {
+		if slices.Contains(caps, c) {
+			risky = append(risky, c)
+		}
+	}
+	s := fmt.Sprintf("%d capabilities", len(caps))
+	if len(risky) > 0 {
+		s += ", incl. " + strings.Join(risky, " ")
+	}
+	return s
+}
+
+// printable makes control characters visible ("\x00") for the human-readable formats; JSON
+// keeps strings exactly as decoded.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }

@@ -1,0 +1,212 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/report"
+)
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(report.Schema))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	require.NoError(t, c.AddResource("report-v1.json", doc))
+	s, err := c.Compile("report-v1.json")
+	require.NoError(t, err)
+	return s
+}
+
+func unmarshal(t *testing.T, b []byte) any {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	require.NoError(t, err)
+	return v
+}
+
+// TestJSONValidatesAgainstSchema validates the real case report, and checks that the schema
+// rejects documents a SIEM parser would choke on.
+func TestJSONValidatesAgainstSchema(t *testing.T) {
+	s := compileSchema(t)
+	good := renderFixtureReport(t, "json")
+	require.NoError(t, s.Validate(unmarshal(t, good)))
+
+	var base map[string]any
+	require.NoError(t, json.Unmarshal(good, &base))
+	require.Equal(t, report.SchemaVersion, base["schema_version"])
+
+	tests := []struct {
+		name   string
+		mutate func(m map[string]any)
+	}{
+		{"wrong schema version", func(m map[string]any) { m["schema_version"] = "podsleuth.report/v0" }},
+		{"missing evidence", func(m map[string]any) { delete(m, "evidence") }},
+		{"findings is not a list", func(m map[string]any) { m["findings"] = "none" }},
+		{"unknown severity", func(m map[string]any) {
+			m["findings"] = []any{map[string]any{"evidence": "E1", "rule": "x", "severity": "urgent", "title": "t", "reason": "r", "location": map[string]any{"kind": "process"}}}
+		}},
+		{"local time instead of UTC", func(m map[string]any) { m["generated_at"] = "2026-01-02T04:04:05+01:00" }},
+		{"bad sha256", func(m map[string]any) { m["evidence"].([]any)[0].(map[string]any)["sha256"] = "xyz" }},
+		{"unknown top-level field", func(m map[string]any) { m["extra"] = true }},
+		{"process without pid", func(m map[string]any) {
+			cp := m["checkpoints"].([]any)[0].(map[string]any)
+			delete(cp["processes"].([]any)[0].(map[string]any), "pid")
+		}},
+		{"decimal address in memory map", func(m map[string]any) {
+			for _, c := range m["checkpoints"].([]any) {
+				for _, ms := range c.(map[string]any)["memory_maps"].([]any) {
+					for _, n := range ms.(map[string]any)["notable"].([]any) {
+						n.(map[string]any)["start"] = "4194304"
+						return
+					}
+				}
+			}
+			panic("the fixture has no notable mapping")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(good, &m))
+			tt.mutate(m)
+			b, err := json.Marshal(m)
+			require.NoError(t, err)
+			require.Error(t, s.Validate(unmarshal(t, b)))
+		})
+	}
+}
+
+// The fixture's planted secrets (test/fixtures/README.md): environment values and credential
+// strings in memory.
+var plantedSecrets = []string{"hunter2-env-marker", "s3cr3t-db-pass", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+	"pdsl_fake_token_", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", "-----END RSA PRIVATE KEY-----"}
+
+// memoryOnly are strings that exist only in process memory: a report never copies memory
+// beyond the context of a hit, so none of them may appear.
+var memoryOnly = []string{"MAIN-STACK-MARKER-a11c", "THREAD-STACK-MARKER-3d4e", "CHILD-HEAP-MARKER-kw01", "RWX-SHELLCODE-MARKER", "SHMEM-MARKER-5e1f"}
+
+func TestSecretsRedactedUnlessRevealed(t *testing.T) {
+	for _, format := range []report.Format{report.JSON, report.Markdown, report.HTML} {
+		t.Run(string(format), func(t *testing.T) {
+			var red, rev bytes.Buffer
+			require.NoError(t, fixtureCase(t, false).Render(&red, format))
+			require.NoError(t, fixtureCase(t, true).Render(&rev, format))
+			for _, s := range plantedSecrets {
+				require.NotContains(t, red.String(), s, "a redacted report leaks %q", s)
+			}
+			for _, s := range []string{"FORENSIC_SECRET=hunter2-env-marker", "DB_PASSWORD=s3cr3t-db-pass"} {
+				require.Contains(t, rev.String(), s, "--reveal shows the environment as it was")
+			}
+			// the redacted value keeps a fingerprint that correlates with the revealed one
+			require.Contains(t, red.String(), report.Mask("hunter2-env-marker"))
+			for _, s := range memoryOnly {
+				require.NotContains(t, red.String(), s)
+				require.NotContains(t, rev.String(), s)
+			}
+		})
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	x := report.Redactor{}
+	tests := []struct {
+		name, in, want string
+		f              func(string) string
+	}{
+		{"secret env name", "DB_PASSWORD=s3cr3t", "DB_PASSWORD=" + report.Mask("s3cr3t"), x.Env},
+		{"token env name", "GITHUB_TOKEN=ghp_abcdefghijklmnop", "GITHUB_TOKEN=" + report.Mask("ghp_abcdefghijklmnop"), x.Env},
+		{"plain env", "PATH=/usr/bin:/bin", "PATH=/usr/bin:/bin", x.Env},
+		{"empty secret stays empty", "API_KEY=", "API_KEY=", x.Env},
+		{"aws key id is an identifier", "key AKIAIOSFODNN7EXAMPLE used", "key AKIAIOSFODNN7EXAMPLE used", x.Text},
+		{"bearer token", "Authorization: Bearer pdsl_fake_token_123", "Authorization: Bearer " + report.Mask("pdsl_fake_token_123"), x.Text},
+		{"jwt", "t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "t=" + report.Mask("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"), x.Text},
+		{"private key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", report.Mask("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"), x.Text},
+		{"nothing secret", "GET /index.html", "GET /index.html", x.Text},
+		{"revealed", "DB_PASSWORD=s3cr3t", "DB_PASSWORD=s3cr3t", report.Redactor{Reveal: true}.Env},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.f(tt.in))
+		})
+	}
+	require.Equal(t, []string{"server", "--password=" + report.Mask("pw1"), "--token", report.Mask("tok"), "-v"},
+		x.Args([]string{"server", "--password=pw1", "--token", "tok", "-v"}))
+	require.Regexp(t, `^wJ…EY sha256:[0-9a-f]{8}$`, report.Mask("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+	require.Regexp(t, `^… sha256:[0-9a-f]{8}$`, report.Mask("short"), "short secrets show no characters")
+}
+
+// hostile builds a checkpoint whose strings try to break out of Markdown tables and HTML.
+func hostile() *forensics.Checkpoint {
+	evil := "a|b`c</td><script>alert(1)</script>*x*_y_"
+	return &forensics.Checkpoint{
+		SchemaVersion: forensics.SchemaVersion,
+		Source:        forensics.Source{Path: "/tmp/" + evil, Format: "dir"},
+		Processes: []forensics.Process{{PID: 1, Comm: evil, State: "alive", Threads: []int{1},
+			Cmdline: []string{evil, "--x"}, Environ: []string{"X=" + evil},
+			FDs: []forensics.FD{{FD: 3, Type: forensics.FDRegular, Path: evil}}}},
+		Findings: []forensics.Finding{{Rule: "r", Severity: forensics.SeverityHigh, Title: evil, Reason: evil, Location: forensics.Location{Kind: "process", PID: 1, Comm: evil}}},
+	}
+}
+
+func TestHostileStringsAreEscaped(t *testing.T) {
+	r, err := report.Build([]report.Input{{Checkpoint: hostile()}}, report.Options{CaseID: "<b>case</b>", Notes: "| not a table"})
+	require.NoError(t, err)
+	var h, m, j bytes.Buffer
+	require.NoError(t, r.WriteHTML(&h))
+	require.NoError(t, r.WriteMarkdown(&m))
+	require.NoError(t, r.WriteJSON(&j))
+	require.NotContains(t, h.String(), "<script>alert", "HTML escapes process strings")
+	require.NotContains(t, h.String(), "<b>case</b>")
+	// outside fenced code blocks (which render literally), no raw HTML survives
+	outside := withoutFences(m.String())
+	require.Contains(t, m.String(), "X=a|b`c</td><script>", "the environment is shown verbatim in a code block")
+	require.NotContains(t, outside, "<script>", "Markdown escapes raw HTML")
+	require.NotContains(t, outside, "</td>")
+	for _, line := range strings.Split(m.String(), "\n") {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "alert") {
+			// a table row keeps its column count: every pipe inside a cell is escaped
+			require.NotContains(t, line, "a|b", "unescaped pipe in %q", line)
+		}
+	}
+	var back report.Report
+	require.NoError(t, json.Unmarshal(j.Bytes(), &back), "JSON round-trips")
+	require.Equal(t, "a|b`c</td><script>alert(1)</script>*x*_y_", back.Checkpoints[0].Processes[0].Comm)
+}
+
+func TestBuildErrors(t *testing.T) {
+	_, err := report.Build(nil, report.Options{})
+	require.ErrorIs(t, err, report.ErrNoCheckpoints)
+	_, err = report.Build([]report.Input{{}}, report.Options{})
+	require.ErrorIs(t, err, report.ErrNoCheckpoints)
+	_, err = report.ParseFormat("pdf")
+	require.ErrorIs(t, err, report.ErrFormat)
+	for _, f := range []string{"json", "md", "markdown", "html"} {
+		_, err := report.ParseFormat(f)
+		require.NoError(t, err)
+	}
+}
+
+// withoutFences drops fenced code blocks from Markdown.
+func withoutFences(md string) string {
+	var out []string
+	fence := ""
+	for _, l := range strings.Split(md, "\n") {
+		switch {
+		case fence == "" && strings.HasPrefix(l, "```"):
+			fence = l
+		case fence != "" && l == fence:
+			fence = ""
+		case fence == "":
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
