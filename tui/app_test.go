@@ -74,7 +74,8 @@ func evidenceApp(t *testing.T, w, h int) *App {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	got = ansi.Strip(got)
+	// machine-independent: the fixture directory's absolute path
+	got = strings.ReplaceAll(ansi.Strip(got), fixtures.Dir(), "<fixtures>")
 	p := filepath.Join("testdata", name+".golden")
 	if *update {
 		require.NoError(t, os.WriteFile(p, []byte(got), 0o644))

@@ -7,6 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
@@ -96,3 +97,6 @@ func clusterHint(err error) string {
 func PushPage(s any) tea.Msg { return pushMsg{s} }
 
 type pushMsg struct{ s any }
+
+// navOpen is the message that opens a checkpoint (tests).
+func navOpen(path, label string) tea.Msg { return nav.OpenCheckpointMsg{Path: path, Label: label} }

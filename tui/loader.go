@@ -2,18 +2,145 @@ package tui
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/criu"
+	"github.com/podsleuth/podsleuth/forensics/findings"
+	"github.com/podsleuth/podsleuth/forensics/ioc"
+	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
-// newLoader is nil until forensics/criu provides Decode.
-func newLoader(cfg *config.Config) checkpoint.Loader { return nil }
+// newLoader opens the archive, decodes it, indexes its memory, extracts indicators and runs
+// the findings rules. It runs inside a Cmd.
+func newLoader(cfg *config.Config) checkpoint.Loader {
+	lim := archive.LimitsFrom(cfg.Limits)
+	cache := filepath.Join(cfg.CacheDir, "archives")
+	reveal := cfg.Report.Reveal
+	return func(ctx context.Context, path string) (*checkpoint.Loaded, error) {
+		a, err := archive.Open(ctx, path, lim, cache)
+		if err != nil {
+			return nil, err
+		}
+		cp, err := criu.Decode(ctx, a)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: a.Close}
+		mem, err := memory.Open(ctx, a, cp)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				a.Close()
+				return nil, err
+			}
+			ld.MemoryNote = "memory could not be indexed: " + err.Error()
+			ld.IOCNote = "indicators need the memory index: " + err.Error()
+		} else {
+			ld.Memory = memSearcher{mem}
+			iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: reveal})
+			if err != nil {
+				ld.IOCNote = "indicator extraction failed: " + err.Error()
+			} else {
+				ld.IOCs = iocs
+			}
+		}
+		if mem != nil {
+			cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
+		} else {
+			cp.Findings = findings.Analyze(cp)
+		}
+		return ld, nil
+	}
+}
 
-// newConnector is nil until the cluster package provides Connect.
-func newConnector(genericclioptions.RESTClientGetter, *config.Config, *slog.Logger) func(context.Context) (Cluster, error) {
-	return nil
+// memSearcher adapts forensics/memory to the Memory tab.
+type memSearcher struct{ m *memory.Memory }
+
+func (s memSearcher) Search(ctx context.Context, q checkpoint.Query, progress chan<- checkpoint.SearchProgress) ([]checkpoint.Hit, error) {
+	var pat *memory.Pattern
+	var err error
+	switch q.Mode {
+	case "regex":
+		pat, err = memory.Regex(q.Text, false)
+	case "hex":
+		pat, err = memory.Hex(q.Text)
+	default:
+		pat, err = memory.Literal(q.Text, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hits []checkpoint.Hit
+	errEnough := errors.New("enough hits")
+	err = s.m.Search(ctx, pat, memory.SearchOptions{Context: 24}, func(h memory.Hit) error {
+		ch := checkpoint.Hit{PID: h.PID, Comm: h.Comm, Addr: h.Addr, Region: h.Region, Len: len(h.Match),
+			Preview: memory.Printable(append(append(append([]byte(nil), h.Before...), h.Match...), h.After...))}
+		if h.VMA != nil {
+			ch.VMAStart, ch.VMAEnd = h.VMA.Start, h.VMA.End
+		}
+		if h.Kind != "memory" {
+			ch.Region = strings.TrimSpace(h.Kind + " " + h.Object)
+			if h.VMA == nil {
+				// unmapped buffers (pipes, socket queues) have no address to show a hexdump of
+				ch.VMAStart, ch.VMAEnd = h.Addr, h.Addr
+			}
+		}
+		hits = append(hits, ch)
+		if q.Max > 0 && len(hits) >= q.Max {
+			return errEnough
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	return hits, err
+}
+
+func (s memSearcher) Read(ctx context.Context, pid int, addr uint64, n int) ([]byte, []bool, error) {
+	data := make([]byte, n)
+	present := make([]bool, n)
+	const page = 4096
+	for off := 0; off < n; {
+		a := addr + uint64(off)
+		next := min(int((a/page+1)*page-addr), n)
+		got, _ := s.m.ReadAt(pid, a, data[off:next])
+		for i := off; i < off+got; i++ {
+			present[i] = true
+		}
+		off = next
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return data, present, nil
+}
+
+// newConnector reaches the cluster with the cluster package.
+func newConnector(flags genericclioptions.RESTClientGetter, cfg *config.Config, log *slog.Logger) func(context.Context) (Cluster, error) {
+	return func(ctx context.Context) (Cluster, error) {
+		c, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly})
+		if err != nil {
+			return nil, err
+		}
+		return &ClusterSession{Conn: c}, nil
+	}
+}
+
+// ClusterSession is the App's connection to a cluster.
+type ClusterSession struct{ Conn *cluster.Conn }
+
+// Describe names the context and namespace for the header.
+func (s *ClusterSession) Describe() string {
+	return fmt.Sprintf("ctx %s  ns %s", s.Conn.Context, s.Conn.Namespace)
 }
