@@ -1,12 +1,73 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"strings"
 
-// placeholder: replaced by the engineer who builds "findings".
+	"github.com/spf13/cobra"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/findings"
+)
+
+type findingsOptions struct {
+	output string
+	min    string
+}
+
 func newFindingsCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "findings",
-		Short: "findings (not built yet)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return notYet("findings") },
+	o := &findingsOptions{}
+	cmd := &cobra.Command{
+		Use:   "findings ARCHIVE",
+		Short: "List suspicious findings in a checkpoint, most severe first",
+		Long: `findings applies podsleuth's rules to a decoded checkpoint: anonymous executable mappings (RWX is
+critical, R-X high), executable memfd mappings and mappings of deleted files, deleted executables,
+open deleted files, argv[0] that does not match the executable, user processes named like kernel
+threads (kworker, ksoftirqd, ...), new or modified executables in the container's filesystem,
+listening sockets and connections. Each finding has a rule id, a severity, a reason and where it is.
+Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return fmt.Errorf("--output %q: want text or json", o.output)
+			}
+			var min forensics.Severity
+			if err := min.UnmarshalText([]byte(o.min)); err != nil || min.String() != o.min {
+				return fmt.Errorf("--min-severity %q: want info, low, medium, high or critical", o.min)
+			}
+			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer mc.Close()
+			all := findings.Analyze(mc.cp, findings.WithMemory(mc.mem))
+			res := []forensics.Finding{}
+			for _, f := range all {
+				if f.Severity >= min {
+					res = append(res, f)
+				}
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, res)
+			}
+			return printFindings(a.Out, res)
+		},
 	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
+	cmd.Flags().StringVar(&o.min, "min-severity", "info", "hide findings below this severity (info, low, medium, high, critical)")
+	return cmd
+}
+
+func printFindings(w io.Writer, res []forensics.Finding) error {
+	if len(res) == 0 {
+		_, err := fmt.Fprintln(w, "no findings")
+		return err
+	}
+	for _, f := range res {
+		fmt.Fprintf(w, "%-8s  %-26s  %s\n", strings.ToUpper(f.Severity.String()), f.Rule, f.Title)
+		fmt.Fprintf(w, "          where: %s\n", locString(f.Location))
+		fmt.Fprintf(w, "          why:   %s\n", f.Reason)
+	}
+	return nil
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
-	"slices"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
