@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics/report"
+)
+
+const fixtureRoot = "../../test/fixtures"
+
+// TestReportOfStoreEvidence: a case report of one archive from the evidence store (by its ID)
+// and one image directory carries the store item's manifest and custody log, validates against
+// the schema, is written 0600, and its export is recorded in the item's custody log with the
+// report's hash.
+func TestReportOfStoreEvidence(t *testing.T) {
+	data := t.TempDir()
+	code, out, errOut := runCLI(t, data, "evidence", "add", filepath.Join(fixtureRoot, "archives/podman-crun.tar"), "--case-id", "IR-7", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+
+	dst := filepath.Join(t.TempDir(), "case.json")
+	code, _, errOut = runCLI(t, data, "report", added.ID, filepath.Join(fixtureRoot, "images/full"),
+		"-o", dst, "--case-id", "IR-7", "--case-analyst", "dana", "--notes", "first look")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "wrote "+dst+" (json")
+	st, err := os.Stat(dst)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "reports hold sensitive data")
+	body, err := os.ReadFile(dst)
+	require.NoError(t, err)
+
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(report.Schema))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("s.json", doc))
+	sch, err := c.Compile("s.json")
+	require.NoError(t, err)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	require.NoError(t, err)
+	require.NoError(t, sch.Validate(inst))
+
+	var r report.Report
+	require.NoError(t, json.Unmarshal(body, &r))
+	require.Equal(t, report.Case{ID: "IR-7", Analyst: "dana", Notes: "first look"}, r.Case)
+	require.Len(t, r.Evidence, 2)
+	e := r.Evidence[0]
+	require.Equal(t, added.ID, e.StoreID)
+	require.NotNil(t, e.Manifest)
+	require.Equal(t, "IR-7", e.Manifest.CaseID)
+	require.Equal(t, e.Manifest.LocalSHA256, e.SHA256, "the decoder's hash of the archive is the one the store recorded")
+	require.NotEmpty(t, e.Custody, "the custody log is in the report")
+	require.Equal(t, "E2", r.Evidence[1].ID)
+	require.Empty(t, r.Evidence[1].StoreID, "an image directory is not store evidence")
+	require.Equal(t, "fx-crun", r.Checkpoints[0].Title)
+	require.True(t, r.Redacted)
+	require.NotContains(t, string(body), "hunter2-env-marker")
+
+	// the export is in the custody log, with the hash of the file written
+	code, out, errOut = runCLI(t, data, "evidence", "show", added.ID, "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var shown struct {
+		Custody []struct {
+			Action  string
+			Details map[string]string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	last := shown.Custody[len(shown.Custody)-1]
+	require.Equal(t, "exported", last.Action)
+	sum := sha256.Sum256(body)
+	require.Equal(t, hex.EncodeToString(sum[:]), last.Details["report_sha256"])
+	require.Equal(t, dst, last.Details["file"])
+
+	// the custody chain is still intact after the export event
+	code, out, errOut = runCLI(t, data, "evidence", "verify", added.ID)
+	require.Equal(t, 0, code, out+errOut)
+}
+
+func TestReportFormatsAndErrors(t *testing.T) {
+	data := t.TempDir()
+	full := filepath.Join(fixtureRoot, "images/full")
+	t2 := filepath.Join(fixtureRoot, "images/full-t2")
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		want    string // in stdout (or the -o file)
+		wantErr string
+	}{
+		{"markdown to stdout by default", []string{"report", full}, 0, "# Forensic report", ""},
+		{"html from the file extension", []string{"report", full, "-o", "{dir}/r.html"}, 0, "<!DOCTYPE html>", ""},
+		{"explicit format wins", []string{"report", full, "-f", "json"}, 0, `"schema_version": "podsleuth.report/v1"`, ""},
+		{"diff section", []string{"report", full, t2, "--diff", "-f", "md"}, 0, "## Changes between checkpoints", ""},
+		{"reveal", []string{"report", full, "--reveal", "-f", "json"}, 0, "FORENSIC_SECRET=hunter2-env-marker", ""},
+		{"unknown format", []string{"report", full, "-f", "pdf"}, 1, "", `unknown report format "pdf"`},
+		{"diff needs two", []string{"report", full, "--diff"}, 1, "", "--diff needs two checkpoints"},
+		{"missing input", []string{"report", "/nonexistent/x.tar"}, 1, "", "/nonexistent/x.tar"},
+		{"no input", []string{"report"}, 1, "", "requires at least 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := make([]string, len(tt.args))
+			outFile := ""
+			for i, a := range tt.args {
+				args[i] = strings.ReplaceAll(a, "{dir}", dir)
+				if i > 0 && tt.args[i-1] == "-o" {
+					outFile = args[i]
+				}
+			}
+			code, out, errOut := runCLI(t, data, args...)
+			require.Equal(t, tt.code, code, errOut)
+			if outFile != "" {
+				b, err := os.ReadFile(outFile)
+				require.NoError(t, err)
+				out = string(b)
+			}
+			require.Contains(t, out, tt.want)
+			require.Contains(t, errOut, tt.wantErr)
+		})
+	}
+}
+
+// TestDiffCommand runs `podsleuth diff` on the two real dumps of the fixture process.
+func TestDiffCommand(t *testing.T) {
+	data := t.TempDir()
+	full := filepath.Join(fixtureRoot, "images/full")
+	t2 := filepath.Join(fixtureRoot, "images/full-t2")
+	code, out, errOut := runCLI(t, data, "diff", full, t2)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "+ pid ")
+	require.Contains(t, out, "late-child")
+	require.Contains(t, out, "+ tcp 127.0.0.1:47791 -> 127.0.0.1:47777 ESTABLISHED")
+	require.Contains(t, out, "5 change(s)")
+
+	code, out, errOut = runCLI(t, data, "diff", full, t2, "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var r struct {
+		ProcessesAdded []struct{ Comm string } `json:"processes_added"`
+		SocketsOpened  []any                   `json:"sockets_opened"`
+		FDsAdded       []any                   `json:"fds_added"`
+		SocketsClosed  []any                   `json:"sockets_closed"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Len(t, r.ProcessesAdded, 1)
+	require.Len(t, r.SocketsOpened, 2)
+	require.Len(t, r.FDsAdded, 2)
+	require.Empty(t, r.SocketsClosed)
+
+	code, out, _ = runCLI(t, data, "diff", full, full)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "no changes")
+
+	code, _, errOut = runCLI(t, data, "diff", full, t2, "-o", "yaml")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, `unknown output format "yaml"`)
+	code, _, errOut = runCLI(t, data, "diff", full)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "accepts 2 arg(s)")
+}
