@@ -103,14 +103,10 @@ func Scan(text string) []Match {
 				continue
 			}
 			add(TypeURL, u, false, m[0], m[0]+len(u))
-			if h := urlHost(u); h != "" {
-				if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-					if a.Is4() {
-						add(TypeIPv4, a.String(), false, m[0], m[0]+len(u))
-					} else {
-						add(TypeIPv6, a.String(), false, m[0], m[0]+len(u))
-					}
-				} else if strings.Contains(h, ".") {
+			// the host: a name is reported as a domain whatever its TLD (a URL says it is one);
+			// an address is found by the IPv4/IPv6 scans below.
+			if h := urlHost(u); h != "" && strings.Contains(h, ".") {
+				if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err != nil {
 					add(TypeDomain, strings.ToLower(h), false, m[0], m[0]+len(u))
 				}
 			}

@@ -1,0 +1,111 @@
+package ioc
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics"
+)
+
+func types(ms []Match) map[string][]string {
+	out := map[string][]string{}
+	for _, m := range ms {
+		out[m.Type] = append(out[m.Type], m.Value)
+	}
+	return out
+}
+
+func TestScanTypes(t *testing.T) {
+	pem := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oRQ8lNGJaP3EoAoGCCqGSM49\n-----END EC PRIVATE KEY-----"
+	azure := "DefaultEndpointsProtocol=https;AccountName=evilstore;AccountKey=" + strings.Repeat("Ab3+", 21) + "xy==;EndpointSuffix=core.windows.net"
+	tests := []struct {
+		name   string
+		text   string
+		typ    string
+		want   []string
+		secret bool
+	}{
+		{"ipv4", "connect to 203.0.113.66:4444 now", TypeIPv4, []string{"203.0.113.66"}, false},
+		{"ipv4 not a version", "libfoo 1.2.3.4.5 and 10.0.0.256", TypeIPv4, nil, false},
+		{"ipv6", "peer 2001:db8::66 port", TypeIPv6, []string{"2001:db8::66"}, false},
+		{"ipv6 full", "fe80:0:0:0:202:b3ff:fe1e:8329", TypeIPv6, []string{"fe80::202:b3ff:fe1e:8329"}, false},
+		{"ipv6 not a C++ scope", "std::vector::size", TypeIPv6, nil, false},
+		{"url", "beacon=http://c2.evil.example:8443/beacon, ok", TypeURL, []string{"http://c2.evil.example:8443/beacon"}, false},
+		{"url host is a domain", "http://c2.evil.example:8443/beacon", TypeDomain, []string{"c2.evil.example"}, false},
+		{"url host is an ip", "wget http://198.51.100.7/x.sh", TypeIPv4, []string{"198.51.100.7"}, false},
+		{"stratum pool", "stratum+tcp://pool.minexmr.com:4444", TypeURL, []string{"stratum+tcp://pool.minexmr.com:4444"}, false},
+		{"email", "mail ops@evil.example today", TypeEmail, []string{"ops@evil.example"}, false},
+		{"bare domain with known tld", "resolve exfil.attacker.com please", TypeDomain, []string{"exfil.attacker.com"}, false},
+		{"file names are not domains", "libc.so.6 main.py run.sh ld-linux-x86-64.so.2 config.yaml", TypeDomain, nil, false},
+		{"aws key id", "id=AKIAIOSFODNN7EXAMPLE;", TypeAWSKeyID, []string{"AKIAIOSFODNN7EXAMPLE"}, false},
+		{"aws secret by name", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", TypeAWSSecret, []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, true},
+		{"aws secret after key id", "AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", TypeAWSSecret, []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, true},
+		{"40 chars alone are not a secret", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", TypeAWSSecret, nil, true},
+		{"gcp api key", `key: "AIzaSyD-fakefakefakefakefakefakefake123"`, TypeGCPAPIKey, []string{"AIzaSyD-fakefakefakefakefakefakefake123"}, true},
+		{"gcp service account", `"client_email": "exfil-bot@victim-proj-123.iam.gserviceaccount.com"`, TypeGCPSA, []string{"exfil-bot@victim-proj-123.iam.gserviceaccount.com"}, false},
+		{"gcp private key id", `"private_key_id": "0123456789abcdef0123456789abcdef01234567"`, TypeGCPSA, []string{"private_key_id:0123456789abcdef0123456789abcdef01234567"}, true},
+		{"azure storage key", azure, TypeAzureStorageKey, []string{strings.Repeat("Ab3+", 21) + "xy=="}, true},
+		{"jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXh4eA ok", TypeJWT, []string{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXh4eA"}, true},
+		{"pem", "x\n" + pem + "\ny", TypePrivateKey, []string{pem}, true},
+		{"bearer", "Authorization: Bearer pdsl_fake_token_4f2a9b7c1d3e5f60718293a4b5c6d7e8", TypeBearer, []string{"pdsl_fake_token_4f2a9b7c1d3e5f60718293a4b5c6d7e8"}, true},
+		{"env secret", "DB_PASSWORD=s3cr3t-db-pass", TypeEnvSecret, []string{"DB_PASSWORD=s3cr3t-db-pass"}, true},
+		{"env non-secret", "PATH=/usr/bin:/bin", TypeEnvSecret, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := Scan(tt.text)
+			require.Equal(t, tt.want, types(ms)[tt.typ], "all: %+v", ms)
+			for _, m := range ms {
+				if m.Type == tt.typ {
+					require.Equal(t, tt.secret, m.Secret)
+				}
+			}
+		})
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	tests := []struct {
+		typ, value, want string
+	}{
+		{TypeAWSSecret, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJ…EY sha256:" + Hash("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")[:8]},
+		{TypeEnvSecret, "DB_PASSWORD=s3cr3t-db-pass", "DB_PASSWORD=s3…ss sha256:" + Hash("DB_PASSWORD=s3cr3t-db-pass")[:8]},
+		{TypeEnvSecret, "X_TOKEN=short", "X_TOKEN=… sha256:" + Hash("X_TOKEN=short")[:8]},
+		{TypePrivateKey, "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY----- … (66 bytes) sha256:" + Hash("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----")[:8]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			got := Redact(tt.typ, tt.value)
+			require.Equal(t, tt.want, got)
+			if tt.typ != TypePrivateKey {
+				require.NotContains(t, got, tt.value[len(tt.value)-6:len(tt.value)-2])
+			}
+		})
+	}
+}
+
+func TestCollectorDedupAndReveal(t *testing.T) {
+	m := Match{Type: TypeAWSSecret, Value: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", Secret: true}
+	loc1 := forensics.Location{Kind: "memory", PID: 1, Addr: 0x1000}
+	loc2 := forensics.Location{Kind: "env", PID: 8}
+	c := NewCollector(false)
+	c.Add(m, loc1)
+	c.Add(m, loc1) // same place twice: one sighting
+	c.Add(m, loc2)
+	c.Add(Match{Type: TypeIPv4, Value: "203.0.113.66"}, loc1)
+	res := c.Result()
+	require.Len(t, res, 2)
+	require.Equal(t, TypeAWSSecret, res[0].Type, "secrets first")
+	require.True(t, res[0].Redacted)
+	require.NotContains(t, res[0].Value, "K7MDENG")
+	require.Equal(t, Hash(m.Value), res[0].SHA256)
+	require.Equal(t, 2, res[0].Count)
+	require.Equal(t, []forensics.Location{loc1, loc2}, res[0].Where)
+
+	r := NewCollector(true)
+	r.Add(m, loc1)
+	require.Equal(t, m.Value, r.Result()[0].Value)
+	require.False(t, r.Result()[0].Redacted)
+}
