@@ -3,6 +3,7 @@ package ioc
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/podsleuth/podsleuth/forensics"
@@ -74,6 +75,32 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 			add(a, forensics.Location{Kind: "cmdline", PID: p.PID, Comm: p.Comm})
 		}
 	}
+	// the remote ends of connections (loopback and unspecified addresses are not indicators)
+	for _, s := range cp.Sockets {
+		if s.RemoteAddr == "" || len(opt.Filter.PIDs) > 0 && !anyPID(s.Owners, wantPID) {
+			continue
+		}
+		a, err := netip.ParseAddr(s.RemoteAddr)
+		if err != nil || a.IsUnspecified() || a.Unmap().IsLoopback() {
+			continue
+		}
+		a = a.Unmap()
+		t := TypeIPv6
+		if a.Is4() {
+			t = TypeIPv4
+		}
+		if !want(t) {
+			continue
+		}
+		loc := forensics.Location{Kind: "socket", Socket: fmt.Sprintf("socket:[%d] %s %s:%d -> %s:%d %s", s.Ino, s.Protocol, s.LocalAddr, s.LocalPort, s.RemoteAddr, s.RemotePort, s.State)}
+		if len(s.Owners) > 0 {
+			loc.PID = s.Owners[0]
+			if p := cp.Process(loc.PID); p != nil {
+				loc.Comm = p.Comm
+			}
+		}
+		c.Add(Match{Type: t, Value: a.String()}, loc)
+	}
 	if cp.Container != nil && len(opt.Filter.PIDs) == 0 {
 		for _, e := range cp.Container.Env {
 			add(e, forensics.Location{Kind: "env", Path: "config.dump"})
@@ -124,6 +151,15 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 		return c.Result(), fmt.Errorf("scan memory: %w", err)
 	}
 	return c.Result(), nil
+}
+
+func anyPID(pids []int, want func(int) bool) bool {
+	for _, p := range pids {
+		if want(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // HitLocation turns a memory hit into a model location.

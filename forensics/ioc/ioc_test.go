@@ -1,6 +1,7 @@
 package ioc
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -108,4 +109,23 @@ func TestCollectorDedupAndReveal(t *testing.T) {
 	r.Add(m, loc1)
 	require.Equal(t, m.Value, r.Result()[0].Value)
 	require.False(t, r.Result()[0].Redacted)
+}
+
+func TestSocketPeers(t *testing.T) {
+	cp := &forensics.Checkpoint{
+		Processes: []forensics.Process{{PID: 1, Comm: "implant"}},
+		Sockets: []forensics.Socket{
+			{Ino: 10, Family: "inet", Protocol: "tcp", State: "ESTABLISHED", LocalAddr: "10.0.0.5", LocalPort: 40000, RemoteAddr: "198.51.100.9", RemotePort: 443, Owners: []int{1}},
+			{Ino: 11, Family: "inet", Protocol: "tcp", State: "ESTABLISHED", LocalAddr: "127.0.0.1", LocalPort: 1, RemoteAddr: "127.0.0.1", RemotePort: 2, Owners: []int{1}},
+			{Ino: 12, Family: "inet6", Protocol: "tcp", State: "LISTEN", LocalAddr: "::", LocalPort: 22, RemoteAddr: "::"},
+		},
+	}
+	res, err := Extract(context.Background(), cp, nil, Options{})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Equal(t, TypeIPv4, res[0].Type)
+	require.Equal(t, "198.51.100.9", res[0].Value)
+	require.Equal(t, "socket", res[0].Where[0].Kind)
+	require.Equal(t, 1, res[0].Where[0].PID)
+	require.Contains(t, res[0].Where[0].Socket, "198.51.100.9:443")
 }
