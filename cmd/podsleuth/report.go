@@ -20,6 +20,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/report"
@@ -244,6 +245,7 @@ func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, a
 	if err != nil {
 		return nil, fmt.Errorf("indicators of %s: %w", path, err)
 	}
+	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
 	in := &loadedEvidence{Input: report.Input{Checkpoint: cp, IOCs: iocs}}
 	if st != nil {
 		if item == nil {

@@ -14,6 +14,7 @@ package diff
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -514,9 +515,13 @@ func timeString(c forensics.RootfsChange) string {
 // re-randomised process maps the same region elsewhere.
 func findingKey(f forensics.Finding) string {
 	l := f.Location
-	return strings.Join([]string{f.Rule, l.Kind, strconv.Itoa(l.PID), l.Comm, l.Path, l.Region, l.Socket,
-		strconv.Itoa(l.FD)}, "\x00")
+	return strings.Join([]string{f.Rule, l.Kind, strconv.Itoa(l.PID), l.Comm, perDump.ReplaceAllString(l.Path, "$1"),
+		l.Region, perDump.ReplaceAllString(l.Socket, "$1"), strconv.Itoa(l.FD)}, "\x00")
 }
+
+// perDump matches the inode numbers in "socket:[123]" and "pipe:[456]" targets, which change
+// with every dump.
+var perDump = regexp.MustCompile(`\b(socket|pipe|anon_inode):\[\d+\]`)
 
 func diffFindings(r *Result, a, b *forensics.Checkpoint) {
 	r.FindingsNew, r.FindingsResolved = multisetDiff(a.Findings, b.Findings, findingKey)

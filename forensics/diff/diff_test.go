@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,14 +16,22 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/diff"
+	"github.com/podsleuth/podsleuth/forensics/findings"
+	"github.com/podsleuth/podsleuth/forensics/ioc"
+	"github.com/podsleuth/podsleuth/forensics/memory"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const fixtureDir = "../../test/fixtures"
 
-var decoded = map[string]*forensics.Checkpoint{}
+var (
+	decoded    = map[string]*forensics.Checkpoint{}
+	indicators = map[string][]forensics.IOC{}
+)
 
+// decode decodes a real fixture as `podsleuth diff` does: decoder, memory index, indicators
+// and findings.
 func decode(t *testing.T, rel string) *forensics.Checkpoint {
 	t.Helper()
 	if cp, ok := decoded[rel]; ok {
@@ -38,17 +47,23 @@ func decode(t *testing.T, rel string) *forensics.Checkpoint {
 	defer a.Close()
 	cp, err := criu.Decode(ctx, a)
 	require.NoError(t, err)
-	decoded[rel] = cp
+	mem, err := memory.Open(ctx, a, cp)
+	require.NoError(t, err)
+	iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{})
+	require.NoError(t, err)
+	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
+	decoded[rel], indicators[rel] = cp, iocs
 	return cp
 }
 
 // TestFullVersusT2 compares the two real dumps of the fixture process, before and after
 // SIGUSR1. In between the process opened one TCP connection to its own listener from port
 // 47791 (both ends are its sockets, fds 10 and 19 in full-t2.proc.txt) and spawned
-// "late-child"; nothing else changed, so nothing else may be reported.
+// "late-child"; nothing else changed, so nothing else may be reported: the only new findings
+// are the two ends of that connection, and no indicator appears or vanishes.
 func TestFullVersusT2(t *testing.T) {
 	a, b := decode(t, "images/full"), decode(t, "images/full-t2")
-	r, err := diff.Compare(diff.Input{Checkpoint: a}, diff.Input{Checkpoint: b})
+	r, err := diff.Compare(diff.Input{Checkpoint: a, IOCs: indicators["images/full"]}, diff.Input{Checkpoint: b, IOCs: indicators["images/full-t2"]})
 	require.NoError(t, err)
 
 	main := a.Roots()[0]
@@ -90,7 +105,16 @@ func TestFullVersusT2(t *testing.T) {
 	require.Empty(t, r.RootfsAdded)
 	require.Empty(t, r.RootfsRemoved)
 	require.Empty(t, r.RootfsChanged)
-	require.Equal(t, 5, r.Count())
+	require.Len(t, r.FindingsNew, 2, "%+v", r.FindingsNew)
+	for _, f := range r.FindingsNew {
+		require.Equal(t, findings.RuleLoopbackConnect, f.Rule)
+		require.Equal(t, main, f.Location.PID)
+		require.Contains(t, f.Location.Socket, "47791", "the finding is about the new connection")
+	}
+	require.Empty(t, r.FindingsResolved)
+	require.Empty(t, r.IOCsNew)
+	require.Empty(t, r.IOCsGone)
+	require.Equal(t, 7, r.Count())
 
 	// the other way round, the same changes are removals
 	back, err := diff.Compare(diff.Input{Checkpoint: b}, diff.Input{Checkpoint: a})
@@ -98,7 +122,8 @@ func TestFullVersusT2(t *testing.T) {
 	require.Len(t, back.ProcessesRemoved, 1)
 	require.Len(t, back.SocketsClosed, 2)
 	require.Len(t, back.FDsRemoved, 2)
-	require.Equal(t, 5, back.Count())
+	require.Len(t, back.FindingsResolved, 2)
+	require.Equal(t, 7, back.Count())
 
 	// text and JSON goldens
 	var txt bytes.Buffer
@@ -159,6 +184,17 @@ func TestSocketsMatchByIdentityNotInode(t *testing.T) {
 		b.Sockets[i].Ino += 100000
 		b.Sockets[i].FileID += 500
 	}
+	// findings name sockets by inode too ("socket:[88440] tcp ...")
+	b.Findings = make([]forensics.Finding, len(a.Findings))
+	renumbered := 0
+	for i, f := range a.Findings {
+		if strings.HasPrefix(f.Location.Socket, "socket:[") {
+			f.Location.Socket = strings.Replace(f.Location.Socket, "socket:[", "socket:[9", 1)
+			renumbered++
+		}
+		b.Findings[i] = f
+	}
+	require.Positive(t, renumbered, "the fixture has socket findings")
 	r, err := diff.Compare(diff.Input{Checkpoint: a}, diff.Input{Checkpoint: &b})
 	require.NoError(t, err)
 	require.True(t, r.Empty(), "renumbered inodes are not changes: %+v", r)
@@ -214,7 +250,8 @@ func TestAttributeChanges(t *testing.T) {
 			require.Len(t, r.RootfsAdded, 1)
 		}},
 		{"finding and indicator", func(c *forensics.Checkpoint, iocs *[]forensics.IOC) {
-			c.Findings = []forensics.Finding{{Rule: "deleted-exe", Severity: forensics.SeverityHigh, Title: "t", Location: forensics.Location{Kind: "process", PID: main}}}
+			c.Findings = append(append([]forensics.Finding{}, c.Findings...),
+				forensics.Finding{Rule: "deleted-exe", Severity: forensics.SeverityHigh, Title: "t", Location: forensics.Location{Kind: "process", PID: main}})
 			*iocs = []forensics.IOC{{Type: "ipv4", Value: "203.0.113.66", SHA256: "x", Count: 1}}
 		}, func(t *testing.T, r *diff.Result) {
 			require.Len(t, r.FindingsNew, 1)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/podsleuth/podsleuth/forensics"
 )
 
 // WriteText writes the result as plain text, one line per change with a leading "+" (only in B),
@@ -77,10 +79,10 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	if group("findings", len(r.FindingsNew)+len(r.FindingsResolved)) {
 		for _, f := range r.FindingsNew {
-			fmt.Fprintf(bw, "+ [%s] %s: %s\n", f.Severity, f.Rule, f.Title)
+			fmt.Fprintf(bw, "+ %s\n", FindingLine(f))
 		}
 		for _, f := range r.FindingsResolved {
-			fmt.Fprintf(bw, "- [%s] %s: %s\n", f.Severity, f.Rule, f.Title)
+			fmt.Fprintf(bw, "- %s\n", FindingLine(f))
 		}
 	}
 	if group("indicators", len(r.IOCsNew)+len(r.IOCsGone)) {
@@ -169,4 +171,27 @@ func joinInts(v []int) string {
 		s[i] = fmt.Sprint(n)
 	}
 	return strings.Join(s, ",")
+}
+
+// FindingLine renders a finding with where it is: "[info] loopback-connection: Loopback
+// connection (pid 1 target, tcp 127.0.0.1:1 -> 127.0.0.1:2 ESTABLISHED)".
+func FindingLine(f forensics.Finding) string {
+	l := f.Location
+	var at []string
+	if l.PID != 0 {
+		at = append(at, strings.TrimSpace(fmt.Sprintf("pid %d %s", l.PID, l.Comm)))
+	}
+	for _, s := range []string{l.Region, l.Path, l.Socket} {
+		if s != "" {
+			at = append(at, s)
+		}
+	}
+	if l.Start != 0 {
+		at = append(at, fmt.Sprintf("0x%x-0x%x", l.Start, l.End))
+	}
+	line := fmt.Sprintf("[%s] %s: %s", f.Severity, f.Rule, f.Title)
+	if len(at) > 0 {
+		line += " (" + strings.Join(at, ", ") + ")"
+	}
+	return line
 }

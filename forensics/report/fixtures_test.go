@@ -14,6 +14,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/diff"
+	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/report"
@@ -46,7 +47,8 @@ type decoded struct {
 
 var decodeCache = map[string]decoded{}
 
-// decodeFixture decodes a fixture through the same path `podsleuth report` takes.
+// decodeFixture decodes a fixture through the same path `podsleuth report` takes: decoder,
+// memory index, indicator extraction and findings.
 func decodeFixture(t *testing.T, rel string) decoded {
 	t.Helper()
 	if d, ok := decodeCache[rel]; ok {
@@ -66,6 +68,7 @@ func decodeFixture(t *testing.T, rel string) decoded {
 	require.NoError(t, err, p)
 	iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{})
 	require.NoError(t, err, p)
+	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
 	d := decoded{cp: cp, iocs: iocs}
 	decodeCache[rel] = d
 	return d

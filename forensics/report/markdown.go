@@ -568,10 +568,10 @@ func (m *mdWriter) diff(d *diff.Result) {
 		rows = append(rows, []string{"~ rootfs", code(rc.Path) + " " + md(strings.Join(ch, "; "))})
 	}
 	for _, f := range d.FindingsNew {
-		rows = append(rows, []string{"+ finding", md("[" + f.Severity.String() + "] " + f.Title)})
+		rows = append(rows, []string{"+ finding", md(diff.FindingLine(f))})
 	}
 	for _, f := range d.FindingsResolved {
-		rows = append(rows, []string{"− finding", md("[" + f.Severity.String() + "] " + f.Title)})
+		rows = append(rows, []string{"− finding", md(diff.FindingLine(f))})
 	}
 	for _, i := range d.IOCsNew {
 		rows = append(rows, []string{"+ indicator", md(i.Type) + " " + code(i.Value)})
