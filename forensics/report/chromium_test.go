@@ -91,6 +91,16 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "report-tree.png"), png, 0o600))
 
+	// the container checkpoint's section (container metadata, rootfs changes)
+	var e3 struct {
+		Data string `json:"data"`
+	}
+	b.eval(ctx, `document.querySelector("#E3").scrollIntoView(); true`, nil)
+	b.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &e3)
+	png, err = base64.StdEncoding.DecodeString(e3.Data)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "report-container.png"), png, 0o600))
+
 	// printable: the print path works and opens every collapsed section
 	var pdf struct {
 		Data string `json:"data"`
@@ -100,6 +110,26 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "%PDF", string(pdfBytes[:4]))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "report.pdf"), pdfBytes, 0o600))
+
+	// print media: navigation and buttons are hidden and every collapsed section is open
+	b.call(ctx, "Emulation.setEmulatedMedia", map[string]any{"media": "print"}, nil)
+	var printed struct {
+		NavHidden  bool
+		AllOpen    bool
+		DetailsCnt int
+	}
+	b.eval(ctx, `(() => ({NavHidden: getComputedStyle(document.querySelector("nav")).display === "none",
+		AllOpen: Array.from(document.querySelectorAll("details")).every(d => d.open),
+		DetailsCnt: document.querySelectorAll("details").length}))()`, &printed)
+	require.True(t, printed.NavHidden, "@media print hides the navigation")
+	require.True(t, printed.AllOpen, "printing opened all %d <details>", printed.DetailsCnt)
+	var printShot struct {
+		Data string `json:"data"`
+	}
+	b.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &printShot)
+	png, err = base64.StdEncoding.DecodeString(printShot.Data)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "report-print.png"), png, 0o600))
 
 	// nothing but the file itself was requested
 	reqs := b.eventsOf("Network.requestWillBeSent")
@@ -135,5 +165,5 @@ func TestHTMLInChromium(t *testing.T) {
 		require.NoError(t, json.Unmarshal(e.Params, &p))
 		require.NotEqual(t, "error", p.Entry.Level, "browser log error: %s", p.Entry.Text)
 	}
-	t.Logf("artifacts: %s (report.html, report.png, report-tree.png, report.pdf)", dir)
+	t.Logf("artifacts: %s (report.html, report.png, report-tree.png, report-container.png, report-print.png, report.pdf)", dir)
 }

@@ -115,7 +115,7 @@ func where(l forensics.Location) string {
 	if l.FD != 0 {
 		parts = append(parts, fmt.Sprintf("fd %d", l.FD))
 	}
-	if l.Path != "" {
+	if l.Path != "" && !strings.Contains(l.Region, l.Path) {
 		parts = append(parts, l.Path)
 	}
 	if l.Socket != "" {
