@@ -186,3 +186,25 @@ func TestStringsAcrossChunks(t *testing.T) {
 	require.Equal(t, []string{"hello world"}, got)
 	require.Equal(t, []uint64{0x1000 + PageSize - 3}, addrs)
 }
+
+func TestRegexAndHexAcrossChunks(t *testing.T) {
+	img := make([]byte, 2*PageSize)
+	copy(img[PageSize-6:], "key=ABCDEFGHIJKL;")
+	copy(img[100:], "\x90\x90\x13\x4d")
+	copy(img[PageSize+40:], "\x90\x90\x77\x4d")
+	m := synthetic(t, img, []Entry{{Vaddr: 0x1000, NrPages: 1, Flags: FlagPresent}, {Vaddr: 0x2000, NrPages: 1, Flags: FlagPresent}}, nil)
+	re, err := Regex(`key=[A-Z]{12};`, false)
+	require.NoError(t, err)
+	hx, err := Hex("90 90 ?? 4d")
+	require.NoError(t, err)
+	for _, chunk := range []int{5, 64, PageSize} {
+		hits := collect(t, m, re, SearchOptions{Chunk: chunk, Workers: 2})
+		require.Len(t, hits, 1, "chunk %d", chunk)
+		require.Equal(t, "key=ABCDEFGHIJKL;", string(hits[0].Match))
+		require.Equal(t, uint64(0x1000+PageSize-6), hits[0].Addr)
+		hh := collect(t, m, hx, SearchOptions{Chunk: chunk, Workers: 2})
+		require.Len(t, hh, 2, "chunk %d", chunk)
+		require.Equal(t, uint64(0x1000+100), hh[0].Addr)
+		require.Equal(t, uint64(0x1000+PageSize+40), hh[1].Addr)
+	}
+}
