@@ -150,7 +150,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	sum, err := writeReport(o.output, a.Out, func(w io.Writer) error { return r.Render(w, o.fmt) })
+	sum, err := writeReport(r, o.fmt, o.output, a.Out)
 	if err != nil {
 		return err
 	}
@@ -175,35 +175,15 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 	return nil
 }
 
-// writeReport writes to path atomically with mode 0600 (reports hold sensitive data), or to
-// out when path is empty, and returns the SHA-256 of what was written.
-func writeReport(path string, out io.Writer, render func(io.Writer) error) (string, error) {
+// writeReport writes the report to path (atomically, 0600) or to out when path is empty, and
+// returns the SHA-256 of what was written.
+func writeReport(r *report.Report, f report.Format, path string, out io.Writer) (string, error) {
+	if path != "" {
+		return r.WriteFile(path, f)
+	}
 	h := sha256.New()
-	if path == "" {
-		if err := render(io.MultiWriter(out, h)); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".podsleuth-report-*")
-	if err != nil {
-		return "", fmt.Errorf("write report: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := render(io.MultiWriter(tmp, h)); err != nil {
-		tmp.Close()
+	if err := r.Render(io.MultiWriter(out, h), f); err != nil {
 		return "", err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write report: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write report: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("write report: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

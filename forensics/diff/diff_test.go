@@ -21,6 +21,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/memory"
 )
 
+// update rewrites testdata/ (`make golden` runs go test -update here).
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const fixtureDir = "../../test/fixtures"

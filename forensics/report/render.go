@@ -1,11 +1,15 @@
 package report
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +59,38 @@ func (r *Report) Render(w io.Writer, f Format) error {
 		return r.WriteHTML(w)
 	}
 	return fmt.Errorf("%w %q", ErrFormat, f)
+}
+
+// WriteFile writes the report to path in format f atomically (a temporary file in the same
+// directory, renamed into place) with mode 0600, since reports hold sensitive data, and returns
+// the hex SHA-256 of what was written (for the custody log). The TUI's export calls this from a
+// Cmd; `podsleuth report -o` does too.
+func (r *Report) WriteFile(path string, f Format) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".podsleuth-report-*")
+	if err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if err := r.Render(io.MultiWriter(tmp, h), f); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // WriteJSON writes the report as indented JSON.

@@ -2,7 +2,11 @@ package report_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -209,4 +213,29 @@ func withoutFences(md string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestWriteFile(t *testing.T) {
+	r := fixtureCase(t, false)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "case.html")
+	sum, err := r.WriteFile(p, report.HTML)
+	require.NoError(t, err)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	h := sha256.Sum256(b)
+	require.Equal(t, hex.EncodeToString(h[:]), sum)
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary file is left behind")
+
+	_, err = r.WriteFile(filepath.Join(dir, "missing", "x.json"), report.JSON)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = r.WriteFile(filepath.Join(dir, "x.pdf"), report.Format("pdf"))
+	require.ErrorIs(t, err, report.ErrFormat)
+	_, err = os.Stat(filepath.Join(dir, "x.pdf"))
+	require.ErrorIs(t, err, os.ErrNotExist, "a failed render leaves no file")
 }
