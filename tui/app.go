@@ -117,6 +117,8 @@ func (a *App) embeddedBanner() string {
 type ConnectedMsg struct {
 	Cluster Cluster
 	Err     error
+	// Switch is set for a context switch (":ctx NAME"): a failure keeps the current cluster.
+	Switch bool
 }
 
 func connectCmd(f func(context.Context) (Cluster, error)) tea.Cmd {
@@ -315,6 +317,18 @@ func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 
 func (a *App) connected(msg ConnectedMsg) tea.Cmd {
 	a.connecting = false
+	if msg.Switch {
+		if msg.Err != nil {
+			a.setErr(msg.Err, clusterHint(msg.Err))
+			return nil
+		}
+		if c, ok := a.cluster.(closerCluster); ok {
+			c.Close()
+		}
+		a.cluster = msg.Cluster
+		a.status = "switched to " + msg.Cluster.Describe()
+		return a.gotoView("pods", "")
+	}
 	if msg.Err != nil {
 		a.clusterNote = plainClusterError(msg.Err)
 		a.log.Warn("no cluster", "err", msg.Err)

@@ -72,6 +72,33 @@ func evidenceApp(t *testing.T, w, h int) *App {
 	return a
 }
 
+// stableEvidenceApp shows only the two samples the goldens pin (images/full and the zstd
+// Podman archive), so adding fixtures does not churn the goldens.
+func stableEvidenceApp(t *testing.T, w, h int) *App {
+	t.Helper()
+	st, err := fevidence.Open(t.TempDir())
+	require.NoError(t, err)
+	samples := func() ([]evidence.Sample, error) {
+		all, err := Samples(fixtures.FS)
+		var keep []evidence.Sample
+		for _, s := range all {
+			if s.Name == "images/full" || s.Name == "archives/podman-crun.tar.zst" {
+				keep = append(keep, s)
+			}
+		}
+		return keep, err
+	}
+	a := New(Options{
+		Keys:      keys.Default(),
+		NoColor:   true,
+		NoCluster: "no kubeconfig",
+		Evidence:  evidence.Source{Store: st, Samples: samples},
+	})
+	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	run(t, a, a.Init())
+	return a
+}
+
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	// machine-independent: the fixture directory's absolute path
@@ -87,7 +114,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestEmbeddedDefaultGolden(t *testing.T) {
 	for _, sz := range []struct{ w, h int }{{80, 24}, {120, 40}} {
-		a := evidenceApp(t, sz.w, sz.h)
+		a := stableEvidenceApp(t, sz.w, sz.h)
 		frame := ansi.Strip(a.Render())
 		lines := strings.Split(frame, "\n")
 		require.Len(t, lines, sz.h)

@@ -7,7 +7,11 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
+	"github.com/podsleuth/podsleuth/tui/screens/acquire"
+	"github.com/podsleuth/podsleuth/tui/screens/list"
+	"github.com/podsleuth/podsleuth/tui/theme"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
@@ -23,8 +27,11 @@ type Cluster interface {
 // namespaces, contexts, nodes). It is a separate interface so that a connection without
 // browsing support still shows where it is connected.
 type clusterViewer interface {
-	View(view, arg string) (screen any, cmd tea.Cmd, err error)
+	View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (screen any, cmd tea.Cmd, err error)
 }
+
+// closerCluster is a Cluster with resources (informers) to release on a context switch.
+type closerCluster interface{ Close() }
 
 // ErrNoBrowser is reported when the cluster connection cannot browse (this build has no
 // cluster browser).
@@ -35,7 +42,7 @@ func (a *App) clusterView(view, arg string) (page, tea.Cmd, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf(":%s: %w", view, ErrNoBrowser)
 	}
-	s, cmd, err := cv.View(view, arg)
+	s, cmd, err := cv.View(view, arg, a.th, a.km, a.o.Readonly)
 	if err != nil || s == nil {
 		return nil, cmd, err
 	}
@@ -51,6 +58,10 @@ func (a *App) wrapAny(s any) (page, error) {
 	case *evidence.Model:
 		return wrap(s), nil
 	case *pods.Model:
+		return wrap(s), nil
+	case *list.Model:
+		return wrap(s), nil
+	case *acquire.Model:
 		return wrap(s), nil
 	case page:
 		return s, nil

@@ -3,8 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
+		"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -128,19 +127,15 @@ func (s memSearcher) Read(ctx context.Context, pid int, addr uint64, n int) ([]b
 
 // newConnector reaches the cluster with the cluster package.
 func newConnector(flags genericclioptions.RESTClientGetter, cfg *config.Config, log *slog.Logger) func(context.Context) (Cluster, error) {
+	cf, _ := flags.(*genericclioptions.ConfigFlags)
 	return func(ctx context.Context) (Cluster, error) {
-		c, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly})
+		c, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly, UserAgent: "podsleuth/" + Version})
 		if err != nil {
 			return nil, err
 		}
-		return &ClusterSession{Conn: c}, nil
+		return NewClusterSession(c, cf, cfg, log, Version), nil
 	}
 }
 
-// ClusterSession is the App's connection to a cluster.
-type ClusterSession struct{ Conn *cluster.Conn }
-
-// Describe names the context and namespace for the header.
-func (s *ClusterSession) Describe() string {
-	return fmt.Sprintf("ctx %s  ns %s", s.Conn.Context, s.Conn.Namespace)
-}
+// Version is the podsleuth version recorded in manifests (set by cmd).
+var Version = "dev"

@@ -65,6 +65,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	defer closeLog()
 	silenceKlog(logger)
 
+	tui.Version = version
 	o := tui.Options{
 		Keys:     km,
 		Readonly: cfg.Readonly,

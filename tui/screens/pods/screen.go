@@ -51,7 +51,11 @@ type PodsMsg struct {
 	Gen  int
 	Rows []PodRow
 	Now  time.Time
+	Err  error
 }
+
+// errSource is a Source that can say why it has no pods (the watch could not start).
+type errSource interface{ Err() error }
 
 // ChangedMsg says the informer saw changes since the last snapshot.
 type ChangedMsg struct{ Gen int }
@@ -60,7 +64,13 @@ type ChangedMsg struct{ Gen int }
 type WatchEndedMsg struct{ Gen int }
 
 func snapshotCmd(gen int, src Source) tea.Cmd {
-	return func() tea.Msg { return PodsMsg{Gen: gen, Rows: src.Snapshot(), Now: time.Now()} }
+	return func() tea.Msg {
+		msg := PodsMsg{Gen: gen, Rows: src.Snapshot(), Now: time.Now()}
+		if e, ok := src.(errSource); ok {
+			msg.Err = e.Err()
+		}
+		return msg
+	}
 }
 
 func waitChangeCmd(gen int, ch <-chan struct{}) tea.Cmd {
@@ -86,6 +96,8 @@ type Model struct {
 	checkpoint Checkpointer
 	// confirm is the pending checkpoint confirmation (pod key and container), when asked.
 	confirm *confirmState
+	// Detail opens a pod's detail on enter; nil disables it.
+	Detail func(namespace, name string) tea.Cmd
 }
 
 type confirmState struct {
@@ -102,7 +114,7 @@ func New(src Source, ns string, readonly bool, cp Checkpointer, th theme.Theme, 
 		{Title: "NODE", Max: 24}, {Title: "AGE", Right: true, Numeric: true}, {Title: "CONTAINERS", Max: 30},
 	}
 	m := &Model{src: src, ns: ns, th: th, km: km, tbl: table.New(cols, th, km), readonly: readonly, checkpoint: cp}
-	m.tbl.Empty = "no pods"
+	m.tbl.Empty = "loading pods…"
 	if readonly {
 		m.km.Checkpoint.SetEnabled(false)
 	}
@@ -202,6 +214,11 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if msg.Gen != m.gen {
 			return m, nil
 		}
+		if msg.Err != nil && len(msg.Rows) == 0 {
+			m.tbl.Empty = "no pods: " + msg.Err.Error()
+			m.tbl.SetRows(nil)
+			return m, nav.Err(msg.Err, "check RBAC: podsleuth needs list/watch on pods (see the README's role)")
+		}
 		m.pods = make(map[string]PodRow, len(msg.Rows))
 		var rows []PodRow
 		for _, p := range msg.Rows {
@@ -212,6 +229,10 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 			rows = append(rows, p)
 		}
 		m.tbl.SetRows(Rows(rows, msg.Now))
+		m.tbl.Empty = "no pods"
+		if m.ns != "" {
+			m.tbl.Empty = "no pods in namespace " + m.ns
+		}
 		return m, nil
 	case ChangedMsg:
 		if msg.Gen != m.gen {
@@ -248,6 +269,13 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 			return m, nav.Err(errors.New("checkpoint: not available in this build yet"), "use `podsleuth checkpoint NS/POD/CONTAINER`")
 		}
 		m.confirm = &confirmState{ns: p.Namespace, pod: p.Name, containers: p.Containers}
+		return m, nil
+	}
+	if key.Matches(msg, m.km.Enter) && m.Detail != nil {
+		if r, ok := m.tbl.Selected(); ok {
+			p := m.pods[r.Key]
+			return m, m.Detail(p.Namespace, p.Name)
+		}
 		return m, nil
 	}
 	m.tbl, _ = m.tbl.Update(msg)
@@ -324,14 +352,14 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.confirm != nil {
 		return []key.Binding{m.km.Confirm, m.km.Deny}
 	}
-	return []key.Binding{m.km.Filter, m.km.SortNext, m.km.Checkpoint, m.km.Command, m.km.Help}
+	return []key.Binding{m.km.Enter, m.km.Filter, m.km.SortNext, m.km.Checkpoint, m.km.Command, m.km.Help}
 }
 
 // FullHelp lists every key.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
 	return [][]key.Binding{
-		{km.Checkpoint},
+		{km.Enter, km.Checkpoint},
 		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
 		{km.Filter, km.SortNext, km.SortRev},
 	}

@@ -1,0 +1,147 @@
+// Package list is a generic table screen whose rows are loaded by a Cmd: namespaces, nodes,
+// contexts, and text views such as a pod's detail (one column). enter runs the screen's
+// action on the selected row.
+//
+// It must not import tui (the root) or any other screen.
+package list
+
+import (
+	"context"
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/podsleuth/podsleuth/tui/components/table"
+	"github.com/podsleuth/podsleuth/tui/keys"
+	"github.com/podsleuth/podsleuth/tui/nav"
+	"github.com/podsleuth/podsleuth/tui/theme"
+)
+
+// Loader loads the rows; it runs inside a Cmd.
+type Loader func(ctx context.Context) ([]table.Row, error)
+
+// Action is run on enter with the selected row; nil disables enter.
+type Action func(table.Row) tea.Cmd
+
+// LoadedMsg is the result of loading generation Gen of screen ID.
+type LoadedMsg struct {
+	ID   string
+	Gen  int
+	Rows []table.Row
+	Err  error
+}
+
+func loadCmd(id string, gen int, l Loader) tea.Cmd {
+	return func() tea.Msg {
+		rows, err := l(context.Background())
+		return LoadedMsg{ID: id, Gen: gen, Rows: rows, Err: err}
+	}
+}
+
+// Model is a loaded table.
+type Model struct {
+	id, title string
+	load      Loader
+	action    Action
+	actHelp   string
+	th        theme.Theme
+	km        keys.Map
+	tbl       table.Model
+	gen       int
+	err       error
+}
+
+// New returns the screen; id must be unique among open screens (results are matched by it).
+func New(id, title string, cols []table.Column, load Loader, action Action, actionHelp string, th theme.Theme, km keys.Map) *Model {
+	m := &Model{id: id, title: title, load: load, action: action, actHelp: actionHelp, th: th, km: km, tbl: table.New(cols, th, km)}
+	m.tbl.Empty = "loading…"
+	return m
+}
+
+// Init loads the rows.
+func (m *Model) Init() tea.Cmd {
+	m.gen++
+	return loadCmd(m.id, m.gen, m.load)
+}
+
+// Title names the screen.
+func (m *Model) Title() string { return m.title }
+
+// SetSize sets the size.
+func (m *Model) SetSize(w, h int) { m.tbl.SetSize(w, h) }
+
+// SetTheme replaces the styles.
+func (m *Model) SetTheme(th theme.Theme) { m.th = th; m.tbl.SetTheme(th) }
+
+// Table returns the table (tests).
+func (m *Model) Table() table.Model { return m.tbl }
+
+// FilterPrompt makes the list filterable.
+func (m *Model) FilterPrompt() (string, string, bool) { return "/", m.tbl.Filter(), true }
+
+// ApplyFilter filters the list.
+func (m *Model) ApplyFilter(q string, _ bool) (tea.Cmd, error) { return nil, m.tbl.SetFilter(q) }
+
+// Position is the status bar position.
+func (m *Model) Position() string { return m.tbl.Position() }
+
+// Update handles results and keys.
+func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case LoadedMsg:
+		if msg.ID != m.id || msg.Gen != m.gen {
+			return m, nil
+		}
+		m.err = msg.Err
+		if msg.Err != nil {
+			m.tbl.Empty = "could not load: " + msg.Err.Error()
+			m.tbl.SetRows(nil)
+			return m, nav.Err(fmt.Errorf("%s: %w", m.title, msg.Err), "")
+		}
+		m.tbl.Empty = "nothing here"
+		m.tbl.SetRows(msg.Rows)
+		return m, nil
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, m.km.Refresh):
+			return m, m.Init()
+		case key.Matches(msg, m.km.Enter) && m.action != nil:
+			if r, ok := m.tbl.Selected(); ok {
+				return m, m.action(r)
+			}
+			return m, nil
+		}
+		m.tbl, _ = m.tbl.Update(msg)
+	case tea.MouseWheelMsg:
+		m.tbl, _ = m.tbl.Update(msg)
+	}
+	return m, nil
+}
+
+// View renders the table.
+func (m *Model) View() string { return m.tbl.View() }
+
+func (m *Model) enter() key.Binding {
+	b := m.km.Enter
+	if m.actHelp != "" {
+		b.SetHelp(b.Help().Key, m.actHelp)
+	}
+	b.SetEnabled(m.action != nil)
+	return b
+}
+
+// ShortHelp is the one-line help.
+func (m *Model) ShortHelp() []key.Binding {
+	return []key.Binding{m.enter(), m.km.Filter, m.km.SortNext, m.km.Refresh, m.km.Help}
+}
+
+// FullHelp lists every key.
+func (m *Model) FullHelp() [][]key.Binding {
+	km := m.km
+	return [][]key.Binding{
+		{m.enter(), km.Refresh},
+		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
+		{km.Filter, km.SortNext, km.SortRev},
+	}
+}
