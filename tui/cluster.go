@@ -10,11 +10,11 @@ import (
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/acquire"
-	"github.com/podsleuth/podsleuth/tui/screens/list"
-	"github.com/podsleuth/podsleuth/tui/theme"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
+	"github.com/podsleuth/podsleuth/tui/screens/list"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
+	"github.com/podsleuth/podsleuth/tui/theme"
 )
 
 // Cluster is the connection the cluster views browse. Describe names it for the header

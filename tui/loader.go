@@ -3,7 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
-		"log/slog"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
