@@ -256,7 +256,11 @@ func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) 
 	var status int
 	result.StatusCode(&status)
 	if err != nil {
-		return nil, c.checkpointError(ctx, rctx, t, res.Node, status, err, secs)
+		var se apierrors.APIStatus
+		if status == 0 && errors.As(err, &se) {
+			status = int(se.Status().Code)
+		}
+		return nil, c.checkpointError(ctx, rctx, t, res.Node, status, err, body, secs)
 	}
 	var reply struct {
 		Items []string `json:"items"`
@@ -270,9 +274,15 @@ func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) 
 }
 
 // checkpointError maps a failed node-proxy request to a CheckpointError.
-func (c *Conn) checkpointError(ctx, rctx context.Context, t Target, node string, status int, err error, secs int64) error {
+func (c *Conn) checkpointError(ctx, rctx context.Context, t Target, node string, status int, err error, body []byte, secs int64) error {
 	e := &CheckpointError{Target: t, Node: node, Status: status}
 	text := apiMessage(err)
+	// The API server's own errors (e.g. it cannot reach the kubelet) come as a Status body
+	// that client-go keeps in the body but summarises in the error.
+	var st metav1.Status
+	if len(body) > 0 && json.Unmarshal(body, &st) == nil && st.Message != "" {
+		text = st.Message
+	}
 	switch {
 	case errors.Is(err, ErrReadonly):
 		e.Class, e.Detail = ErrReadonly, err.Error()
@@ -319,6 +329,7 @@ func (c *Conn) checkpointError(ctx, rctx context.Context, t Target, node string,
 		e.Fix = "check that the node is Ready and its kubelet port is reachable from the control plane"
 	default:
 		e.Class, e.Detail = ErrRuntime, fmt.Sprintf("HTTP %d: %s", status, text)
+		e.Fix = "check the kubelet's and the runtime's logs on the node"
 	}
 	return e
 }
@@ -331,7 +342,7 @@ func apiMessage(err error) string {
 		st := se.Status()
 		if st.Details != nil {
 			for _, c := range st.Details.Causes {
-				if c.Type == metav1.CauseTypeUnexpectedServerResponse && c.Message != "" {
+				if c.Type == metav1.CauseTypeUnexpectedServerResponse && c.Message != "" && c.Message != "unknown" {
 					return strings.TrimSpace(c.Message)
 				}
 			}

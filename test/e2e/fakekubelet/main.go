@@ -23,7 +23,7 @@ import (
 type reply struct {
 	prefix string
 	status int
-	body   string // %[1]s ns, %[2]s pod, %[3]s container
+	body   string // {ns}, {pod} and {ctr} are replaced
 	delay  time.Duration
 }
 
@@ -35,9 +35,9 @@ var replies = []reply{
 	// the kubelet does not know the pod (not on this node, or deleted meanwhile)
 	{prefix: "no-pod", status: http.StatusNotFound, body: "pod does not exist"},
 	// the kubelet knows the pod but not the container
-	{prefix: "no-container", status: http.StatusNotFound, body: "container %[3]s does not exist"},
+	{prefix: "no-container", status: http.StatusNotFound, body: "container {ctr} does not exist"},
 	// the runtime (containerd -> runc -> CRIU) failed, e.g. on a device CRIU cannot dump
-	{prefix: "criu-fail", status: http.StatusInternalServerError, body: "checkpointing of %[1]s/%[2]s/%[3]s failed " +
+	{prefix: "criu-fail", status: http.StatusInternalServerError, body: "checkpointing of {ns}/{pod}/{ctr} failed " +
 		"(rpc error: code = Unknown desc = checkpointing container \"4b1c0ffee\" failed: /usr/sbin/runc did not " +
 		"terminate successfully: exit status 1: criu failed: type NOTIFY errno 0 path= " +
 		"/run/containerd/io.containerd.runtime.v2.task/k8s.io/4b1c0ffee/criu-dump.log: " +
@@ -83,7 +83,7 @@ func main() {
 			if rp.status != http.StatusOK {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.WriteHeader(rp.status)
-				fmt.Fprintf(w, rp.body, ns, pod, ctr)
+				_, _ = strings.NewReplacer("{ns}", ns, "{pod}", pod, "{ctr}", ctr).WriteString(w, rp.body)
 				return
 			}
 			break

@@ -1,0 +1,402 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/podsleuth/podsleuth/cluster"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+)
+
+// TestCheckpointAndPull checkpoints a running container through the real API server, kubelet,
+// containerd, runc and CRIU, pulls the archive into the evidence store and checks the chain of
+// custody: node hash == local hash, manifest fields, 0400 archive, custody log, and that
+// verification catches a flipped byte.
+func TestCheckpointAndPull(t *testing.T) {
+	ns := namespace(t, "e2e-pull")
+	collectorNS := "e2e-collect-" + randSuffix() // created by the pull itself
+	pod := runPod(t, busyboxPod(ns, "victim", realNode,
+		`echo planted > /tmp/dropped.txt; while true; do sleep 1; done`, nil,
+		corev1.EnvVar{Name: "E2E_MARKER", Value: "marker-" + ns}))
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+
+	targets, err := c.Resolve(t.Context(), ns, "victim", "", false, "")
+	require.NoError(t, err)
+	require.Equal(t, []cluster.Target{{Namespace: ns, Pod: "victim", Container: "app"}}, targets)
+
+	res, err := c.Checkpoint(t.Context(), targets[0], time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, realNode, res.Node)
+	require.Equal(t, string(pod.UID), res.PodUID)
+	require.Equal(t, pod.Status.ContainerStatuses[0].ContainerID, res.ContainerID)
+	require.Contains(t, res.NodePath, "/checkpoints/checkpoint-victim_"+ns+"-app-")
+	require.Contains(t, string(res.KubeletResponse), res.NodePath)
+	require.Len(t, res.PodSpecHash, 64)
+	require.Equal(t, "v1.37.2", res.KubeletVersion)
+	require.Contains(t, res.Runtime, "containerd://")
+
+	// the container kept running
+	after, err := admin(t).CoreV1().Pods(ns).Get(t.Context(), "victim", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.NotNil(t, after.Status.ContainerStatuses[0].State.Running)
+	require.Zero(t, after.Status.ContainerStatuses[0].RestartCount)
+
+	st, err := evidence.Open(t.TempDir())
+	require.NoError(t, err)
+	var phases []string
+	var lastBytes int64
+	item, err := c.Pull(t.Context(), res, cluster.PullOptions{
+		Namespace: collectorNS, Image: testImage, Store: st,
+		Manifest: evidence.Manifest{ToolVersion: "podsleuth e2e", CaseID: "CASE-42", Analyst: "e2e"},
+		Progress: func(p cluster.Progress) {
+			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+				phases = append(phases, p.Phase)
+			}
+			if p.Phase == "stream" {
+				lastBytes = p.Bytes
+			}
+		},
+	})
+	require.NoError(t, err)
+	noCollectors(t, collectorNS)
+	require.Equal(t, []string{"collector", "hash", "stream", "done"}, phases)
+
+	m := item.Manifest
+	require.Equal(t, m.Size, lastBytes)
+	require.Equal(t, m.NodeSHA256, m.LocalSHA256, "hash on the node == hash while streaming")
+	onNode, err := os.ReadFile(res.NodePath) // this machine is the node
+	require.NoError(t, err)
+	require.EqualValues(t, len(onNode), m.Size)
+	require.NotNil(t, m.Cluster)
+	require.Equal(t, c.Server, m.Cluster.Server)
+	require.Equal(t, ctxAdmin, m.Cluster.Context)
+	require.Equal(t, "admin", m.Cluster.User)
+	require.Contains(t, m.Cluster.Groups, "system:masters")
+	require.Equal(t, realNode, m.Node)
+	require.Equal(t, res.NodePath, m.NodePath)
+	require.Equal(t, ns, m.Namespace)
+	require.Equal(t, "victim", m.Pod)
+	require.Equal(t, string(pod.UID), m.PodUID)
+	require.Equal(t, "app", m.Container)
+	require.Equal(t, res.ContainerID, m.ContainerID)
+	require.NotEmpty(t, m.Image)
+	require.True(t, strings.HasPrefix(m.ImageDigest, "sha256:"), m.ImageDigest)
+	require.Equal(t, res.PodSpecHash, m.PodSpecHash)
+	require.JSONEq(t, string(res.KubeletResponse), string(m.KubeletResponse))
+	require.Equal(t, "v1.37.2", m.KubeletVersion)
+	for name, tm := range map[string]time.Time{"requested": m.CheckpointRequested, "completed": m.CheckpointCompleted, "pull started": m.PullStarted} {
+		require.False(t, tm.IsZero(), name)
+		require.Equal(t, time.UTC, tm.Location(), name)
+	}
+	require.False(t, m.CheckpointCompleted.Before(m.CheckpointRequested))
+	require.False(t, m.PullStarted.Before(m.CheckpointCompleted))
+	require.Equal(t, "CASE-42", m.CaseID)
+	require.Equal(t, "podsleuth e2e", m.ToolVersion)
+	require.Contains(t, m.Collector, collectorNS+"/podsleuth-collector-")
+	require.Equal(t, os.FileMode(0o400), fileMode(t, item.Archive))
+
+	evs, err := st.Custody(item.ID)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(evs), 2)
+	require.Equal(t, evidence.ActionAcquired, evs[0].Action)
+	require.Equal(t, m.LocalSHA256, evs[0].Details["node_sha256"])
+	require.Equal(t, "pulled", evs[1].Action)
+	require.Equal(t, res.NodePath, evs[1].Details["node_path"])
+	require.NotEmpty(t, evs[1].Details["pull_finished"])
+
+	vr, err := st.Verify(t.Context(), item.ID)
+	require.NoError(t, err)
+	require.True(t, vr.OK)
+
+	// flip one byte in the middle of the archive: verification must say so
+	require.NoError(t, os.Chmod(item.Archive, 0o600))
+	b, err := os.ReadFile(item.Archive)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(item.Archive, b, 0o600))
+	require.NoError(t, os.Chmod(item.Archive, 0o400))
+	vr, err = st.Verify(t.Context(), item.ID)
+	require.ErrorIs(t, err, evidence.ErrTampered)
+	require.False(t, vr.OK)
+	require.NotEqual(t, vr.Expected, vr.Actual)
+}
+
+// TestCheckpointErrorClasses drives every failure class through the real API server: the
+// kubelet stand-in produces what a real kubelet cannot on demand, the real kubelet the rest.
+func TestCheckpointErrorClasses(t *testing.T) {
+	ns := namespace(t, "e2e-errors")
+	for _, name := range []string{"gate-off-1", "no-pod-1", "no-container-1", "criu-fail-1", "slow-1"} {
+		standInPod(t, ns, name, fakeNode)
+	}
+	standInPod(t, ns, "unreachable-1", goneNode)
+	// a real CRIU failure: an established TCP connection without --tcp-established
+	tcp := busyboxPod(ns, "tcp-1", realNode,
+		`httpd -f -p 9090 -h /tmp & sleep 1; (while true; do sleep 5; done | nc 127.0.0.1 9090) & while true; do sleep 1; done`, nil)
+	tcp.Spec.Containers[0].ReadinessProbe = &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+		Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "netstat -tn | grep -q ESTABLISHED"}}}}
+	runPod(t, tcp)
+	runPod(t, busyboxPod(ns, "done-1", realNode, `exit 0`, nil))
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+
+	tests := []struct {
+		name    string
+		target  cluster.Target
+		timeout time.Duration
+		class   error
+		want    []string
+	}{
+		{"feature gate off", cluster.Target{Namespace: ns, Pod: "gate-off-1", Container: "app"}, time.Minute, cluster.ErrGateOff,
+			[]string{"ContainerCheckpoint", "pod and container exist", "404 page not found"}},
+		{"kubelet does not know the pod", cluster.Target{Namespace: ns, Pod: "no-pod-1", Container: "app"}, time.Minute, cluster.ErrNoSuchPod,
+			[]string{"does not know pod " + ns + "/no-pod-1", "pod does not exist"}},
+		{"kubelet does not know the container", cluster.Target{Namespace: ns, Pod: "no-container-1", Container: "app"}, time.Minute, cluster.ErrNoSuchContainer,
+			[]string{`does not know container "app"`}},
+		{"runtime and CRIU text (stand-in)", cluster.Target{Namespace: ns, Pod: "criu-fail-1", Container: "app"}, time.Minute, cluster.ErrRuntime,
+			[]string{"Can't dump file 5 of that type", "/dev/nvidia0", "dump.log"}},
+		{"runtime and CRIU failure (real kubelet)", cluster.Target{Namespace: ns, Pod: "tcp-1", Container: "app"}, time.Minute, cluster.ErrRuntime,
+			[]string{"checkpointing of " + ns + "/tcp-1/app failed", "criu failed", "criu-dump.log"}},
+		{"timeout", cluster.Target{Namespace: ns, Pod: "slow-1", Container: "app"}, time.Second, cluster.ErrTimeout,
+			[]string{"no answer from the kubelet within 1s", "raise --timeout"}},
+		{"node unreachable", cluster.Target{Namespace: ns, Pod: "unreachable-1", Container: "app"}, time.Minute, cluster.ErrNodeUnreachable,
+			[]string{"could not reach the kubelet of node " + goneNode, "connection refused"}},
+		{"no such pod", cluster.Target{Namespace: ns, Pod: "missing", Container: "app"}, time.Minute, cluster.ErrNoSuchPod,
+			[]string{"pod " + ns + "/missing does not exist"}},
+		{"no such container", cluster.Target{Namespace: ns, Pod: "tcp-1", Container: "sidecar"}, time.Minute, cluster.ErrNoSuchContainer,
+			[]string{`has no container "sidecar" (it has: app)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := c.Checkpoint(t.Context(), tt.target, tt.timeout)
+			require.Error(t, err)
+			require.ErrorIs(t, err, tt.class, err.Error())
+			var ce *cluster.CheckpointError
+			require.True(t, errors.As(err, &ce))
+			require.NotEmpty(t, ce.Fix, "every class says how to fix it")
+			for _, w := range tt.want {
+				require.Contains(t, err.Error(), w)
+			}
+			if tt.class == cluster.ErrTimeout {
+				require.Less(t, time.Since(start), 10*time.Second, "the timeout bounds the wait")
+			}
+		})
+	}
+	t.Run("container not running", func(t *testing.T) {
+		require.Eventually(t, func() bool {
+			p, err := admin(t).CoreV1().Pods(ns).Get(t.Context(), "done-1", metav1.GetOptions{})
+			return err == nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running == nil
+		}, 30*time.Second, 200*time.Millisecond)
+		_, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "done-1", Container: "app"}, time.Minute)
+		require.ErrorIs(t, err, cluster.ErrNotRunning)
+	})
+}
+
+// TestRBAC: the least-privilege responder of docs/rbac.yaml checkpoints and pulls; a user
+// without those roles gets an error naming the missing permission.
+func TestRBAC(t *testing.T) {
+	ns := namespace(t, "e2e-rbac")
+	runPod(t, busyboxPod(ns, "victim", realNode, `while true; do sleep 1; done`, nil))
+
+	t.Run("responder checkpoints and pulls", func(t *testing.T) {
+		c := connect(t, ctxResp, cluster.ConnectOptions{})
+		id, err := c.WhoAmI(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, "responder", id.Username)
+		require.Contains(t, id.Groups, "podsleuth:responders")
+		res, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+		require.NoError(t, err)
+		st, err := evidence.Open(t.TempDir())
+		require.NoError(t, err)
+		item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st})
+		require.NoError(t, err)
+		require.Equal(t, item.Manifest.NodeSHA256, item.Manifest.LocalSHA256)
+		require.Equal(t, "responder", item.Manifest.Cluster.User)
+	})
+	t.Run("nobody cannot even read the pod", func(t *testing.T) {
+		c := connect(t, ctxNobody, cluster.ConnectOptions{})
+		_, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+		require.ErrorIs(t, err, cluster.ErrForbidden)
+		require.Contains(t, err.Error(), "cannot get pods in namespace "+ns)
+		require.Contains(t, err.Error(), "docs/rbac.yaml")
+	})
+	t.Run("reading pods but no nodes/proxy", func(t *testing.T) {
+		cs := admin(t)
+		_, err := cs.RbacV1().Roles(ns).Create(t.Context(), &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "read-pods"},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, err = cs.RbacV1().RoleBindings(ns).Create(t.Context(), &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "nobody-reads-pods"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "read-pods"},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "nobody"}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		c := connect(t, ctxNobody, cluster.ConnectOptions{})
+		require.Eventually(t, func() bool { // RBAC caches settle quickly
+			_, err := c.Client.CoreV1().Pods(ns).Get(t.Context(), "victim", metav1.GetOptions{})
+			return err == nil
+		}, 10*time.Second, 100*time.Millisecond)
+		_, err = c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+		require.ErrorIs(t, err, cluster.ErrForbidden)
+		require.Contains(t, err.Error(), "missing permission create on nodes/proxy (node "+realNode+")")
+	})
+}
+
+// TestReadonly proves that --readonly refuses every mutating request before it is sent: the API
+// server's audit log holds no mutating request from the read-only client, while a positive
+// control (a read) from the same client is there.
+func TestReadonly(t *testing.T) {
+	ns := namespace(t, "e2e-ro")
+	runPod(t, busyboxPod(ns, "victim", realNode, `while true; do sleep 1; done`, nil))
+	ua := "podsleuth-e2e-readonly-" + randSuffix()
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{Readonly: true, UserAgent: ua})
+	target := cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}
+
+	_, err := c.Checkpoint(t.Context(), target, time.Minute)
+	require.ErrorIs(t, err, cluster.ErrReadonly)
+	st, err := evidence.Open(t.TempDir())
+	require.NoError(t, err)
+	_, err = c.Pull(t.Context(), &cluster.CheckpointResult{Target: target, Node: realNode, NodePath: "/var/lib/kubelet/checkpoints/checkpoint-x.tar"},
+		cluster.PullOptions{Namespace: ns, Image: testImage, Store: st})
+	require.ErrorIs(t, err, cluster.ErrReadonly)
+	// the transport guard catches what the library's own checks would not
+	_, err = c.Client.CoreV1().Pods(ns).Create(t.Context(), busyboxPod(ns, "sneaky", realNode, "true", nil), metav1.CreateOptions{})
+	require.ErrorIs(t, err, cluster.ErrReadonly)
+	err = c.Client.CoreV1().Pods(ns).Delete(t.Context(), "victim", metav1.DeleteOptions{})
+	require.ErrorIs(t, err, cluster.ErrReadonly)
+	_, err = c.Client.CoreV1().RESTClient().Post().Resource("nodes").Name(realNode).SubResource("proxy").
+		Suffix("checkpoint", ns, "victim", "app").Do(t.Context()).Raw()
+	require.ErrorIs(t, err, cluster.ErrReadonly)
+	// reads and the who-am-I review still work
+	_, err = c.Client.CoreV1().Pods(ns).Get(t.Context(), "victim", metav1.GetOptions{})
+	require.NoError(t, err)
+	_, err = c.WhoAmI(t.Context())
+	require.NoError(t, err)
+
+	var reads, mutating []string
+	require.Eventually(t, func() bool {
+		reads, mutating = auditByAgent(t, ua)
+		return len(reads) > 0
+	}, 10*time.Second, 200*time.Millisecond, "the positive control (a GET) must reach the audit log")
+	require.Empty(t, mutating, "no mutating request from the read-only client may reach the API server")
+}
+
+// auditByAgent splits the audit events of one user agent into reads and mutating requests.
+func auditByAgent(t *testing.T, ua string) (reads, mutating []string) {
+	f, err := os.Open(auditLog(t))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), ua) {
+			continue
+		}
+		var ev struct {
+			Verb       string `json:"verb"`
+			RequestURI string `json:"requestURI"`
+			UserAgent  string `json:"userAgent"`
+			ObjectRef  *struct {
+				Resource string `json:"resource"`
+			} `json:"objectRef"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
+		if ev.UserAgent != ua {
+			continue
+		}
+		switch {
+		case ev.Verb == "get" || ev.Verb == "list" || ev.Verb == "watch":
+			reads = append(reads, ev.RequestURI)
+		case ev.ObjectRef != nil && ev.Verb == "create" && strings.HasPrefix(ev.ObjectRef.Resource, "selfsubject"):
+			reads = append(reads, ev.RequestURI) // a question, not a change
+		default:
+			mutating = append(mutating, ev.Verb+" "+ev.RequestURI)
+		}
+	}
+	require.NoError(t, sc.Err())
+	return reads, mutating
+}
+
+// TestPullFailureAndCancelLeaveNoCollector: a failed pull and a cancelled pull both delete
+// their collector pod.
+func TestPullFailureAndCancelLeaveNoCollector(t *testing.T) {
+	ns := namespace(t, "e2e-cancel")
+	collectorNS := namespace(t, "e2e-cancel-collect")
+	runPod(t, busyboxPod(ns, "victim", realNode, `while true; do sleep 1; done`, nil))
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+	res, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+	require.NoError(t, err)
+	st, err := evidence.Open(t.TempDir())
+	require.NoError(t, err)
+
+	t.Run("archive gone from the node", func(t *testing.T) {
+		gone := *res
+		gone.NodePath = strings.Replace(res.NodePath, "checkpoint-victim", "checkpoint-vanished", 1)
+		_, err := c.Pull(t.Context(), &gone, cluster.PullOptions{Namespace: collectorNS, Image: testImage, Store: st})
+		require.ErrorIs(t, err, cluster.ErrStream)
+		require.Contains(t, err.Error(), "No such file")
+		noCollectors(t, collectorNS)
+	})
+	t.Run("cancelled while the collector starts", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		_, err := c.Pull(ctx, res, cluster.PullOptions{Namespace: collectorNS, Image: testImage, Store: st,
+			Progress: func(p cluster.Progress) {
+				if p.Phase == "collector" {
+					go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+				}
+			}})
+		require.ErrorIs(t, err, context.Canceled)
+		noCollectors(t, collectorNS)
+	})
+	t.Run("cancelled while hashing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		_, err := c.Pull(ctx, res, cluster.PullOptions{Namespace: collectorNS, Image: testImage, Store: st,
+			Progress: func(p cluster.Progress) {
+				if p.Phase == "hash" {
+					cancel()
+				}
+			}})
+		require.Error(t, err)
+		noCollectors(t, collectorNS)
+	})
+	items, err := st.List()
+	require.NoError(t, err)
+	require.Empty(t, items, "nothing half-acquired")
+}
+
+// TestSelectorCheckpointsADeployment checkpoints every pod matching a label selector with
+// bounded concurrency.
+func TestSelectorCheckpointsADeployment(t *testing.T) {
+	ns := namespace(t, "e2e-selector")
+	for _, n := range []string{"web-a", "web-b", "web-c"} {
+		runPod(t, busyboxPod(ns, n, realNode, `while true; do sleep 1; done`, map[string]string{"app": "web"}))
+	}
+	runPod(t, busyboxPod(ns, "db", realNode, `while true; do sleep 1; done`, map[string]string{"app": "db"}))
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+	ts, err := c.Resolve(t.Context(), ns, "", "", false, "app=web")
+	require.NoError(t, err)
+	require.Len(t, ts, 3)
+	var done int
+	res, errs := c.CheckpointAll(t.Context(), ts, time.Minute, 2, func(int, *cluster.CheckpointResult, error) { done++ })
+	require.Equal(t, 3, done)
+	for i := range ts {
+		require.NoError(t, errs[i])
+		require.Contains(t, res[i].NodePath, "checkpoint-"+ts[i].Pod+"_"+ns)
+	}
+	_, err = c.Resolve(t.Context(), ns, "", "", false, "app=nothing")
+	require.ErrorIs(t, err, cluster.ErrNoSuchPod)
+}
