@@ -1,57 +1,37 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/podsleuth/podsleuth/forensics/ioc"
 )
 
-// Redactor hides secret values in everything a report prints: environment variables whose name
-// says they hold a secret, "--password=..." style arguments, and values that look like
-// credentials wherever they appear (JWTs, private keys, bearer tokens). A redacted
-// value keeps a short fingerprint ("wJ…EY sha256:1f2e3d4c") so the same secret can be
-// correlated across reports and with the IOC table without being disclosed. AWS access key
-// IDs are identifiers, not secrets (AWS documents them as such; responders search CloudTrail
-// for them), so like forensics/ioc the redactor leaves them visible.
+// Redactor hides secret values in everything a report prints, with the same rules and the
+// same fingerprints as forensics/ioc, so a redacted value in a table ("DB_PASSWORD=s3…ss
+// sha256:ef09f464") matches its row in the indicator table without being disclosed:
+//   - environment entries whose name says they hold a secret (ioc.EnvSecret), masked as the
+//     env-secret indicator of the whole entry;
+//   - "--password=X" / "--token X" style arguments;
+//   - every secret-shaped substring ioc.Scan finds in free text (JWTs, bearer tokens, private
+//     keys, cloud keys). AWS access key IDs are identifiers, not secrets (responders search
+//     CloudTrail for them), so they stay visible, as in the indicator table.
 type Redactor struct {
 	// Reveal turns redaction off (config report.reveal, --reveal).
 	Reveal bool
 }
 
-// secretName matches variable and flag names that conventionally carry secrets.
-var secretName = regexp.MustCompile(`(?i)(secret|passw|passwd|pwd|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|session[_-]?id|cookie|signing[_-]?key|client[_-]?key)`)
+// Mask returns the redacted form of a secret value of an indicator type: at most two
+// characters at each end and the first 8 hex digits of its SHA-256 (ioc.Redact).
+func Mask(typ, v string) string { return ioc.Redact(typ, v) }
 
-// secretValue matches credential-shaped substrings. Each pattern's first group, when present,
-// is the part to hide.
-var secretValue = []*regexp.Regexp{
-	regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)`),
-	regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})`),
-	regexp.MustCompile(`(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$))`),
-	regexp.MustCompile(`\bAIza([0-9A-Za-z_-]{35})\b`),
-}
-
-// Mask returns the redacted form of a secret value: at most two characters at each end of long
-// values and the first 8 hex digits of its SHA-256.
-func Mask(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	fp := "sha256:" + hex.EncodeToString(sum[:4])
-	r := []rune(v)
-	if len(r) >= 16 {
-		return string(r[:2]) + "…" + string(r[len(r)-2:]) + " " + fp
-	}
-	return "… " + fp
-}
-
-// Env redacts the value of a NAME=VALUE entry whose name looks secret, then scans it for
-// credential-shaped values.
+// Env redacts a NAME=VALUE entry whose name looks secret, then any secret-shaped value in it.
 func (x Redactor) Env(kv string) string {
 	if x.Reveal {
 		return kv
 	}
-	name, val, ok := strings.Cut(kv, "=")
-	if ok && val != "" && secretName.MatchString(name) {
-		return name + "=" + Mask(val)
+	if ioc.EnvSecret(kv) {
+		return ioc.Redact(ioc.TypeEnvSecret, kv)
 	}
 	return x.Text(kv)
 }
@@ -68,8 +48,8 @@ func (x Redactor) EnvList(env []string) []string {
 	return out
 }
 
-// Args redacts a command line: "--password=X" and "--token X" forms, and credential-shaped
-// values anywhere.
+// Args redacts a command line: "--password=X" and "--token X" forms (the value is treated as
+// an environment secret named after the flag), and secret-shaped values anywhere.
 func (x Redactor) Args(args []string) []string {
 	if args == nil {
 		return nil
@@ -79,22 +59,27 @@ func (x Redactor) Args(args []string) []string {
 		copy(out, args)
 		return out
 	}
-	hideNext := false
+	hideNext := ""
 	for i, a := range args {
-		switch {
-		case hideNext && a != "" && !strings.HasPrefix(a, "-"):
-			out[i] = Mask(a)
-			hideNext = false
+		if hideNext != "" && a != "" && !strings.HasPrefix(a, "-") {
+			kv := ioc.Redact(ioc.TypeEnvSecret, hideNext+"="+a)
+			out[i] = kv[len(hideNext)+1:]
+			hideNext = ""
 			continue
-		case strings.HasPrefix(a, "-"):
-			hideNext = false
+		}
+		hideNext = ""
+		if strings.HasPrefix(a, "-") {
 			name, val, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if secretName.MatchString(name) {
-				if ok {
-					out[i] = a[:len(a)-len(val)] + Mask(val)
+			flag := strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+			if ioc.EnvSecret(flag + "=x") {
+				if ok && val != "" {
+					kv := ioc.Redact(ioc.TypeEnvSecret, flag+"="+val)
+					out[i] = a[:len(a)-len(val)] + kv[len(flag)+1:]
 					continue
 				}
-				hideNext = true
+				if !ok {
+					hideNext = flag
+				}
 			}
 		}
 		out[i] = x.Text(a)
@@ -102,22 +87,35 @@ func (x Redactor) Args(args []string) []string {
 	return out
 }
 
-// Text replaces credential-shaped substrings of free text (titles, previews, values).
+// Text replaces the secret-shaped substrings of free text (titles, previews, paths).
 func (x Redactor) Text(s string) string {
 	if x.Reveal || s == "" {
 		return s
 	}
-	for _, re := range secretValue {
-		if !re.MatchString(s) {
+	var secrets []ioc.Match
+	for _, m := range ioc.Scan(s) {
+		if m.Secret && m.Start >= 0 && m.End <= len(s) && m.Start < m.End {
+			secrets = append(secrets, m)
+		}
+	}
+	if len(secrets) == 0 {
+		return s
+	}
+	// replace from the end so earlier offsets stay valid; skip matches inside a replaced one
+	slices.SortFunc(secrets, func(a, b ioc.Match) int { return b.Start - a.Start })
+	end := len(s) + 1
+	for _, m := range secrets {
+		if m.End > end {
 			continue
 		}
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			sub := re.FindStringSubmatchIndex(m)
-			if len(sub) < 4 || sub[2] < 0 {
-				return Mask(m)
-			}
-			return m[:sub[2]] + Mask(m[sub[2]:sub[3]]) + m[sub[3]:]
-		})
+		// the match's Value may be a sub-part (the token of "Bearer X"): mask where it sits
+		i := strings.Index(s[m.Start:m.End], m.Value)
+		start, stop := m.Start, m.End
+		if i >= 0 {
+			start, stop = m.Start+i, m.Start+i+len(m.Value)
+		}
+		s = s[:start] + ioc.Redact(m.Type, m.Value) + s[stop:]
+		end = m.Start
 	}
 	return s
 }

@@ -309,22 +309,22 @@ func Build(inputs []Input, o Options) (*Report, error) {
 			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
 			r.Findings = append(r.Findings, Finding{Evidence: id, Finding: f})
 		}
-		for _, ioc := range in.IOCs {
-			if ioc.Secret && !o.Reveal && !ioc.Redacted {
-				ioc.Value, ioc.Redacted = Mask(ioc.Value), true
+		for _, ind := range in.IOCs {
+			if ind.Secret && !o.Reveal && !ind.Redacted {
+				ind.Value, ind.Redacted = Mask(ind.Type, ind.Value), true
 			}
-			key := ioc.Type + "\x00" + cmp.Or(ioc.SHA256, ioc.Value)
+			key := ind.Type + "\x00" + cmp.Or(ind.SHA256, ind.Value)
 			if j, ok := iocIndex[key]; ok {
-				r.IOCs[j].Count += ioc.Count
-				r.IOCs[j].Where = append(r.IOCs[j].Where, ioc.Where...)
+				r.IOCs[j].Count += ind.Count
+				r.IOCs[j].Where = append(r.IOCs[j].Where, ind.Where...)
 				if !slices.Contains(r.IOCs[j].Evidence, id) {
 					r.IOCs[j].Evidence = append(r.IOCs[j].Evidence, id)
 				}
 				continue
 			}
 			iocIndex[key] = len(r.IOCs)
-			ioc.Where = append([]forensics.Location{}, ioc.Where...)
-			r.IOCs = append(r.IOCs, IOC{Evidence: []string{id}, IOC: ioc})
+			ind.Where = append([]forensics.Location{}, ind.Where...)
+			r.IOCs = append(r.IOCs, IOC{Evidence: []string{id}, IOC: ind})
 		}
 		r.Timeline = append(r.Timeline, timeline(id, cp, in.Store)...)
 		r.Summary.Processes += len(sec.Processes)
@@ -643,7 +643,7 @@ func RedactDiff(d *diff.Result, x Redactor) *diff.Result {
 		out := make([]forensics.IOC, len(in))
 		for i, v := range in {
 			if v.Secret && !v.Redacted {
-				v.Value, v.Redacted = Mask(v.Value), true
+				v.Value, v.Redacted = Mask(v.Type, v.Value), true
 			}
 			out[i] = v
 		}

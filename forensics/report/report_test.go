@@ -110,7 +110,7 @@ func TestSecretsRedactedUnlessRevealed(t *testing.T) {
 				require.Contains(t, rev.String(), s, "--reveal shows the environment as it was")
 			}
 			// the redacted value keeps a fingerprint that correlates with the revealed one
-			require.Contains(t, red.String(), report.Mask("hunter2-env-marker"))
+			require.Contains(t, red.String(), report.Mask("env-secret", "FORENSIC_SECRET=hunter2-env-marker"))
 			for _, s := range memoryOnly {
 				require.NotContains(t, red.String(), s)
 				require.NotContains(t, rev.String(), s)
@@ -121,18 +121,20 @@ func TestSecretsRedactedUnlessRevealed(t *testing.T) {
 
 func TestRedactor(t *testing.T) {
 	x := report.Redactor{}
+	const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2hlcmU"
+	const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
 	tests := []struct {
 		name, in, want string
 		f              func(string) string
 	}{
-		{"secret env name", "DB_PASSWORD=s3cr3t", "DB_PASSWORD=" + report.Mask("s3cr3t"), x.Env},
-		{"token env name", "GITHUB_TOKEN=ghp_abcdefghijklmnop", "GITHUB_TOKEN=" + report.Mask("ghp_abcdefghijklmnop"), x.Env},
+		{"secret env name", "DB_PASSWORD=s3cr3t", report.Mask("env-secret", "DB_PASSWORD=s3cr3t"), x.Env},
+		{"token env name", "GITHUB_TOKEN=ghp_abcdefghijklmnop", report.Mask("env-secret", "GITHUB_TOKEN=ghp_abcdefghijklmnop"), x.Env},
 		{"plain env", "PATH=/usr/bin:/bin", "PATH=/usr/bin:/bin", x.Env},
 		{"empty secret stays empty", "API_KEY=", "API_KEY=", x.Env},
 		{"aws key id is an identifier", "key AKIAIOSFODNN7EXAMPLE used", "key AKIAIOSFODNN7EXAMPLE used", x.Text},
-		{"bearer token", "Authorization: Bearer pdsl_fake_token_123", "Authorization: Bearer " + report.Mask("pdsl_fake_token_123"), x.Text},
-		{"jwt", "t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "t=" + report.Mask("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"), x.Text},
-		{"private key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", report.Mask("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"), x.Text},
+		{"bearer token", "Authorization: Bearer pdsl_fake_token_123", "Authorization: Bearer " + report.Mask("bearer-token", "pdsl_fake_token_123"), x.Text},
+		{"jwt", "t=" + jwt + " end", "t=" + report.Mask("jwt", jwt) + " end", x.Text},
+		{"private key", "k=" + pem, "k=" + report.Mask("private-key", pem), x.Text},
 		{"nothing secret", "GET /index.html", "GET /index.html", x.Text},
 		{"revealed", "DB_PASSWORD=s3cr3t", "DB_PASSWORD=s3cr3t", report.Redactor{Reveal: true}.Env},
 	}
@@ -141,10 +143,15 @@ func TestRedactor(t *testing.T) {
 			require.Equal(t, tt.want, tt.f(tt.in))
 		})
 	}
-	require.Equal(t, []string{"server", "--password=" + report.Mask("pw1"), "--token", report.Mask("tok"), "-v"},
-		x.Args([]string{"server", "--password=pw1", "--token", "tok", "-v"}))
-	require.Regexp(t, `^wJ…EY sha256:[0-9a-f]{8}$`, report.Mask("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
-	require.Regexp(t, `^… sha256:[0-9a-f]{8}$`, report.Mask("short"), "short secrets show no characters")
+	args := x.Args([]string{"server", "--password=hunter2pass", "--token", "tok-123456789", "-v"})
+	require.Equal(t, "server", args[0])
+	require.Equal(t, "-v", args[4])
+	require.Equal(t, "--token", args[2])
+	require.Regexp(t, `^--password=hu…ss sha256:[0-9a-f]{8}$`, args[1])
+	require.Regexp(t, `^to…89 sha256:[0-9a-f]{8}$`, args[3])
+	require.NotContains(t, strings.Join(args, " "), "hunter2pass")
+	require.Regexp(t, `^wJ…EY sha256:[0-9a-f]{8}$`, report.Mask("aws-secret-access-key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+	require.Regexp(t, `^… sha256:[0-9a-f]{8}$`, report.Mask("bearer-token", "short"), "short secrets show no characters")
 }
 
 // hostile builds a checkpoint whose strings try to break out of Markdown tables and HTML.
