@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -245,4 +246,31 @@ func TestWriteFile(t *testing.T) {
 	require.ErrorIs(t, err, report.ErrFormat)
 	_, err = os.Stat(filepath.Join(dir, "x.pdf"))
 	require.ErrorIs(t, err, os.ErrNotExist, "a failed render leaves no file")
+}
+
+// TestJSONFieldNamesAreSnakeCase: SIEM pipelines key on field names; every object key of the
+// real report is lower snake_case, except the free-form maps (labels, annotations, custody
+// details) whose keys are data.
+func TestJSONFieldNamesAreSnakeCase(t *testing.T) {
+	var doc any
+	require.NoError(t, json.Unmarshal(renderFixtureReport(t, "json"), &doc))
+	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	freeForm := map[string]bool{"labels": true, "annotations": true, "details": true}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				require.Regexp(t, snake, k, "field %s.%s", path, k)
+				if !freeForm[k] {
+					walk(path+"."+k, e)
+				}
+			}
+		case []any:
+			for _, e := range x {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	walk("", doc)
 }
