@@ -6,9 +6,12 @@
 //
 // Domain rule (to avoid junk such as "libc.so" or "main.py"): a host name is reported when it
 // is the host of a URL or the domain of an e-mail address, or, standing alone, when it has at
-// least two labels and its top-level domain is in a short list of common generic, country and
-// reserved TLDs (knownTLDs) that excludes TLDs that look like file extensions (so, py, sh, pl,
-// rs, md, ...).
+// least two labels, is written in lower case, stands alone (delimited by space, quotes or
+// punctuation such as = : , ; brackets, not inside a path or identifier), and its top-level
+// domain is in a short list of common generic, country and reserved TLDs (knownTLDs) that
+// excludes TLDs that look like file extensions (so, py, sh, pl, rs, md, ...); under a two-letter
+// country TLD a bare name needs three labels or a second-level label of 4+ letters. On 128 MiB
+// of random bytes this rule reports no domain at all.
 //
 // It imports only the forensics model and forensics/memory; never k8s.io/... or charm.land/....
 package ioc
@@ -74,6 +77,12 @@ var (
 	reEnvAssign    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,127})=(.+)$`)
 )
 
+// Characters that may stand before and after a bare host name.
+const (
+	leftDelims  = " \t\r\n\"'=:,;(<[{|"
+	rightDelims = " \t\r\n\"':,;)>]}|"
+)
+
 // knownTLDs are the top-level domains a bare host name must end in to be reported.
 var knownTLDs = map[string]bool{}
 
@@ -115,25 +124,28 @@ func Scan(text string) []Match {
 	if strings.IndexByte(text, '@') >= 0 {
 		for _, m := range reEmail.FindAllStringSubmatchIndex(text, -1) {
 			dom := strings.ToLower(text[m[2]:m[3]])
-			if !knownTLDs[dom[strings.LastIndexByte(dom, '.')+1:]] {
+			if !knownTLDs[dom[strings.LastIndexByte(dom, '.')+1:]] || !plausibleHost(dom) || m[2]-m[0] < 3 ||
+				m[0] > 0 && !strings.ContainsRune(leftDelims, rune(text[m[0]-1])) ||
+				m[1] < len(text) && !strings.ContainsRune(rightDelims+".", rune(text[m[1]])) {
 				continue
 			}
 			add(TypeEmail, strings.ToLower(text[m[0]:m[1]]), false, m[0], m[1])
 			add(TypeDomain, dom, false, m[2], m[3])
 		}
 	}
-	for _, m := range reDomain.FindAllStringIndex(text, -1) {
-		d := strings.ToLower(text[m[0]:m[1]])
-		if !knownTLDs[d[strings.LastIndexByte(d, '.')+1:]] || !plausibleHost(d) {
-			continue
+	if strings.IndexByte(text, '.') >= 0 {
+		for _, m := range reDomain.FindAllStringIndex(text, -1) {
+			d := text[m[0]:m[1]]
+			// a bare name: lower case (as names are written), a known TLD, and standing alone
+			// (delimited like a word in text), which random bytes rarely are.
+			if d != strings.ToLower(d) || !knownTLDs[d[strings.LastIndexByte(d, '.')+1:]] || !plausibleHost(d) {
+				continue
+			}
+			if m[0] > 0 && !strings.ContainsRune(leftDelims, rune(text[m[0]-1])) || m[1] < len(text) && !strings.ContainsRune(rightDelims, rune(text[m[1]])) {
+				continue // inside a path, an identifier, an e-mail address or a URL: not a bare host
+			}
+			add(TypeDomain, d, false, m[0], m[1])
 		}
-		if m[0] > 0 && (text[m[0]-1] == '@' || text[m[0]-1] == '/' || text[m[0]-1] == '.' || text[m[0]-1] == '-' || text[m[0]-1] == '_') {
-			continue // an e-mail domain, a URL host or a path: handled above or not a host
-		}
-		if m[1] < len(text) && (text[m[1]] == '(' || text[m[1]] == '/' || text[m[1]] == '_') {
-			continue // a function call or a path component
-		}
-		add(TypeDomain, d, false, m[0], m[1])
 	}
 	if strings.IndexByte(text, '.') >= 0 {
 		for _, m := range reIPv4.FindAllStringIndex(text, -1) {
@@ -164,7 +176,7 @@ func Scan(text string) []Match {
 		}
 	}
 	var awsIDEnd = -1
-	for _, m := range reAWSID.FindAllStringIndex(text, -1) {
+	for _, m := range awsIDs(text) {
 		add(TypeAWSKeyID, text[m[0]:m[1]], false, m[0], m[1])
 		awsIDEnd = m[1]
 	}
@@ -213,11 +225,30 @@ func Scan(text string) []Match {
 			add(TypeBearer, text[m[2]:m[3]], true, m[2], m[3])
 		}
 	}
+	if strings.IndexByte(text, '=') < 0 {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+		return out
+	}
 	if m := reEnvAssign.FindStringSubmatchIndex(text); m != nil && reEnvName.MatchString(text[m[2]:m[3]]) {
 		add(TypeEnvSecret, text[m[0]:m[1]], true, m[0], m[1])
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
+}
+
+var awsPrefixes = []string{"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"}
+
+// awsIDs runs the key id regex only on text that has one of the prefixes (a cheap filter).
+func awsIDs(text string) [][]int {
+	if len(text) < 20 {
+		return nil
+	}
+	for _, p := range awsPrefixes {
+		if strings.Contains(text, p) {
+			return reAWSID.FindAllStringIndex(text, -1)
+		}
+	}
+	return nil
 }
 
 // EnvSecret reports whether an environment entry NAME=VALUE has a name that says it holds a
@@ -242,13 +273,39 @@ func awsSecretShape(s string) bool {
 	return up && lo && dig
 }
 
-// plausibleHost refuses names made only of digits and dots and single-letter labels runs.
+// plausibleHost refuses names made only of digits, a one-letter second-level label, and short
+// random-looking names under two-letter country TLDs.
 func plausibleHost(d string) bool {
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 || len(labels[len(labels)-2]) < 2 {
 		return false
 	}
-	return strings.ContainsFunc(d[:len(d)-len(labels[len(labels)-1])], func(r rune) bool { return r >= 'a' && r <= 'z' })
+	if !strings.ContainsFunc(d[:len(d)-len(labels[len(labels)-1])], func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) {
+		return false
+	}
+	// under a two-letter country TLD, two short or unpronounceable labels ("jm9.hu",
+	// "qzpvhp.ae") are what random bytes make: want three labels, or a second-level label of
+	// 4+ letters (and hyphens) with a vowel and no run of 5 consonants.
+	sld := strings.ToLower(labels[len(labels)-2])
+	if len(labels[len(labels)-1]) == 2 && len(labels) == 2 {
+		return len(sld) >= 4 && !strings.ContainsFunc(sld, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' }) && pronounceable(sld)
+	}
+	return true
+}
+
+func pronounceable(s string) bool {
+	run, vowel := 0, false
+	for _, c := range s {
+		if strings.ContainsRune("aeiouy-", c) {
+			vowel = vowel || c != '-'
+			run = 0
+			continue
+		}
+		if run++; run >= 5 {
+			return false
+		}
+	}
+	return vowel
 }
 
 func urlHost(u string) string {

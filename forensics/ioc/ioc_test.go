@@ -2,6 +2,7 @@ package ioc
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -39,6 +40,9 @@ func TestScanTypes(t *testing.T) {
 		{"stratum pool", "stratum+tcp://pool.minexmr.com:4444", TypeURL, []string{"stratum+tcp://pool.minexmr.com:4444"}, false},
 		{"email", "mail ops@evil.example today", TypeEmail, []string{"ops@evil.example"}, false},
 		{"bare domain with known tld", "resolve exfil.attacker.com please", TypeDomain, []string{"exfil.attacker.com"}, false},
+		{"cctld with a real name", "ping victim-corp.de and mail.bbc.co.uk", TypeDomain, []string{"victim-corp.de", "mail.bbc.co.uk"}, false},
+		{"short random names under a cctld", "x jm9.hu 6q.kr y", TypeDomain, nil, false},
+		{"not inside an identifier", "Abc.com/x foo_bar.com", TypeDomain, nil, false},
 		{"file names are not domains", "libc.so.6 main.py run.sh ld-linux-x86-64.so.2 config.yaml", TypeDomain, nil, false},
 		{"aws key id", "id=AKIAIOSFODNN7EXAMPLE;", TypeAWSKeyID, []string{"AKIAIOSFODNN7EXAMPLE"}, false},
 		{"aws secret by name", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", TypeAWSSecret, []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, true},
@@ -128,4 +132,21 @@ func TestSocketPeers(t *testing.T) {
 	require.Equal(t, "socket", res[0].Where[0].Kind)
 	require.Equal(t, 1, res[0].Where[0].PID)
 	require.Contains(t, res[0].Where[0].Socket, "198.51.100.9:443")
+}
+
+func TestRandomBytesGiveNoNetworkIndicators(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	var sb strings.Builder
+	for i := 0; i < 2<<20; i++ {
+		sb.WriteByte(byte(0x20 + r.IntN(95)))
+	}
+	text := sb.String()
+	for i := 0; i < len(text); i += 4096 {
+		for _, m := range Scan(text[i:min(len(text), i+4096)]) {
+			switch m.Type {
+			case TypeDomain, TypeEmail, TypeURL, TypeJWT, TypePrivateKey, TypeAWSKeyID:
+				t.Fatalf("junk %s %q from random bytes", m.Type, m.Value)
+			}
+		}
+	}
 }
