@@ -1,12 +1,76 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"text/tabwriter"
 
-// placeholder: replaced by the engineer who builds "preflight".
+	"github.com/spf13/cobra"
+
+	"github.com/podsleuth/podsleuth/cluster"
+)
+
+type preflightOptions struct {
+	container   string
+	collectorNS string
+	output      string
+}
+
 func newPreflightCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "preflight",
-		Short: "preflight (not built yet)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return notYet("preflight") },
+	o := &preflightOptions{}
+	cmd := &cobra.Command{
+		Use:   "preflight [NAMESPACE/]POD",
+		Short: "Say what a checkpoint and pull of a container would need, and what is missing",
+		Long: `Check, without changing anything, whether "podsleuth checkpoint --pull" would work: your RBAC
+as the API server decides it (SelfSubjectAccessReview: create nodes/proxy for the checkpoint,
+create/delete pods and create pods/exec in the collector namespace for the pull), the container
+running, the node's kubelet version (>= 1.30 for the checkpoint API on by default) and its runtime.
+Exits 1 when a check fails.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
+			if err != nil || ns == "" {
+				ns = "default"
+			}
+			ns, pod := splitNamespacedName(args[0], ns)
+			if pod == "" {
+				return fmt.Errorf("invalid pod %q: want [NAMESPACE/]POD", args[0])
+			}
+			conn, cfg, err := a.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			if o.collectorNS == "" {
+				o.collectorNS = cfg.Cluster.CollectorNamespace
+			}
+			rep, err := conn.Preflight(cmd.Context(), cluster.Target{Namespace: ns, Pod: pod, Container: o.container}, o.collectorNS)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				if err := writeJSON(a.Out, rep); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+				for _, c := range rep.Checks {
+					mark := map[string]string{cluster.CheckOK: "[ok]", cluster.CheckFail: "[FAIL]", cluster.CheckWarn: "[warn]", cluster.CheckSkip: "[skip]"}[c.Status]
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, c.Name, c.Detail)
+					if c.Fix != "" && c.Status != cluster.CheckOK {
+						fmt.Fprintf(tw, "\t\tfix: %s\n", c.Fix)
+					}
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			if !rep.OK {
+				return &exitError{code: 1, err: fmt.Errorf("preflight of %s: %d check(s) failed: %v", rep.Target, len(rep.Failed), rep.Failed)}
+			}
+			return nil
+		},
 	}
+	cmd.Flags().StringVarP(&o.container, "container", "c", "", "container (default: the pod's default container)")
+	cmd.Flags().StringVar(&o.collectorNS, "collector-namespace", "", "namespace of the collector pod (default cluster.collector_namespace)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
+	return cmd
 }
