@@ -111,6 +111,8 @@ type SinkholeInfo struct {
 	// SandboxAddress is the sandbox side of the veth.
 	SandboxAddress string `json:"sandbox_address"`
 	PID            int    `json:"pid"`
+	// NetPID is a sandbox process whose network namespace the veth is in.
+	NetPID int `json:"net_pid"`
 	// Log is the JSON-lines log of every attempt (one SinkholeEvent a line).
 	Log string `json:"log"`
 }

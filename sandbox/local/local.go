@@ -229,11 +229,18 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 	if err := saveLocal(dir, ls); err != nil {
 		return nil, err
 	}
-	if r.Sinkhole {
-		if err := l.startSinkhole(ctx, info, ls, &undo); err != nil {
-			return nil, fmt.Errorf("%w: sinkhole: %v", sandbox.ErrRestore, err)
+	sinkhole := func(netPID int) error {
+		if err := l.startSinkhole(ctx, info, ls, &undo, netPID); err != nil {
+			return fmt.Errorf("%w: sinkhole: %v", sandbox.ErrRestore, err)
 		}
-		if err := saveLocal(dir, ls); err != nil {
+		if err := l.states.Save(info); err != nil {
+			return err
+		}
+		return saveLocal(dir, ls)
+	}
+	if r.Sinkhole && r.Bundle == "" {
+		// before the restore: the restored tree finds its route at once
+		if err := sinkhole(info.InitPID); err != nil {
 			return nil, err
 		}
 	}
@@ -247,6 +254,13 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 		return nil, err
 	}
 	info.RestoreSeconds = time.Since(t0).Seconds()
+	if r.Sinkhole && r.Bundle != "" {
+		// into the container's netns (the sandbox's, or the one CRIU restored); the tree is
+		// still stopped
+		if err := sinkhole(info.RootPID); err != nil {
+			return nil, err
+		}
+	}
 	info.State = "stopped"
 	if r.Run {
 		if err := l.signalAll(info, ls, syscall.SIGCONT); err != nil {

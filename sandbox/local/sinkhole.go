@@ -42,7 +42,7 @@ const (
 // netns with one veth pair and steers every TCP and UDP packet from the sandbox to it with
 // nftables TPROXY. The sinkhole netns has no other interface and forwards nothing, so no
 // packet can leave for the host or beyond.
-func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *localState, undo *cleanup) error {
+func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *localState, undo *cleanup, netPID int) error {
 	args := append([]string{"--net", "--"}, l.cfg.SinkholeCommand...)
 	args = append(args, info.Dir)
 	cmd := exec.Command("unshare", args...)
@@ -61,7 +61,7 @@ func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *local
 	pid := cmd.Process.Pid
 	ls.SinkStart, _ = startTime(pid)
 	undo.push(func() error { return killWait(pid, ls.SinkStart, 5*time.Second) })
-	info.Sinkhole = &sandbox.SinkholeInfo{Address: sinkAddr, SandboxAddress: sandboxAddr, PID: pid,
+	info.Sinkhole = &sandbox.SinkholeInfo{Address: sinkAddr, SandboxAddress: sandboxAddr, PID: pid, NetPID: netPID,
 		Log: filepath.Join(info.Dir, SinkholeLog)}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -79,13 +79,13 @@ func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *local
 	}
 	// the veth pair is created directly between the two namespaces: it never exists in the
 	// host's network namespace
-	if err := execLook(ctx, "ip", "link", "add", sandboxIf, "netns", strconv.Itoa(info.InitPID), "type", "veth",
+	if err := execLook(ctx, "ip", "link", "add", sandboxIf, "netns", strconv.Itoa(netPID), "type", "veth",
 		"peer", "name", sinkIf, "netns", strconv.Itoa(pid)); err != nil {
 		return err
 	}
 	sandboxSide := "ip addr add " + sandboxAddr + sinkPrefix + " dev " + sandboxIf + " && ip link set " + sandboxIf +
 		" up && ip route add default via " + sinkAddr + " dev " + sandboxIf
-	if err := l.nsRun(ctx, info.InitPID, "-n", "sh", "-c", sandboxSide); err != nil {
+	if err := l.nsRun(ctx, netPID, "-n", "sh", "-c", sandboxSide); err != nil {
 		return err
 	}
 	sinkSide := "ip link set lo up && ip addr add " + sinkAddr + sinkPrefix + " dev " + sinkIf + " && ip link set " + sinkIf +
@@ -323,15 +323,16 @@ func dnsAnswer(q []byte, addr net.IP) (string, []byte) {
 // inode from the sandbox netns's /proc/PID/net/{tcp,udp}, then the process holding it.
 func (s *SinkholeServer) owner(proto string, port int) (int, string) {
 	info, err := sandbox.States{Root: filepath.Dir(s.Dir)}.Load(filepath.Base(s.Dir))
-	if err != nil || info.InitPID == 0 {
+	if err != nil || info.Sinkhole == nil || info.Sinkhole.NetPID == 0 {
 		return 0, ""
 	}
-	ino := socketInode(fmt.Sprintf("/proc/%d/net/%s", info.InitPID, proto), port)
+	netPID := info.Sinkhole.NetPID
+	ino := socketInode(fmt.Sprintf("/proc/%d/net/%s", netPID, proto), port)
 	if ino == "" {
 		return 0, ""
 	}
 	target := "socket:[" + ino + "]"
-	netns := nsInode(info.InitPID, "net")
+	netns := nsInode(netPID, "net")
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())

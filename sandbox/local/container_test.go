@@ -1,0 +1,123 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/sandbox"
+	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/testenv"
+)
+
+// fixtureRootfs rebuilds the base rootfs the Podman fixtures ran on, with gen.sh's
+// make_rootfs recipe: busybox-static, the fixture program at /target (built from
+// src/target.c, reproducible), /etc/passwd and group, and the log file the workload deletes.
+func fixtureRootfs(t *testing.T) string {
+	t.Helper()
+	bb := ""
+	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
+		bb = filepath.Join(d, "busybox")
+	}
+	if _, err := os.Stat(bb); bb == "" || err != nil {
+		bb = testenv.Tool(t, "busybox")
+	}
+	gcc := testenv.Tool(t, "gcc")
+	r := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"bin", "work", "tmp", "proc", "sys", "dev", "etc", "var/log", "root"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
+	}
+	require.NoError(t, os.Chmod(filepath.Join(r, "tmp"), 0o1777))
+	out, err := exec.Command("cp", bb, filepath.Join(r, "bin", "busybox")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, a := range []string{"sh", "ls", "cat", "cp", "mkdir", "chmod", "rm", "sleep", "ps", "id"} {
+		require.NoError(t, os.Symlink("busybox", filepath.Join(r, "bin", a)))
+	}
+	out, err = exec.Command(gcc, "-static", "-O1", "-s", "-w", "-o", filepath.Join(r, "target"), filepath.Join(fixtures.Dir(), "src", "target.c")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "group"), []byte("root:x:0:\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(r, "var", "log", "auth.log"), []byte("Jan 10 03:14:07 web-7f9c sshd[811]: Accepted publickey\n"), 0o644))
+	return r
+}
+
+func unpackFixture(t *testing.T, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), "archives", name), archive.DefaultLimits(), t.TempDir())
+	require.NoError(t, err)
+	defer a.Close()
+	dir := t.TempDir()
+	require.NoError(t, sandbox.Unpack(ctx, a, dir))
+	return dir
+}
+
+func TestRestoreContainerArchiveLocal(t *testing.T) {
+	l := newTestLocal(t)
+	testenv.Tool(t, "nft")
+	rt := ""
+	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
+		rt = filepath.Join(d, "runc")
+	}
+	if _, err := os.Stat(rt); rt == "" || err != nil {
+		rt = testenv.Tool(t, "runc")
+	}
+	l.cfg.Runtime = rt
+	rootfs := fixtureRootfs(t)
+	for _, name := range []string{"podman-runc.tar"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			bundle := unpackFixture(t, name)
+			info, err := l.Restore(ctx, sandbox.Request{Source: name, Bundle: bundle, Images: filepath.Join(bundle, "checkpoint"), Rootfs: rootfs, Sinkhole: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = l.Destroy(ctx, info.ID) })
+			t.Logf("restored %s in %.3f s, root pid %d, warnings %v", name, info.RestoreSeconds, info.RootPID, info.Warnings)
+			require.Equal(t, "stopped", info.State)
+			for _, ns := range []string{"net", "pid", "mnt", "uts", "ipc"} {
+				require.NotEqual(t, nsInode(os.Getpid(), ns), nsInode(info.RootPID, ns), ns)
+			}
+			st, err := readStatus(info.RootPID)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(st.State, "T"), st.State)
+			require.Equal(t, 1, st.NSpid[len(st.NSpid)-1], "the container's PID 1")
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", info.RootPID))
+			require.NoError(t, err)
+			require.Contains(t, string(env), "FORENSIC_SECRET=hunter2-env-marker")
+			require.True(t, memContains(t, info.RootPID, "CRIU-FORENSIC-MARKER-7f3a9c"))
+			require.True(t, tcpListeners(t, fmt.Sprintf("/proc/%d/net/tcp", info.RootPID))[47777])
+			// rootfs rebuilt: the dropped binary from rootfs-diff.tar is there, the deleted log is not
+			_, err = os.Stat(fmt.Sprintf("/proc/%d/root/tmp/.x/miner", info.RootPID))
+			require.NoError(t, err)
+			_, err = os.Stat(fmt.Sprintf("/proc/%d/root/var/log/auth.log", info.RootPID))
+			require.ErrorIs(t, err, os.ErrNotExist)
+			links, err := netLinks(ctx, info.RootPID)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{"lo", sandboxIf}, links)
+
+			ls, err := loadLocal(info.Dir)
+			require.NoError(t, err)
+			require.NoError(t, l.Destroy(ctx, info.ID))
+			require.Eventually(t, func() bool { return gone(info.RootPID) }, 5*time.Second, 20*time.Millisecond)
+			_, err = os.Stat(info.Dir)
+			require.ErrorIs(t, err, os.ErrNotExist)
+			out, _ := exec.Command(rt, "--root", ls.RuncRoot, "list").CombinedOutput()
+			require.NotContains(t, string(out), ls.ContainerID)
+			left, _ := filepath.Glob("/sys/fs/cgroup/*" + ls.CgroupPath)
+			require.Empty(t, left, "cgroups removed")
+		})
+	}
+}
+
+// gone reports whether pid has exited (a zombie waiting for its reaper counts as gone).
+func gone(pid int) bool {
+	st, err := readStatus(pid)
+	return err != nil || strings.HasPrefix(st.State, "Z")
+}
