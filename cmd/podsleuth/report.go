@@ -125,28 +125,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	var (
-		inputs []report.Input
-		dins   []diff.Input
-	)
-	for _, arg := range o.inputs {
-		in, err := loadEvidence(ctx, o.cfg, st, arg, o.reveal)
-		if err != nil {
-			return err
-		}
-		inputs = append(inputs, in.Input)
-		dins = append(dins, diff.Input{Checkpoint: in.Checkpoint, IOCs: in.IOCs})
-	}
-	opts := report.Options{CaseID: o.cfg.Case.ID, Analyst: o.cfg.Case.Analyst, Notes: o.notes,
-		ToolVersion: version, Generated: time.Now(), Reveal: o.reveal}
-	if o.diff {
-		d, err := diff.Compare(dins[0], dins[1])
-		if err != nil {
-			return err
-		}
-		opts.Diff = d
-	}
-	r, err := report.Build(inputs, opts)
+	r, inputs, err := buildCaseReport(ctx, o.cfg, st, o.inputs, o.notes, o.reveal, o.diff)
 	if err != nil {
 		return err
 	}
@@ -154,25 +133,104 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		for _, in := range inputs {
-			if in.Store == nil {
-				continue
-			}
-			details := map[string]string{"what": "report", "format": string(o.fmt), "report_sha256": sum,
-				"redacted": fmt.Sprint(!o.reveal)}
-			if o.output != "" {
-				details["file"] = o.output
-			}
-			if err := st.Log(in.Store.ID, evidence.Event{Action: evidence.ActionExported, Details: details}); err != nil {
-				return fmt.Errorf("report written, but logging the export to %s's custody log failed: %w", in.Store.ID, err)
-			}
-		}
+	if err := logExport(st, inputs, o.fmt, o.output, sum, o.reveal); err != nil {
+		return err
 	}
 	if o.output != "" {
 		fmt.Fprintf(a.ErrOut, "wrote %s (%s, sha256 %s)\n", o.output, o.fmt, sum)
 	}
 	return nil
+}
+
+// buildCaseReport decodes and analyses every input and builds one case report; with withDiff
+// the changes from the first input to the second are added.
+func buildCaseReport(ctx context.Context, cfg *config.Config, st *evidence.Store, args []string, notes string, reveal, withDiff bool) (*report.Report, []report.Input, error) {
+	var (
+		inputs []report.Input
+		dins   []diff.Input
+	)
+	for _, arg := range args {
+		in, err := loadEvidence(ctx, cfg, st, arg, reveal)
+		if err != nil {
+			return nil, nil, err
+		}
+		inputs = append(inputs, in.Input)
+		dins = append(dins, diff.Input{Checkpoint: in.Checkpoint, IOCs: in.IOCs})
+	}
+	opts := report.Options{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: notes,
+		ToolVersion: version, Generated: time.Now(), Reveal: reveal}
+	if withDiff {
+		d, err := diff.Compare(dins[0], dins[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Diff = d
+	}
+	r, err := report.Build(inputs, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, inputs, nil
+}
+
+// logExport records the export of a report in the custody log of every store item in it.
+func logExport(st *evidence.Store, inputs []report.Input, f report.Format, file, sum string, reveal bool) error {
+	if st == nil {
+		return nil
+	}
+	for _, in := range inputs {
+		if in.Store == nil {
+			continue
+		}
+		details := map[string]string{"what": "report", "format": string(f), "report_sha256": sum,
+			"redacted": fmt.Sprint(!reveal)}
+		if file != "" {
+			details["file"] = file
+		}
+		if err := st.Log(in.Store.ID, evidence.Event{Action: evidence.ActionExported, Details: details}); err != nil {
+			return fmt.Errorf("report written, but logging the export to %s's custody log failed: %w", in.Store.ID, err)
+		}
+	}
+	return nil
+}
+
+// reportExporter is the TUI's report export (evidence screen, key x): a report of one archive
+// in report.format (default html) written to report.dir (default DATA_DIR/reports, 0700),
+// logged in the item's custody log. It returns the written file. Wire it as
+// evidence.Source.Actions.Report.
+func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (string, error) {
+	return func(ctx context.Context, path string) (string, error) {
+		f, err := report.ParseFormat(cfg.Report.Format)
+		if err != nil {
+			return "", err
+		}
+		st, err := openStoreIfExists(cfg)
+		if err != nil {
+			return "", err
+		}
+		r, inputs, err := buildCaseReport(ctx, cfg, st, []string{path}, cfg.Case.Notes, cfg.Report.Reveal, false)
+		if err != nil {
+			return "", err
+		}
+		dir := cfg.Report.Dir
+		if dir == "" {
+			dir = filepath.Join(cfg.DataDir, "reports")
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("report directory: %w", err)
+		}
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		if in := inputs[0]; in.Store != nil {
+			name = in.Store.ID
+		}
+		ext := map[report.Format]string{report.JSON: "json", report.Markdown: "md", report.HTML: "html"}[f]
+		out := filepath.Join(dir, fmt.Sprintf("report-%s-%s.%s", name, time.Now().UTC().Format("20060102T150405Z"), ext))
+		sum, err := r.WriteFile(out, f)
+		if err != nil {
+			return "", err
+		}
+		return out, logExport(st, inputs, f, out, sum, cfg.Report.Reveal)
+	}
 }
 
 // writeReport writes the report to path (atomically, 0600) or to out when path is empty, and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
+	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/report"
 )
 
@@ -169,4 +171,37 @@ func TestDiffCommand(t *testing.T) {
 	code, _, errOut = runCLI(t, data, "diff", full)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "accepts 2 arg(s)")
+}
+
+// TestReportExporter is the TUI's export (evidence screen, x): an HTML report of a store item
+// in DATA_DIR/reports, logged in the item's custody log.
+func TestReportExporter(t *testing.T) {
+	data := t.TempDir()
+	code, out, errOut := runCLI(t, data, "evidence", "add", filepath.Join(fixtureRoot, "archives/podman-crun.tar.gz"), "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct{ ID, Archive string }
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+
+	t.Setenv("PODSLEUTH_CASE_ID", "IR-77")
+	cfg, err := config.Load(config.Options{})
+	require.NoError(t, err)
+	require.Equal(t, "html", cfg.Report.Format, "the default export format")
+	file, err := reportExporter(cfg)(context.Background(), added.Archive)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(data, "reports"), filepath.Dir(file))
+	require.True(t, strings.HasPrefix(filepath.Base(file), "report-"+added.ID+"-"), file)
+	require.True(t, strings.HasSuffix(file, ".html"))
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "<title>Forensic report: IR-77</title>")
+	require.Contains(t, string(b), added.ID, "the store item is in the report")
+
+	code, out, errOut = runCLI(t, data, "evidence", "show", added.ID, "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"action": "exported"`)
+	require.Contains(t, out, file)
+
+	t.Setenv("PODSLEUTH_REPORT_FORMAT", "pdf")
+	_, err = config.Load(config.Options{})
+	require.ErrorIs(t, err, config.ErrInvalid, "an unknown export format is refused when the config loads")
 }
