@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -25,8 +26,8 @@ func newIOCsCmd(a *app) *cobra.Command {
 		Use:   "iocs ARCHIVE",
 		Short: "Extract indicators of compromise (addresses, URLs, keys, tokens, secrets) from a checkpoint",
 		Long: `iocs scans the environment and command line of every process, the container's configuration and
-every printable string (6+ characters) of process memory, shared memory, memfds, pipe buffers and
-socket queues for: IPv4/IPv6 addresses, URLs, domains, e-mail addresses, AWS access key ids and
+every printable string (6+ characters) of process memory, shared memory, memfds, pipe buffers,
+socket queues and the files of the container's rootfs changes (rootfs-diff.tar) for: IPv4/IPv6 addresses, URLs, domains, e-mail addresses, AWS access key ids and
 secret keys, GCP API keys and service-account markers, Azure storage keys, JWTs, PEM private keys,
 bearer tokens, and secrets in environment variables (names like *PASSWORD*, *SECRET*, *TOKEN*,
 *KEY*). Each indicator is listed once with every place it was seen.
@@ -55,8 +56,10 @@ redacted values can still be correlated); --reveal prints them.`,
 			if o.noMem {
 				src = nil
 			}
-			res, err := ioc.Extract(cmd.Context(), mc.cp, src, ioc.Options{Reveal: o.reveal, Filter: f, Types: o.types})
-			if err != nil {
+			res, err := ioc.Extract(cmd.Context(), mc.cp, src, ioc.Options{Reveal: o.reveal, Filter: f, Types: o.types, Members: mc.arc})
+			if errors.Is(err, ioc.ErrRootfs) && cmd.Context().Err() == nil {
+				fmt.Fprintf(a.ErrOut, "warning: %v\n", err) // the other indicators are still complete
+			} else if err != nil {
 				return err
 			}
 			if o.output == "json" {

@@ -1,9 +1,13 @@
 package ioc
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/podsleuth/podsleuth/forensics"
@@ -27,7 +31,26 @@ type Options struct {
 	Filter memory.Filter
 	// Types keeps only these indicator types (all when empty).
 	Types []string
+	// Members, when set, gives access to the archive's members: the files of the container's
+	// rootfs changes (rootfs-diff.tar) are scanned too, as locations of kind "rootfs".
+	Members Members
 }
+
+// Members is the part of archive.Archive the rootfs scan needs.
+type Members interface {
+	Member(name string) (io.ReaderAt, int64, error)
+}
+
+// ErrRootfs wraps problems reading rootfs-diff.tar; the indicators found elsewhere are still
+// returned with it.
+var ErrRootfs = errors.New("rootfs changes not fully scanned")
+
+// Rootfs scan bounds: files larger than MaxRootfsFile are read only up to it, and at most
+// MaxRootfsBytes are read in all.
+const (
+	MaxRootfsFile  = 16 << 20
+	MaxRootfsBytes = 512 << 20
+)
 
 // Extract finds the indicators in a checkpoint: the environment and command line of every
 // process, the container's configured environment, and every printable string of process
@@ -109,8 +132,14 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 			add(a, forensics.Location{Kind: "cmdline", Path: "config.dump"})
 		}
 	}
+	var rootErr error
+	if opt.Members != nil && len(opt.Filter.PIDs) == 0 {
+		rootErr = scanRootfs(ctx, opt.Members, func(text, path string) {
+			add(text, forensics.Location{Kind: "rootfs", Path: path})
+		})
+	}
 	if mem == nil {
-		return c.Result(), nil
+		return c.Result(), rootErr
 	}
 	type segKey struct {
 		kind   string
@@ -148,9 +177,68 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 		return nil
 	})
 	if err != nil {
-		return c.Result(), fmt.Errorf("scan memory: %w", err)
+		return c.Result(), errors.Join(fmt.Errorf("scan memory: %w", err), rootErr)
 	}
-	return c.Result(), nil
+	return c.Result(), rootErr
+}
+
+// scanRootfs calls fn with every printable string (MinString+) of every regular file of
+// rootfs-diff.tar, with the file's path. An archive without it has nothing to scan.
+func scanRootfs(ctx context.Context, ms Members, fn func(text, path string)) error {
+	r, size, err := ms.Member("rootfs-diff.tar")
+	if err != nil {
+		return nil // no rootfs changes (bare CRIU images, or none recorded)
+	}
+	tr := tar.NewReader(io.NewSectionReader(r, 0, size))
+	var total int64
+	buf := make([]byte, 64<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: rootfs-diff.tar: %w", ErrRootfs, err)
+		}
+		if h.Typeflag != tar.TypeReg || h.Size == 0 {
+			continue
+		}
+		name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		lr := io.LimitReader(tr, min(h.Size, MaxRootfsFile))
+		var cur []byte
+		flush := func() {
+			if len(cur) >= MinString {
+				fn(string(cur), name)
+			}
+			cur = cur[:0]
+		}
+		for {
+			n, err := lr.Read(buf)
+			total += int64(n)
+			for _, b := range buf[:n] {
+				if b >= 0x20 && b < 0x7f || b == '\t' || b == '\n' || b == '\r' {
+					if cur = append(cur, b); len(cur) >= memory.MaxString {
+						flush()
+					}
+					continue
+				}
+				flush()
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%w: rootfs-diff.tar: %s: %w", ErrRootfs, name, err)
+			}
+		}
+		flush()
+		if total > MaxRootfsBytes {
+			return fmt.Errorf("%w: stopped after %d bytes of rootfs-diff.tar", ErrRootfs, total)
+		}
+	}
 }
 
 func anyPID(pids []int, want func(int) bool) bool {

@@ -229,8 +229,24 @@ func Scan(text string) []Match {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 		return out
 	}
-	if m := reEnvAssign.FindStringSubmatchIndex(text); m != nil && reEnvName.MatchString(text[m[2]:m[3]]) {
-		add(TypeEnvSecret, text[m[0]:m[1]], true, m[0], m[1])
+	// NAME=VALUE: the whole string (an environment entry) or each line of a text (.env files,
+	// shell scripts: "export NAME=VALUE")
+	for pos := 0; pos < len(text); {
+		line, next := text[pos:], len(text)
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], pos+i+1
+		}
+		at := pos
+		if t := strings.TrimLeft(line, " \t"); strings.HasPrefix(t, "export ") {
+			rest := strings.TrimLeft(t[len("export "):], " ")
+			at += len(line) - len(rest)
+			line = rest
+		}
+		line = strings.TrimRight(line, "\r")
+		if m := reEnvAssign.FindStringSubmatchIndex(line); m != nil && reEnvName.MatchString(line[m[2]:m[3]]) {
+			add(TypeEnvSecret, line[m[0]:m[1]], true, at+m[0], at+m[1])
+		}
+		pos = next
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out

@@ -1,7 +1,11 @@
 package ioc
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -149,4 +153,43 @@ func TestRandomBytesGiveNoNetworkIndicators(t *testing.T) {
 			}
 		}
 	}
+}
+
+type members map[string][]byte
+
+func (m members) Member(name string) (io.ReaderAt, int64, error) {
+	b, ok := m[name]
+	if !ok {
+		return nil, 0, errors.New("no such member")
+	}
+	return bytes.NewReader(b), int64(len(b)), nil
+}
+
+func TestRootfsFiles(t *testing.T) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	files := []struct{ name, body string }{
+		{"etc/miner.conf", "pool=stratum+tcp://pool.minexmr.com:4444\nwallet=x\n"},
+		{"root/.env", "export API_TOKEN=abcdef123456\nHOME=/root\n"},
+		{"tmp/.x/bin", "\x7fELF\x00\x00AKIAIOSFODNN7EXAMPLE\x00\x01"},
+	}
+	for _, f := range files {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write([]byte(f.body))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	res, err := Extract(context.Background(), &forensics.Checkpoint{}, nil, Options{Members: members{"rootfs-diff.tar": tb.Bytes()}, Reveal: true})
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, r := range res {
+		got[r.Type+" "+r.Value] = r.Where[0].Kind + " " + r.Where[0].Path
+	}
+	require.Equal(t, "rootfs /etc/miner.conf", got["url stratum+tcp://pool.minexmr.com:4444"])
+	require.Equal(t, "rootfs /etc/miner.conf", got["domain pool.minexmr.com"])
+	require.Equal(t, "rootfs /root/.env", got["env-secret API_TOKEN=abcdef123456"])
+	require.Equal(t, "rootfs /tmp/.x/bin", got["aws-access-key-id AKIAIOSFODNN7EXAMPLE"])
+
+	_, err = Extract(context.Background(), &forensics.Checkpoint{}, nil, Options{Members: members{"rootfs-diff.tar": tb.Bytes()[:1100]}})
+	require.ErrorIs(t, err, ErrRootfs, "a truncated rootfs-diff.tar is reported")
 }
