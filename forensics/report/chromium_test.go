@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,15 +92,18 @@ func TestHTMLInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "report-tree.png"), png, 0o600))
 
-	// the container checkpoint's section (container metadata, rootfs changes)
-	var e3 struct {
-		Data string `json:"data"`
+	// screenshots of the sections a reader jumps to: indicators, the container checkpoint
+	// (container metadata, rootfs changes) and the changes between the two dumps
+	for _, sec := range []struct{ id, file string }{{"iocs", "report-iocs.png"}, {"E3", "report-container.png"}, {"diff", "report-diff.png"}} {
+		var shot struct {
+			Data string `json:"data"`
+		}
+		b.eval(ctx, fmt.Sprintf(`document.getElementById(%q).scrollIntoView(); true`, sec.id), nil)
+		b.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+		png, err := base64.StdEncoding.DecodeString(shot.Data)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, sec.file), png, 0o600))
 	}
-	b.eval(ctx, `document.querySelector("#E3").scrollIntoView(); true`, nil)
-	b.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &e3)
-	png, err = base64.StdEncoding.DecodeString(e3.Data)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "report-container.png"), png, 0o600))
 
 	// printable: the print path works and opens every collapsed section
 	var pdf struct {
@@ -165,5 +169,5 @@ func TestHTMLInChromium(t *testing.T) {
 		require.NoError(t, json.Unmarshal(e.Params, &p))
 		require.NotEqual(t, "error", p.Entry.Level, "browser log error: %s", p.Entry.Text)
 	}
-	t.Logf("artifacts: %s (report.html, report.png, report-tree.png, report-container.png, report-print.png, report.pdf)", dir)
+	t.Logf("artifacts: %s (report.html, report.png, report-tree.png, report-iocs.png, report-container.png, report-diff.png, report-print.png, report.pdf)", dir)
 }

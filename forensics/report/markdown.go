@@ -287,7 +287,7 @@ func (m *mdWriter) iocs(r *Report) {
 				ws = append(ws, fmt.Sprintf("… %d more", len(i.Where)-3))
 				break
 			}
-			ws = append(ws, where(l))
+			ws = append(ws, l.Evidence+": "+where(l.Location))
 		}
 		rows = append(rows, []string{md(i.Type), code(i.Value), secret, strconv.Itoa(i.Count), md(strings.Join(ws, "; ")), strings.Join(i.Evidence, ", "), code(short(i.SHA256))})
 	}

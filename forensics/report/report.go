@@ -263,10 +263,18 @@ type Mapping struct {
 	Why           string `json:"why"`
 }
 
-// IOC is an indicator with the evidence it was seen in.
+// IOC is an indicator with the evidence it was seen in. Where replaces the model's list: each
+// place says which evidence it is in, since several checkpoints of one case share PIDs.
 type IOC struct {
 	Evidence []string `json:"evidence"`
 	forensics.IOC
+	Where []Sighting `json:"where"`
+}
+
+// Sighting is one place an indicator was seen, in one piece of evidence.
+type Sighting struct {
+	Evidence string `json:"evidence"`
+	forensics.Location
 }
 
 // TimelineEvent is one dated event. Events are sorted by time.
@@ -314,17 +322,21 @@ func Build(inputs []Input, o Options) (*Report, error) {
 				ind.Value, ind.Redacted = Mask(ind.Type, ind.Value), true
 			}
 			key := ind.Type + "\x00" + cmp.Or(ind.SHA256, ind.Value)
+			var seen []Sighting
+			for _, l := range ind.Where {
+				seen = append(seen, Sighting{Evidence: id, Location: l})
+			}
 			if j, ok := iocIndex[key]; ok {
 				r.IOCs[j].Count += ind.Count
-				r.IOCs[j].Where = append(r.IOCs[j].Where, ind.Where...)
+				r.IOCs[j].Where = append(r.IOCs[j].Where, seen...)
 				if !slices.Contains(r.IOCs[j].Evidence, id) {
 					r.IOCs[j].Evidence = append(r.IOCs[j].Evidence, id)
 				}
 				continue
 			}
 			iocIndex[key] = len(r.IOCs)
-			ind.Where = append([]forensics.Location{}, ind.Where...)
-			r.IOCs = append(r.IOCs, IOC{Evidence: []string{id}, IOC: ind})
+			ind.Where = nil
+			r.IOCs = append(r.IOCs, IOC{Evidence: []string{id}, IOC: ind, Where: nonNil(seen)})
 		}
 		r.Timeline = append(r.Timeline, timeline(id, cp, in.Store)...)
 		r.Summary.Processes += len(sec.Processes)
