@@ -175,6 +175,17 @@ func (m *Memory) addShmem(a *archive.Archive, cp *forensics.Checkpoint, si *criu
 			}
 		}
 	}
+	// shared memory images nothing maps or holds any more (SysV segments, objects whose last
+	// mapping is gone): still evidence, indexed without holders
+	for _, name := range a.ImageNames() {
+		id, ok := strings.CutPrefix(name, "pagemap-shmem-")
+		if !ok {
+			continue
+		}
+		if shmid, err := strconv.ParseUint(strings.TrimSuffix(id, ".img"), 10, 64); err == nil {
+			get(shmid)
+		}
+	}
 	for _, o := range objs {
 		sortHolders(o.Holders)
 		if o.Pages == nil {
