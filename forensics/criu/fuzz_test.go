@@ -100,7 +100,19 @@ func messageFor(magic string) proto.Message {
 // payloads) over arbitrary bytes: no panic, errors are ErrBadImage, and the reader never
 // reads past the image.
 func FuzzDecodeImage(f *testing.F) {
-	addImageSeeds(f, func(n string) bool { return strings.HasSuffix(n, ".img") && !strings.HasPrefix(n, "pages-") })
+	// One seed per image kind (the first of each prefix): enough to reach every decoder.
+	seen := map[string]bool{}
+	addImageSeeds(f, func(n string) bool {
+		if !strings.HasSuffix(n, ".img") || strings.HasPrefix(n, "pages-") {
+			return false
+		}
+		kind := strings.TrimRight(strings.TrimSuffix(n, ".img"), "0123456789abcdef-")
+		if seen[kind] {
+			return false
+		}
+		seen[kind] = true
+		return true
+	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader("fuzz.img", bytes.NewReader(data), int64(len(data)))
 		if err != nil {
