@@ -311,6 +311,9 @@ func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 		a.setErr(fmt.Errorf("open %s: %w", msg.Path, ErrNoDecoder), "")
 		return nil
 	}
+	if msg.Replace {
+		a.pop()
+	}
 	a.status, a.err, a.hint = "decoding "+msg.Path+"…", "", ""
 	return a.push(wrap(checkpoint.New(msg.Path, msg.Label, a.o.Loader, a.th, a.km)))
 }

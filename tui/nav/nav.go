@@ -23,6 +23,8 @@ type OpenCheckpointMsg struct {
 	Path     string
 	Label    string
 	Embedded string
+	// Replace pops the sender (a progress view) before the checkpoint is pushed.
+	Replace bool
 }
 
 // GotoMsg asks the App to switch to a root view, as the ":" command line does
@@ -50,6 +52,11 @@ func Status(text string) tea.Cmd { return func() tea.Msg { return StatusMsg{Text
 // Open returns a Cmd that asks the App to open a checkpoint.
 func Open(path, label, embedded string) tea.Cmd {
 	return func() tea.Msg { return OpenCheckpointMsg{Path: path, Label: label, Embedded: embedded} }
+}
+
+// OpenReplacing returns a Cmd that replaces the top screen with the checkpoint at path.
+func OpenReplacing(path, label string) tea.Cmd {
+	return func() tea.Msg { return OpenCheckpointMsg{Path: path, Label: label, Replace: true} }
 }
 
 // Goto returns a Cmd that switches to a root view.

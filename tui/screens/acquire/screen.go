@@ -163,7 +163,7 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if label == "" {
 			label = m.target
 		}
-		return m, tea.Batch(nav.Status(fmt.Sprintf("acquired %s as evidence %s", m.target, msg.Result.ID)), nav.Pop(), nav.Open(msg.Result.Path, label, ""))
+		return m, tea.Batch(nav.Status(fmt.Sprintf("acquired %s as evidence %s", m.target, msg.Result.ID)), nav.OpenReplacing(msg.Result.Path, label))
 	case tea.KeyPressMsg:
 		if key.Matches(msg, m.km.Back) && !m.done {
 			m.cancel()
