@@ -46,6 +46,10 @@ type Request struct {
 	// Files supplies held files from elsewhere: held path -> local copy (e.g. the malware's
 	// executable copied off the original host), bound read-only over the path in the sandbox.
 	Files map[string]string
+	// JoinNetPID, for container archives, restores into the network namespace of that
+	// process (a quarantine placeholder pod's) instead of a new one, after dropping every
+	// packet but loopback there with nftables. Used by the cluster backend's node helper.
+	JoinNetPID int
 	// Run resumes the restored tree; by default it stays stopped (SIGSTOP) until resumed.
 	Run bool
 	// Sinkhole gives the sandbox one veth to a podsleuth-owned namespace that answers DNS and

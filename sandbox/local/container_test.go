@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,59 @@ func TestRestoreContainerArchiveLocal(t *testing.T) {
 func gone(pid int) bool {
 	st, err := readStatus(pid)
 	return err != nil || strings.HasPrefix(st.State, "Z")
+}
+
+// TestRestoreKubeletArchiveIntoQuarantinedNetns restores the real kubelet/containerd archive
+// (its spec joined the pod's netns by path) into another process's network namespace, as the
+// cluster backend's node helper does: the netns gets the quarantine rules first.
+func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
+	l := newTestLocal(t)
+	testenv.Tool(t, "nft")
+	rt := ""
+	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
+		rt = filepath.Join(d, "runc")
+	}
+	if _, err := os.Stat(rt); rt == "" || err != nil {
+		rt = testenv.Tool(t, "runc")
+	}
+	l.cfg.Runtime = rt
+	bb := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "busybox")
+	if _, err := os.Stat(bb); err != nil {
+		bb = testenv.Tool(t, "busybox")
+	}
+	// the test cluster's busybox image: busybox-static and a symlink per applet (cluster.sh)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755))
+	out, err := exec.Command("cp", bb, filepath.Join(rootfs, "bin", "busybox")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	list, err := exec.Command(bb, "--list").Output()
+	require.NoError(t, err)
+	for _, a := range strings.Fields(string(list)) {
+		if a != "busybox" {
+			require.NoError(t, os.Symlink("busybox", filepath.Join(rootfs, "bin", a)))
+		}
+	}
+	// the placeholder: a process in a network namespace of its own, loopback up
+	ph := exec.Command("unshare", "--net", "--", "sh", "-c", "ip link set lo up; exec sleep infinity")
+	require.NoError(t, ph.Start())
+	t.Cleanup(func() { _ = ph.Process.Kill(); _ = ph.Wait() })
+	require.Eventually(t, func() bool { return nsInode(ph.Process.Pid, "net") != nsInode(os.Getpid(), "net") }, 5*time.Second, 10*time.Millisecond)
+
+	ctx := context.Background()
+	bundle := unpackFixture(t, "containerd-busybox.tar")
+	info, err := l.Restore(ctx, sandbox.Request{Source: "containerd-busybox.tar", Bundle: bundle, Images: filepath.Join(bundle, "checkpoint"),
+		Rootfs: rootfs, JoinNetPID: ph.Process.Pid, Run: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Destroy(ctx, info.ID) })
+	require.Equal(t, nsInode(ph.Process.Pid, "net"), nsInode(info.RootPID, "net"), "restored into the placeholder's netns")
+	require.True(t, tcpListeners(t, fmt.Sprintf("/proc/%d/net/tcp6", info.RootPID))[9090] || tcpListeners(t, fmt.Sprintf("/proc/%d/net/tcp", info.RootPID))[9090], "httpd listener restored")
+	out, err = exec.Command("nsenter", "-t", strconv.Itoa(ph.Process.Pid), "-n", "nft", "list", "table", "inet", "podsleuth_quarantine").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "policy drop")
+	// the dropped file came back from rootfs-diff.tar (gzip despite its name)
+	_, err = os.Stat(fmt.Sprintf("/proc/%d/root/tmp/.cache/httpd", info.RootPID))
+	require.NoError(t, err)
+	require.NoError(t, l.Destroy(ctx, info.ID))
+	require.True(t, alive(ph.Process.Pid, 0), "the placeholder is not podsleuth's to kill")
+	require.Eventually(t, func() bool { return gone(info.RootPID) }, 5*time.Second, 20*time.Millisecond)
 }

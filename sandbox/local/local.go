@@ -64,6 +64,9 @@ type localState struct {
 	InitStart    uint64 `json:"init_start"`
 	PIDNS        string `json:"pid_ns"`
 	SinkStart    uint64 `json:"sink_start,omitempty"`
+	// ForeignNet is set when the sandbox joined another process's netns (JoinNetPID): that
+	// process is not podsleuth's to kill.
+	ForeignNet bool `json:"foreign_net,omitempty"`
 	// RuncRoot and ContainerID are set for container restores.
 	RuncRoot    string `json:"runc_root,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
@@ -155,6 +158,9 @@ func (l *Local) preflight(ctx context.Context, r sandbox.Request) (*prepared, er
 	if r.Bundle != "" {
 		return p, l.preflightContainer(ctx, r, p)
 	}
+	if r.JoinNetPID > 0 {
+		return nil, fmt.Errorf("%w: joining another network namespace is only for container archives", sandbox.ErrPreflight)
+	}
 	if p.held, err = HeldPaths(r.Images); err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPreflight, err)
 	}
@@ -223,7 +229,11 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 		return nil, err
 	}
 	ls := &localState{}
-	if err := l.startHolder(ctx, info, ls, &undo); err != nil {
+	if r.JoinNetPID > 0 {
+		if err := l.joinNet(ctx, r, info, ls, &undo); err != nil {
+			return nil, fmt.Errorf("%w: %v", sandbox.ErrRestore, err)
+		}
+	} else if err := l.startHolder(ctx, info, ls, &undo); err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrRestore, err)
 	}
 	if err := saveLocal(dir, ls); err != nil {
@@ -433,4 +443,45 @@ func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'
 // escOverlay escapes the characters overlayfs treats specially in layer paths.
 func escOverlay(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(s)
+}
+
+// quarantineRules drop every packet that does not use loopback, in both directions, in the
+// network namespace they are loaded into (a placeholder pod's, whose CNI may ignore
+// NetworkPolicy). Priority -400 puts them before anything else.
+const quarantineRules = `table inet podsleuth_quarantine {
+	chain in {
+		type filter hook prerouting priority -400; policy drop;
+		iifname "lo" accept
+	}
+	chain out {
+		type filter hook output priority -400; policy drop;
+		oifname "lo" accept
+	}
+}
+`
+
+// joinNet makes the sandbox use the network namespace of r.JoinNetPID, quarantined.
+func (l *Local) joinNet(ctx context.Context, r sandbox.Request, info *sandbox.Info, ls *localState, undo *cleanup) error {
+	if r.Bundle == "" {
+		return errors.New("joining a network namespace is only for container archives")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		return fmt.Errorf("nft not found: the quarantine of the joined network namespace needs nftables")
+	}
+	pid := r.JoinNetPID
+	ns := nsInode(pid, "net")
+	if ns == "" || ns == nsInode(os.Getpid(), "net") {
+		return fmt.Errorf("process %d has no network namespace of its own", pid)
+	}
+	info.InitPID = pid
+	ls.InitStart, _ = startTime(pid)
+	ls.ForeignNet = true
+	info.Namespaces = map[string]string{"net": ns}
+	c := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "--", "nft", "-f", "-")
+	c.Stdin = strings.NewReader(quarantineRules)
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("quarantine nftables in the network namespace of %d: %w: %s", pid, err, bytes.TrimSpace(out))
+	}
+	info.Isolation = append(info.Isolation, "nftables in the sandbox network namespace: every packet not on loopback dropped (table inet podsleuth_quarantine)")
+	return nil
 }

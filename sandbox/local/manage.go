@@ -57,7 +57,7 @@ func (l *Local) refresh(info *sandbox.Info, ls *localState) {
 	if info.State == "restoring" && alive(ls.UnsharePID, ls.UnshareStart) {
 		return
 	}
-	if !alive(info.InitPID, ls.InitStart) {
+	if !alive(info.InitPID, ls.InitStart) && !(ls.ForeignNet && info.RootPID > 0 && alive(info.RootPID, 0)) {
 		info.State = "dead"
 		return
 	}
@@ -226,8 +226,10 @@ func (l *Local) Destroy(ctx context.Context, id string) error {
 		errs = append(errs, killWait(info.Sinkhole.PID, ls.SinkStart, 5*time.Second))
 	}
 	// SIGKILL of a PID namespace's init kills every process in it (pid_namespaces(7)).
-	errs = append(errs, killWait(info.InitPID, ls.InitStart, 5*time.Second))
-	errs = append(errs, killWait(ls.UnsharePID, ls.UnshareStart, 5*time.Second))
+	if !ls.ForeignNet {
+		errs = append(errs, killWait(info.InitPID, ls.InitStart, 5*time.Second))
+		errs = append(errs, killWait(ls.UnsharePID, ls.UnshareStart, 5*time.Second))
+	}
 	if ls.PIDNS != "" {
 		deadline := time.Now().Add(5 * time.Second)
 		for len(pidsInNS(ls.PIDNS)) > 0 {

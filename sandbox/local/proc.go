@@ -81,6 +81,9 @@ func readStatus(pid int) (*procStatus, error) {
 
 // pidsInNS returns the host PIDs of every process whose PID namespace is ns.
 func pidsInNS(ns string) []int {
+	if ns == "" {
+		return nil
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
