@@ -266,14 +266,15 @@ func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, a
 		}
 		item, path = it, it.Archive
 	}
+	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
 	a, err := archive.Open(ctx, path, archive.LimitsFrom(cfg.Limits), cfg.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	defer a.Close()
 	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: a.Format() != "dir"})
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
+		return nil, err
 	}
 	mem, err := memory.Open(ctx, a, cp)
 	if err != nil {
