@@ -159,3 +159,34 @@ func (tm *tmux) waitExit(d time.Duration) {
 	require.Contains(tm.t, s, "PODSLEUTH-EXITED-0")
 	_ = os.Remove(tm.socket)
 }
+
+// TestTUICheckpointFromBrowserInTmux is the responder's path on the real test cluster: pod
+// list, c, the confirmation that says the container is not told, the progress view, and the
+// decoded checkpoint opening with the container's real process tree; the evidence view then
+// lists the new item.
+func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
+	testenv.RequireRoot(t)
+	kc := testenv.Kubeconfig(t)
+	ns := namespace(t, "e2e-tuicp")
+	runPod(t, busyboxPod(ns, "suspect", realNode, `echo TUI-E2E-MARKER > /tmp/m.txt; while true; do sleep 1; done`, nil))
+	tm := newTmux(t, []string{"KUBECONFIG=" + kc}, nil, 140, 40)
+	tm.waitFor("ctx podsleuth-admin", 30*time.Second)
+	tm.keys(":", "pods "+ns, "Enter")
+	tm.waitFor("suspect", 30*time.Second)
+	tm.keys("c")
+	tm.waitFor("keeps running and is not told", 5*time.Second)
+	tm.keys("y")
+	tm.waitFor("Checkpoint and pull "+ns+"/suspect/app", 10*time.Second)
+	screen := tm.waitFor("1 Summary", 120*time.Second)
+	require.Contains(t, screen, ns+"/suspect container app")
+	tm.keys("2")
+	tm.waitFor("sleep", 5*time.Second)
+	tm.keys("6")
+	tm.waitFor("/tmp/m.txt", 5*time.Second)
+	tm.keys("Escape")
+	tm.waitFor("suspect", 5*time.Second)
+	tm.keys(":", "evidence", "Enter")
+	tm.waitFor("node "+realNode+": "+ns+"/suspect/app", 10*time.Second)
+	tm.keys("q")
+	tm.waitExit(10 * time.Second)
+}
