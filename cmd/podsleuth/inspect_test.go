@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/test/fixtures"
+)
+
+func fixture(name string) string { return filepath.Join(fixtures.Dir(), name) }
+
+// inspectCLI runs `podsleuth inspect` with a private cache dir and returns status and output.
+func inspectCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cache := t.TempDir()
+	t.Setenv("PODSLEUTH_CACHE_DIR", cache)
+	code, out, errOut := runCLI(t, t.TempDir(), append([]string{"inspect"}, args...)...)
+	ents, err := os.ReadDir(cache)
+	require.NoError(t, err)
+	require.Empty(t, ents, "inspect leaves nothing in the cache dir")
+	return code, out, errOut
+}
+
+func TestInspectText(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{"default summary and tree", []string{fixture("archives/podman-crun.tar")},
+			[]string{"fx-crun", "Engine: Podman", "Runtime: crun", "Process tree (3 processes)", "[1]  target  2 threads", "[8]  kworker/0:1", "[9]  grandchild", "Pagemap encoding: nr_pages"},
+			[]string{"Open files", "Memory maps", "Environment variables"}},
+		{"all sections", []string{"--all", fixture("archives/podman-crun.tar.zst")},
+			[]string{"Command line: /target --workdir /work --mode full", "FORENSIC_SECRET=hunter2-env-marker", "[3]  MEMFD     memfd:payload",
+				"/work/deleted-evidence.bin (deleted)", "inet/stream (tcp) 127.0.0.1:47777 LISTEN", "send-q 12288", `unread 16 B: "pipe-data-marker"`,
+				"rwxp anon", "Mounts (28)", "/tmp/.x/miner", "executable", "deleted  file     /var/log/auth.log", "SHA-256: 301dcd3be94f71ecaeaca692d3a6754d2f301d915ca86dd03aca28f47bd15ec4"},
+			nil},
+		{"one pid", []string{"--pid", "8", "--files", fixture("archives/podman-crun.tar")},
+			[]string{"[8]  kworker/0:1", "Open files (4)"}, []string{"[1]  target", "grandchild"}},
+		{"bare image dir, old pagemap", []string{"--cmdline", fixture("images/criu41")},
+			[]string{"Pagemap encoding: compat_nr_pages", "Command line: [kworker/0:1]", "--mode notcp"}, []string{"Engine:"}},
+		{"rootfs of a bare dir", []string{"--rootfs", fixture("images/full")},
+			[]string{"none recorded (bare CRIU image directory)"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := inspectCLI(t, tt.args...)
+			require.Equal(t, 0, code, errOut)
+			for _, w := range tt.want {
+				require.Contains(t, out, w)
+			}
+			for _, w := range tt.notWant {
+				require.NotContains(t, out, w)
+			}
+			require.NotContains(t, out, "\x1b[", "no colours")
+		})
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	code, out, errOut := inspectCLI(t, "-o", "json", fixture("archives/podman-runc.tar"))
+	require.Equal(t, 0, code, errOut)
+	var cp forensics.Checkpoint
+	require.NoError(t, json.Unmarshal([]byte(out), &cp))
+	require.Equal(t, forensics.SchemaVersion, cp.SchemaVersion)
+	require.Len(t, cp.Processes, 3)
+	require.Equal(t, "fx-runc", cp.Container.Name)
+	require.True(t, strings.HasPrefix(out, "{\n  \"schema_version\""), "indented object")
+
+	code, out, errOut = inspectCLI(t, "-o", "json", "--pid", "16", fixture("archives/podman-runc.tar"), fixture("images/full"))
+	require.NotEqual(t, 0, code, "pid 16 is not in images/full")
+	require.Contains(t, errOut, "no process with PID 16")
+
+	code, out, errOut = inspectCLI(t, "-o", "json", fixture("archives/podman-runc.tar"), fixture("images/full"))
+	require.Equal(t, 0, code, errOut)
+	var many []forensics.Checkpoint
+	require.NoError(t, json.Unmarshal([]byte(out), &many))
+	require.Len(t, many, 2)
+	require.Equal(t, "dir", many[1].Source.Format)
+}
+
+func TestInspectErrors(t *testing.T) {
+	dir := t.TempDir()
+	notTar := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notTar, []byte("hello"), 0o644))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{filepath.Join(dir, "nope.tar")}, "no such file"},
+		{"not an archive", []string{notTar}, "not a checkpoint archive"},
+		{"bad output", []string{"-o", "yaml", fixture("images/full")}, "--output must be text or json"},
+		{"no args", nil, "requires at least 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := inspectCLI(t, tt.args...)
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut, tt.want)
+			require.Equal(t, 1, strings.Count(strings.TrimSpace(errOut), "\n")+1, "one line: %q", errOut)
+			require.True(t, strings.HasPrefix(errOut, "podsleuth: error: "))
+		})
+	}
+}
