@@ -274,3 +274,38 @@ func TestJSONFieldNamesAreSnakeCase(t *testing.T) {
 	}
 	walk("", doc)
 }
+
+// TestIndicatorFindings: every secret indicator becomes a finding (credentials to rotate), and
+// the outside infrastructure the fixture plants (test/fixtures/README.md) is summarised in one
+// finding per checkpoint.
+func TestIndicatorFindings(t *testing.T) {
+	r := fixtureCase(t, false)
+	secrets := map[string]int{}
+	network := map[string]string{}
+	for _, f := range r.Findings {
+		switch f.Rule {
+		case report.RuleSecretExposed:
+			secrets[f.Evidence]++
+			require.Contains(t, f.Reason, "sha256:", "the value is shown redacted")
+		case report.RuleNetworkIndicators:
+			network[f.Evidence] = f.Reason
+		}
+	}
+	for i, e := range r.Evidence {
+		d := decodeFixture(t, caseFixtures[i])
+		want := 0
+		for _, ioc := range d.iocs {
+			if ioc.Secret {
+				want++
+			}
+		}
+		require.Positive(t, want)
+		require.Equal(t, want, secrets[e.ID], "one finding per secret indicator of %s", e.ID)
+		for _, v := range []string{"http://c2.evil.example:8443/beacon", "203.0.113.66", "ops@evil.example"} {
+			require.Contains(t, network[e.ID], v)
+		}
+	}
+	for i := 1; i < len(r.Findings); i++ {
+		require.GreaterOrEqual(t, r.Findings[i-1].Severity, r.Findings[i].Severity, "findings are ordered by severity")
+	}
+}
