@@ -1,13 +1,3 @@
-// Package report builds a forensic case report from one or more decoded checkpoints and renders
-// it as JSON (schema_version "podsleuth.report/v1", validated by schema/report-v1.json), Markdown
-// (GitHub/GitLab tickets) and one self-contained HTML file.
-//
-// Building is pure: the caller decodes the archives, runs the analysers and reads the evidence
-// store, and passes the results in. Secrets are redacted unless Options.Reveal is set, and no
-// raw memory is ever copied into a report beyond the short context a finding already carries.
-//
-// It imports only forensics, forensics/diff and forensics/evidence: no k8s.io/..., no
-// charm.land/....
 package report
 
 import (
