@@ -7,6 +7,5 @@
 // raw memory is ever copied into a report beyond the short context a finding already carries.
 //
 // It imports only forensics, forensics/diff, forensics/evidence and forensics/ioc (for its
-// redaction rules): no k8s.io/..., no
-// charm.land/....
+// redaction rules): no k8s.io/..., no charm.land/....
 package report
