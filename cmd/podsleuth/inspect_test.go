@@ -110,3 +110,17 @@ func TestInspectErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`sh -c "echo $@"`, `sh -c "echo $@"`},
+		{"a\nb\x1b[31m", `a\nb\x1b[31m`},
+		{"bad\xffbyte", `bad\xffbyte`},
+		{"héllo", "héllo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			require.Equal(t, tt.want, quote(tt.in))
+		})
+	}
+}

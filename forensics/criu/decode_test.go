@@ -18,6 +18,7 @@ import (
 	"github.com/podsleuth/podsleuth/test/fixtures"
 )
 
+// `make golden` runs this package's tests with -update.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixtureNames are the committed fixtures, relative to test/fixtures.
