@@ -284,7 +284,8 @@ var bufPool sync.Pool
 // Search scans the memory selected by opt for pat and calls emit for every match, in address
 // order per process (processes by PID, then objects). Chunks overlap by the pattern's maximal
 // length, so matches across page, pagemap-entry and VMA boundaries of contiguous addresses are
-// found exactly once. Memory use is bounded by (2*workers) chunks, whatever the image size.
+// found exactly once. Memory use is bounded by (2*workers) chunks and a few batches of hits per
+// chunk, whatever the image size and however many hits there are.
 func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, emit func(Hit) error) error {
 	if pat == nil {
 		return ErrEmptyPattern
@@ -312,7 +313,7 @@ func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, em
 		for _, s := range m.segments(opt) {
 			for lo := s.start; lo < s.end; lo += uint64(chunk) {
 				hi := min(s.end, lo+uint64(chunk))
-				j := &job{seg: s, lo: lo, hi: hi, bufEnd: min(s.end, hi+overlap), results: make(chan []Hit, 1)}
+				j := &job{seg: s, lo: lo, hi: hi, bufEnd: min(s.end, hi+overlap), results: make(chan []Hit, 4)}
 				select {
 				case order <- j:
 				case <-ctx.Done():
@@ -330,7 +331,7 @@ func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, em
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				j.results <- m.scan(j, pat, opt.Context)
+				m.scan(ctx, j, pat, opt.Context)
 			}
 		})
 	}
@@ -341,37 +342,51 @@ func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, em
 		lastEnd uint64
 	)
 	for j := range order {
-		var hits []Hit
-		select {
-		case hits = <-j.results:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if j.err != nil {
-			return j.err
-		}
 		if j.seg != lastSeg {
 			lastSeg, lastEnd = j.seg, 0
 		}
-		for _, h := range hits {
-			a := h.Addr
-			if h.Kind != KindMemory {
-				a = h.Offset
+		for {
+			var (
+				hits []Hit
+				ok   bool
+			)
+			select {
+			case hits, ok = <-j.results:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			if lastEnd > 0 && a < lastEnd { // overlaps a match the previous chunk reported
-				continue
+			if !ok {
+				break
 			}
-			lastEnd = a + uint64(len(h.Match))
-			if err := emit(h); err != nil {
-				return err
+			for _, h := range hits {
+				a := h.Addr
+				if h.Kind != KindMemory {
+					a = h.Offset
+				}
+				if lastEnd > 0 && a < lastEnd { // overlaps a match the previous chunk reported
+					continue
+				}
+				lastEnd = a + uint64(len(h.Match))
+				if err := emit(h); err != nil {
+					return err
+				}
 			}
+		}
+		if j.err != nil {
+			return j.err
 		}
 	}
 	return ctx.Err()
 }
 
-// scan reads one chunk and returns its matches. Errors are stored in j.err.
-func (m *Memory) scan(j *job, pat *Pattern, context int) []Hit {
+// batchSize is how many hits a worker hands over at a time: a pattern that matches everywhere
+// is streamed in batches, so memory stays bounded by the number of chunks in flight.
+const batchSize = 1024
+
+// scan reads one chunk and sends its matches in batches on j.results, then closes it. An error
+// is stored in j.err before the close.
+func (m *Memory) scan(ctx context.Context, j *job, pat *Pattern, context int) {
+	defer close(j.results)
 	n := int(j.bufEnd - j.lo)
 	bp, _ := bufPool.Get().(*[]byte)
 	if bp == nil || cap(*bp) < n {
@@ -382,10 +397,27 @@ func (m *Memory) scan(j *job, pat *Pattern, context int) []Hit {
 	defer bufPool.Put(bp)
 	if err := j.seg.readAt(buf, j.lo); err != nil {
 		j.err = fmt.Errorf("%s: %w", j.seg.name(), err)
-		return nil
+		return
 	}
-	var hits []Hit
+	var (
+		hits    []Hit
+		stopped bool
+	)
+	send := func() {
+		if len(hits) == 0 || stopped {
+			return
+		}
+		select {
+		case j.results <- hits:
+		case <-ctx.Done():
+			stopped = true
+		}
+		hits = nil
+	}
 	pat.find(buf, int(j.hi-j.lo), func(s, e int) {
+		if stopped {
+			return
+		}
 		h := j.seg.hit(j.lo + uint64(s))
 		h.Match = append([]byte(nil), buf[s:e]...)
 		if context > 0 {
@@ -401,9 +433,11 @@ func (m *Memory) scan(j *job, pat *Pattern, context int) []Hit {
 				h.After = nil
 			}
 		}
-		hits = append(hits, h)
+		if hits = append(hits, h); len(hits) == batchSize {
+			send()
+		}
 	})
-	return hits
+	send()
 }
 
 func (s *segment) name() string {
