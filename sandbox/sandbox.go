@@ -38,6 +38,8 @@ type Request struct {
 	// Images is the directory of CRIU images to restore (a bare image dir, or the checkpoint/
 	// member of an unpacked container archive).
 	Images string
+	// Archive is the archive file itself (the cluster backend copies it to the node).
+	Archive string
 	// Bundle is the unpacked container archive (config.dump, spec.dump, rootfs-diff.tar,
 	// deleted.files, checkpoint/); empty for a bare CRIU image directory.
 	Bundle string

@@ -11,10 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/sandbox"
+	"github.com/podsleuth/podsleuth/sandbox/kube"
 	"github.com/podsleuth/podsleuth/sandbox/local"
 )
 
@@ -31,6 +33,7 @@ type restoreOptions struct {
 	req             sandbox.Request
 	cleanup         func()
 	backend         sandbox.Restorer
+	joinNetPID      int
 }
 
 func newRestoreCmd(a *app) *cobra.Command {
@@ -77,6 +80,8 @@ Manage sandboxes with "podsleuth sandbox list|ps|enter|resume|kill|destroy ID".`
 	f.StringVar(&o.node, "node", "", "cluster: node to restore on")
 	f.BoolVar(&o.allowNodeHelper, "allow-node-helper", false, "cluster: allow a short-lived privileged helper pod on the node (containerd)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
+	f.IntVar(&o.joinNetPID, "join-net-pid", 0, "restore into this process's network namespace, quarantined (used by the cluster node helper)")
+	_ = f.MarkHidden("join-net-pid")
 	return cmd
 }
 
@@ -87,7 +92,7 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 		return err
 	}
 	o.source = args[0]
-	o.req = sandbox.Request{Source: args[0], Run: o.run, Sinkhole: o.sinkhole, Rootfs: o.rootfs, CaseID: c.Case.ID}
+	o.req = sandbox.Request{Source: args[0], Run: o.run, Sinkhole: o.sinkhole, Rootfs: o.rootfs, CaseID: c.Case.ID, JoinNetPID: o.joinNetPID}
 	if len(o.files) > 0 {
 		o.req.Files = map[string]string{}
 		for _, f := range o.files {
@@ -128,10 +133,29 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 			o.req.EvidenceID, o.req.EvidenceSHA256, o.req.Custody = it.ID, it.Manifest.LocalSHA256, store
 		}
 	}
-	if !o.local {
+	o.req.Archive = path
+	if o.local {
+		o.backend = localBackend(c)
+	} else if o.cluster {
+		if o.sinkhole {
+			return errors.New("--sinkhole is for --local sandboxes; a cluster sandbox has no network but loopback")
+		}
+		conn, _, err := a.connect(cmd.Context(), cmd)
+		if err != nil {
+			return err
+		}
+		if conn.Readonly {
+			return fmt.Errorf("restore --cluster: %w: it creates namespaces and pods (drop --readonly)", cluster.ErrReadonly)
+		}
+		if o.node == "" && o.req.EvidenceID != "" {
+			if it, err := store.Get(o.req.EvidenceID); err == nil {
+				o.node = it.Manifest.Node
+			}
+		}
+		o.backend = clusterBackend(c, conn, o.node, o.allowNodeHelper)
+	} else {
 		return nil
 	}
-	o.backend = localBackend(c)
 	return o.prepareInput(cmd, c, path)
 }
 
@@ -181,8 +205,6 @@ func (o *restoreOptions) validate() error {
 		return errors.New("choose exactly one of --local and --cluster")
 	case o.output != "text" && o.output != "json":
 		return fmt.Errorf("--output %q: want text or json", o.output)
-	case o.cluster:
-		return fmt.Errorf("%w: the --cluster backend is not available in this build; use --local", sandbox.ErrPreflight)
 	case o.req.Bundle == "" && o.rootfs != "":
 		return errors.New("--rootfs applies to container checkpoint archives only; this is a bare CRIU image directory")
 	}
@@ -207,6 +229,28 @@ func (o *restoreOptions) runRestore(a *app, cmd *cobra.Command) error {
 	return printSandbox(a.Out, info)
 }
 
+// clusterBackend builds the cluster backend.
+func clusterBackend(c *config.Config, conn *cluster.Conn, node string, allowHelper bool) *kube.Kube {
+	exe, _ := os.Executable()
+	var env []string
+	if c.Sandbox.NodeCRIU != "" {
+		env = append(env, "PODSLEUTH_SANDBOX_CRIU="+c.Sandbox.NodeCRIU)
+	}
+	if c.Sandbox.NodeRuntime != "" {
+		env = append(env, "PODSLEUTH_SANDBOX_RUNTIME="+c.Sandbox.NodeRuntime)
+	}
+	return kube.New(kube.Config{Client: conn.Client, REST: conn.Config, Node: node, AllowNodeHelper: allowHelper,
+		Image: c.Sandbox.HelperImage, Exe: exe, NodeDir: c.Sandbox.NodeDir, NodeEnv: env, StateDir: stateDir(c)})
+}
+
+// stateDir is where sandbox state lives.
+func stateDir(c *config.Config) string {
+	if c.Sandbox.StateDir != "" {
+		return c.Sandbox.StateDir
+	}
+	return filepath.Join(c.CacheDir, "sandboxes")
+}
+
 // localBackend builds the local backend from the configuration.
 func localBackend(c *config.Config) *local.Local {
 	criu := c.Sandbox.CRIU
@@ -219,10 +263,7 @@ func localBackend(c *config.Config) *local.Local {
 			runtime = filepath.Join(d, "runc")
 		}
 	}
-	state := c.Sandbox.StateDir
-	if state == "" {
-		state = filepath.Join(c.CacheDir, "sandboxes")
-	}
+	state := stateDir(c)
 	exe, err := os.Executable()
 	if err != nil {
 		exe = "podsleuth"
@@ -254,6 +295,12 @@ func printSandbox(w io.Writer, in *sandbox.Info) error {
 		fmt.Fprintf(tw, "sinkhole\t%s (sandbox %s), log %s\n", in.Sinkhole.Address, in.Sinkhole.SandboxAddress, in.Sinkhole.Log)
 	} else if in.Backend == sandbox.BackendLocal {
 		fmt.Fprintf(tw, "network\tloopback only\n")
+	}
+	if in.Namespace != "" {
+		fmt.Fprintf(tw, "quarantine namespace\t%s (node %s, placeholder pod %s)\n", in.Namespace, in.Node, in.Pod)
+	}
+	for _, v := range in.Isolation {
+		fmt.Fprintf(tw, "isolation\t%s\n", v)
 	}
 	for _, p := range in.PrivatePaths {
 		fmt.Fprintf(tw, "private copy\t%s\n", p)

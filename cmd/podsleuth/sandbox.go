@@ -31,13 +31,32 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "List, inspect, enter, resume, kill and destroy restored sandboxes",
 	}
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
-	// backend returns the local backend (the only one of this build) and the custody log.
+	// backend returns the local backend.
 	backend := func(cmd *cobra.Command) (*local.Local, error) {
 		c, err := a.config(cmd)
 		if err != nil {
 			return nil, err
 		}
 		return localBackend(c), nil
+	}
+	// backendFor returns the backend that owns sandbox id (cluster sandboxes need the cluster).
+	backendFor := func(cmd *cobra.Command, id string) (sandbox.Restorer, error) {
+		c, err := a.config(cmd)
+		if err != nil {
+			return nil, err
+		}
+		info, err := sandbox.States{Root: stateDir(c)}.Load(id)
+		if err != nil {
+			return nil, err
+		}
+		if info.Backend != sandbox.BackendCluster {
+			return localBackend(c), nil
+		}
+		conn, _, err := a.connect(cmd.Context(), cmd)
+		if err != nil {
+			return nil, err
+		}
+		return clusterBackend(c, conn, info.Node, true), nil
 	}
 	custody := func(cmd *cobra.Command, info *sandbox.Info, what string, details map[string]string) error {
 		if info == nil || info.EvidenceID == "" {
@@ -70,6 +89,12 @@ func newSandboxCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c, _ := a.config(cmd)
+			more, err := sandbox.States{Root: stateDir(c)}.List(sandbox.BackendCluster)
+			if err != nil {
+				return err
+			}
+			all = append(all, more...)
 			if o.output == "json" {
 				return writeJSON(a.Out, all)
 			}
@@ -84,6 +109,9 @@ func newSandboxCmd(a *app) *cobra.Command {
 				if s.Sinkhole != nil {
 					sink = s.Sinkhole.Address
 				}
+				if s.Namespace != "" {
+					sink = "ns " + s.Namespace
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.Backend, s.Kind, s.State, s.RootPID, sink,
 					s.Created.Format("2006-01-02 15:04:05"), s.Source)
 			}
@@ -95,7 +123,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Show a sandbox",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backend(cmd)
+			b, err := backendFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -220,11 +248,11 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Remove sandboxes: processes, mounts, namespaces, sinkhole and state directory",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backend(cmd)
-			if err != nil {
-				return err
-			}
 			for _, id := range args {
+				b, err := backendFor(cmd, id)
+				if err != nil {
+					return err
+				}
 				info, err := b.Get(cmd.Context(), id)
 				if err != nil {
 					return err
