@@ -158,6 +158,16 @@ func TestDiffCommand(t *testing.T) {
 		SocketsClosed  []any                   `json:"sockets_closed"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	// the JSON is the diff section of the report schema
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(report.Schema))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("report-v1.json", doc))
+	sch, err := c.Compile("report-v1.json#/$defs/diff")
+	require.NoError(t, err)
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	require.NoError(t, err)
+	require.NoError(t, sch.Validate(inst))
 	require.Len(t, r.ProcessesAdded, 1)
 	require.Len(t, r.SocketsOpened, 2)
 	require.Len(t, r.FDsAdded, 2)
