@@ -34,6 +34,9 @@ type Memory struct {
 	Warnings []string
 }
 
+// Index is the name the design uses for the per-checkpoint page index: the same type as Memory.
+type Index = Memory
+
 // Proc is one process's address space.
 type Proc struct {
 	PID  int
