@@ -188,13 +188,20 @@ func (b *browser) call(ctx context.Context, method string, params any, result an
 	}
 }
 
-// waitEvent waits until an event with the method has arrived.
-func (b *browser) waitEvent(method string, timeout time.Duration) cdpMessage {
+// mark returns the number of events received so far, for waitEvent.
+func (b *browser) mark() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.events)
+}
+
+// waitEvent waits until an event with the method has arrived after the mark.
+func (b *browser) waitEvent(method string, after int, timeout time.Duration) cdpMessage {
 	b.t.Helper()
 	deadline := time.After(timeout)
 	for {
 		b.mu.Lock()
-		for _, e := range b.events {
+		for _, e := range b.events[after:] {
 			if e.Method == method {
 				b.mu.Unlock()
 				return e
