@@ -34,9 +34,9 @@ func TestHTMLInChromium(t *testing.T) {
 		b.call(ctx, domain+".enable", nil, nil)
 	}
 	b.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
-	before := b.mark()
+	loaded := b.mark()
 	b.call(ctx, "Page.navigate", map[string]any{"url": "file://" + page}, nil)
-	b.waitEvent("Page.loadEventFired", before, time.Minute)
+	b.waitEvent("Page.loadEventFired", loaded, time.Minute)
 
 	var title string
 	b.eval(ctx, `document.title`, &title)
