@@ -126,7 +126,7 @@ const samplePrefix = "sample:"
 // New returns the view; Init lists the store.
 func New(src Source, th theme.Theme, km keys.Map) *Model {
 	cols := []table.Column{
-		{Title: "ID", Max: 28}, {Title: "CASE", Max: 16}, {Title: "SOURCE", Flex: true, Max: 60},
+		{Title: "ID", Max: 32}, {Title: "CASE", Max: 16}, {Title: "SOURCE", Flex: true, Max: 60},
 		{Title: "NODE", Max: 20}, {Title: "ACQUIRED"}, {Title: "SIZE", Right: true, Numeric: true},
 		{Title: "HASH"},
 	}

@@ -1,0 +1,78 @@
+package tui
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/stretchr/testify/require"
+
+	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/tui/keys"
+	"github.com/podsleuth/podsleuth/tui/nav"
+	"github.com/podsleuth/podsleuth/tui/screens/evidence"
+)
+
+// storeApp is the evidence view over a real store holding the real Podman fixture archive.
+func storeApp(t *testing.T) (*App, *fevidence.Store, *fevidence.Item) {
+	t.Helper()
+	st, err := fevidence.Open(t.TempDir())
+	require.NoError(t, err)
+	it, err := st.Import(t.Context(), filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar.zst"),
+		fevidence.Manifest{CaseID: "IR-7", Namespace: "prod", Pod: "web-1", Container: "app", Node: "node-a"})
+	require.NoError(t, err)
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Evidence: evidence.Source{Store: st}})
+	a.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
+	run(t, a, a.Init())
+	return a, st, it
+}
+
+func TestEvidenceVerifyAndTamper(t *testing.T) {
+	a, _, it := storeApp(t)
+	f := ansi.Strip(a.Render())
+	require.Contains(t, f, it.ID)
+	require.Contains(t, f, "IR-7")
+	require.Contains(t, f, "not verified")
+	_, cmd := a.Update(press('v'))
+	run(t, a, cmd)
+	status, errLine := a.Status()
+	require.Empty(t, errLine)
+	require.Contains(t, status, "verified: sha256")
+	require.Contains(t, ansi.Strip(a.Render()), "verified ")
+
+	// tamper with the archive (the store keeps it read-only: an attacker with root would not care)
+	require.NoError(t, os.Chmod(it.Archive, 0o600))
+	fh, err := os.OpenFile(it.Archive, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.WriteAt([]byte("X"), 100)
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	_, cmd = a.Update(press('v'))
+	run(t, a, cmd)
+	_, errLine = a.Status()
+	require.Contains(t, errLine, "integrity check failed")
+	require.Contains(t, a.hint, "treat it as tampered")
+	require.Contains(t, ansi.Strip(a.Render()), "MISMATCH")
+}
+
+func TestEvidenceActionsSayWhatIsMissing(t *testing.T) {
+	a, _, _ := storeApp(t)
+	for _, k := range []rune{'x', 'R'} {
+		_, cmd := a.Update(press(k))
+		run(t, a, cmd)
+		_, errLine := a.Status()
+		require.Contains(t, errLine, "not available in this build", string(k))
+	}
+}
+
+func TestEvidenceOpenSendsOpen(t *testing.T) {
+	a, _, it := storeApp(t)
+	_, cmd := a.Update(special(tea.KeyEnter))
+	require.NotNil(t, cmd)
+	msg := cmd().(nav.OpenCheckpointMsg)
+	require.Equal(t, it.Archive, msg.Path)
+	require.Equal(t, "prod/web-1/app", msg.Label)
+}
