@@ -85,4 +85,3 @@ func TestPodDetailRows(t *testing.T) {
 	require.Len(t, evLines, 2)
 	require.Contains(t, evLines[0], "BackOff")
 }
-
