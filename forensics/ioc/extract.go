@@ -57,6 +57,7 @@ const (
 // memory, shared memory, pipe buffers and socket queues (mem may be nil: then only the
 // decoded model is scanned).
 func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Options) ([]forensics.IOC, error) {
+	compile()
 	c := NewCollector(opt.Reveal)
 	want := func(t string) bool {
 		if len(opt.Types) == 0 {

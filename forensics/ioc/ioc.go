@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/podsleuth/podsleuth/forensics"
 )
@@ -56,26 +57,51 @@ type Match struct {
 	End    int
 }
 
+// The patterns are compiled on first use (compiling them costs milliseconds at every start of
+// the binary otherwise).
 var (
-	reIPv4   = regexp.MustCompile(`(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])`)
-	reIPv6   = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`)
-	reURL    = regexp.MustCompile(`(?i)\b(?:https?|ftp|wss?|tcp|udp|stratum\+tcp|s3|gs)://[^\s"'<>\x60{}|\\^]+`)
-	reEmail  = regexp.MustCompile(`[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b`)
-	reDomain = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b`)
-	reAWSID  = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b`)
-	// a 40-character AWS secret: only with context (a key id or the variable name just before)
-	reAWSSecretCtx = regexp.MustCompile(`(?i)(?:aws_?secret_?access_?key|secretaccesskey|aws_?secret)["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
-	reAWSSecret    = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
-	reGCPKey       = regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)
-	reGCPSAEmail   = regexp.MustCompile(`[a-z0-9-]{6,30}@[a-z0-9-]{6,30}\.iam\.gserviceaccount\.com`)
-	reGCPKeyID     = regexp.MustCompile(`"private_key_id"\s*:\s*"([0-9a-f]{40})"`)
-	reAzureConn    = regexp.MustCompile(`(?i)AccountKey=([A-Za-z0-9+/]{86}==)`)
-	reJWT          = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
-	rePEM          = regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----[A-Za-z0-9+/=\s:,.-]+?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----`)
-	reBearer       = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`)
-	reEnvName      = regexp.MustCompile(`(?i)(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH|_KEY$|^KEY$)`)
-	reEnvAssign    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,127})=(.+)$`)
+	compileOnce    sync.Once
+	reIPv4         *regexp.Regexp
+	reIPv6         *regexp.Regexp
+	reURL          *regexp.Regexp
+	reEmail        *regexp.Regexp
+	reDomain       *regexp.Regexp
+	reAWSID        *regexp.Regexp
+	reAWSSecretCtx *regexp.Regexp
+	reAWSSecret    *regexp.Regexp
+	reGCPKey       *regexp.Regexp
+	reGCPSAEmail   *regexp.Regexp
+	reGCPKeyID     *regexp.Regexp
+	reAzureConn    *regexp.Regexp
+	reJWT          *regexp.Regexp
+	rePEM          *regexp.Regexp
+	reBearer       *regexp.Regexp
+	reEnvName      *regexp.Regexp
+	reEnvAssign    *regexp.Regexp
 )
+
+func compile() {
+	compileOnce.Do(func() {
+		reIPv4 = regexp.MustCompile(`(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])`)
+		reIPv6 = regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`)
+		reURL = regexp.MustCompile(`(?i)\b(?:https?|ftp|wss?|tcp|udp|stratum\+tcp|s3|gs)://[^\s"'<>\x60{}|\\^]+`)
+		reEmail = regexp.MustCompile(`[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b`)
+		reDomain = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b`)
+		reAWSID = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b`)
+		// a 40-character AWS secret: only with context (a key id or the variable name just before)
+		reAWSSecretCtx = regexp.MustCompile(`(?i)(?:aws_?secret_?access_?key|secretaccesskey|aws_?secret)["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+		reAWSSecret = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
+		reGCPKey = regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)
+		reGCPSAEmail = regexp.MustCompile(`[a-z0-9-]{6,30}@[a-z0-9-]{6,30}\.iam\.gserviceaccount\.com`)
+		reGCPKeyID = regexp.MustCompile(`"private_key_id"\s*:\s*"([0-9a-f]{40})"`)
+		reAzureConn = regexp.MustCompile(`(?i)AccountKey=([A-Za-z0-9+/]{86}==)`)
+		reJWT = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
+		rePEM = regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----[A-Za-z0-9+/=\s:,.-]+?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----`)
+		reBearer = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`)
+		reEnvName = regexp.MustCompile(`(?i)(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH|_KEY$|^KEY$)`)
+		reEnvAssign = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,127})=(.+)$`)
+	})
+}
 
 // Characters that may stand before and after a bare host name.
 const (
@@ -101,6 +127,7 @@ func init() {
 // Scan returns the indicators in text, in order of position. Overlapping indicators of
 // different types are all reported (a URL and its host domain, a JWT inside a bearer header).
 func Scan(text string) []Match {
+	compile()
 	var out []Match
 	add := func(t, v string, secret bool, s, e int) {
 		out = append(out, Match{Type: t, Value: v, Secret: secret, Start: s, End: e})
@@ -270,6 +297,7 @@ func awsIDs(text string) [][]int {
 // EnvSecret reports whether an environment entry NAME=VALUE has a name that says it holds a
 // secret (*PASSWORD*, *SECRET*, *TOKEN*, *KEY*, ...) and a non-empty value.
 func EnvSecret(kv string) bool {
+	compile()
 	m := reEnvAssign.FindStringSubmatch(kv)
 	return m != nil && reEnvName.MatchString(m[1])
 }
