@@ -208,34 +208,9 @@ func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) 
 	if c.Readonly {
 		return nil, &CheckpointError{Target: t, Class: ErrReadonly, Detail: "a checkpoint writes an archive on the node", Fix: "drop --readonly (or readonly: false in the config)"}
 	}
-	pod, err := c.Client.CoreV1().Pods(t.Namespace).Get(ctx, t.Pod, metav1.GetOptions{})
+	res, err := c.describe(ctx, t)
 	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &CheckpointError{Target: t, Class: ErrNoSuchPod, Status: 404, Detail: fmt.Sprintf("pod %s/%s does not exist", t.Namespace, t.Pod), Fix: "check the name and the namespace (-n)"}
-		}
-		if apierrors.IsForbidden(err) {
-			return nil, &CheckpointError{Target: t, Class: ErrForbidden, Status: 403, Detail: fmt.Sprintf("cannot get pods in namespace %s: %s", t.Namespace, apiMessage(err)), Fix: "grant get on pods (ClusterRole podsleuth-responder in docs/rbac.yaml)"}
-		}
-		return nil, fmt.Errorf("checkpoint %s: get pod: %w", t, classify(err))
-	}
-	res := &CheckpointResult{Target: t, Node: pod.Spec.NodeName, PodUID: string(pod.UID), PodSpecHash: podSpecHash(pod)}
-	if findContainer(pod, t.Container) == nil {
-		return nil, &CheckpointError{Target: t, Node: res.Node, Class: ErrNoSuchContainer, Detail: fmt.Sprintf("pod %s/%s has no container %q (it has: %s)", t.Namespace, t.Pod, t.Container, strings.Join(containerNames(pod), ", ")), Fix: "pick a container with -c"}
-	}
-	if res.Node == "" {
-		return nil, &CheckpointError{Target: t, Class: ErrNotRunning, Detail: "the pod is not scheduled to a node", Fix: "wait until it runs"}
-	}
-	st := containerStatus(pod, t.Container)
-	if st == nil || st.State.Running == nil {
-		state := "no status yet"
-		if st != nil {
-			state = describeState(st.State)
-		}
-		return nil, &CheckpointError{Target: t, Node: res.Node, Class: ErrNotRunning, Detail: state, Fix: "only a running container can be checkpointed"}
-	}
-	res.ContainerID, res.Image, res.ImageDigest = st.ContainerID, st.Image, imageDigest(st.ImageID)
-	if n, err := c.Client.CoreV1().Nodes().Get(ctx, res.Node, metav1.GetOptions{}); err == nil {
-		res.KubeletVersion, res.Runtime = n.Status.NodeInfo.KubeletVersion, n.Status.NodeInfo.ContainerRuntimeVersion
+		return nil, err
 	}
 	secs := int64(timeout / time.Second)
 	if secs < 1 {
@@ -270,6 +245,55 @@ func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) 
 	}
 	res.NodePath = reply.Items[0]
 	res.KubeletResponse = json.RawMessage(body)
+	return res, nil
+}
+
+// Existing describes an archive that is already on the node (e.g. from an earlier checkpoint
+// or kubectl checkpoint, which answers with a node and a path) so that Pull can fetch it with
+// the pod's identity in the manifest. Nothing is sent to the kubelet.
+func (c *Conn) Existing(ctx context.Context, t Target, nodePath string) (*CheckpointResult, error) {
+	res, err := c.describe(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := splitNodePath(nodePath); err != nil {
+		return nil, err
+	}
+	res.NodePath = nodePath
+	return res, nil
+}
+
+// describe looks the target up: pod, node, container status, image, spec hash.
+func (c *Conn) describe(ctx context.Context, t Target) (*CheckpointResult, error) {
+	pod, err := c.Client.CoreV1().Pods(t.Namespace).Get(ctx, t.Pod, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &CheckpointError{Target: t, Class: ErrNoSuchPod, Status: 404, Detail: fmt.Sprintf("pod %s/%s does not exist", t.Namespace, t.Pod), Fix: "check the name and the namespace (-n)"}
+		}
+		if apierrors.IsForbidden(err) {
+			return nil, &CheckpointError{Target: t, Class: ErrForbidden, Status: 403, Detail: fmt.Sprintf("cannot get pods in namespace %s: %s", t.Namespace, apiMessage(err)), Fix: "grant get on pods (ClusterRole podsleuth-responder in docs/rbac.yaml)"}
+		}
+		return nil, fmt.Errorf("checkpoint %s: get pod: %w", t, classify(err))
+	}
+	res := &CheckpointResult{Target: t, Node: pod.Spec.NodeName, PodUID: string(pod.UID), PodSpecHash: podSpecHash(pod)}
+	if findContainer(pod, t.Container) == nil {
+		return nil, &CheckpointError{Target: t, Node: res.Node, Class: ErrNoSuchContainer, Detail: fmt.Sprintf("pod %s/%s has no container %q (it has: %s)", t.Namespace, t.Pod, t.Container, strings.Join(containerNames(pod), ", ")), Fix: "pick a container with -c"}
+	}
+	if res.Node == "" {
+		return nil, &CheckpointError{Target: t, Class: ErrNotRunning, Detail: "the pod is not scheduled to a node", Fix: "wait until it runs"}
+	}
+	st := containerStatus(pod, t.Container)
+	if st == nil || st.State.Running == nil {
+		state := "no status yet"
+		if st != nil {
+			state = describeState(st.State)
+		}
+		return nil, &CheckpointError{Target: t, Node: res.Node, Class: ErrNotRunning, Detail: state, Fix: "only a running container can be checkpointed"}
+	}
+	res.ContainerID, res.Image, res.ImageDigest = st.ContainerID, st.Image, imageDigest(st.ImageID)
+	if n, err := c.Client.CoreV1().Nodes().Get(ctx, res.Node, metav1.GetOptions{}); err == nil {
+		res.KubeletVersion, res.Runtime = n.Status.NodeInfo.KubeletVersion, n.Status.NodeInfo.ContainerRuntimeVersion
+	}
 	return res, nil
 }
 

@@ -133,6 +133,11 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 
 	report(Progress{Phase: "hash"})
 	file := path.Join(mountPath, base)
+	// The stream starts at once, into a bounded buffer, while the node computes its SHA-256:
+	// the store needs the node's hash before it takes the stream, and hashing first would
+	// cost a second full read's time.
+	first := c.startStream(ctx, o.Namespace, name, file)
+	defer first.stop()
 	var out bytes.Buffer
 	if err := c.exec(ctx, o.Namespace, name, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, &out); err != nil {
 		return nil, fmt.Errorf("pull %s: %w: hash on the node: %v", r.Target, ErrStream, err)
@@ -150,8 +155,12 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	attempts := 0
 	for attempt := 1; attempt <= o.Retries+1; attempt++ {
 		attempts = attempt
-		m.PullStarted = time.Now().UTC()
-		item, finished, lastErr = c.streamInto(ctx, o, name, file, size, attempt, m, report)
+		s := first
+		if attempt > 1 {
+			s = c.startStream(ctx, o.Namespace, name, file)
+		}
+		m.PullStarted = s.started
+		item, finished, lastErr = c.streamInto(ctx, o.Store, s, size, attempt, m, report)
 		if lastErr == nil || errors.Is(lastErr, evidence.ErrHashMismatch) || ctx.Err() != nil {
 			break
 		}
@@ -181,32 +190,103 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	return item, nil
 }
 
-// streamInto runs one stream attempt: cat over exec, piped into the store.
-func (c *Conn) streamInto(ctx context.Context, o PullOptions, pod, file string, size int64, attempt int, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+// pullBufferChunks bounds what a stream may buffer while the node is still hashing (exec
+// writes arrive in chunks of at most 32 KiB: about 128 MiB).
+const pullBufferChunks = 4096
+
+// stream is one running `cat` of the archive in the collector.
+type stream struct {
+	pipe    *chunkPipe
+	started time.Time
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func (c *Conn) startStream(ctx context.Context, ns, pod, file string) *stream {
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	s := &stream{pipe: newChunkPipe(pullBufferChunks), started: time.Now().UTC(), cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		defer wg.Done()
-		err := c.exec(sctx, o.Namespace, pod, []string{"cat", file}, pw)
-		if err == nil {
-			pw.Close()
-		} else {
-			pw.CloseWithError(err)
-		}
+		err := c.exec(sctx, ns, pod, []string{"cat", file}, s.pipe)
+		s.pipe.closeWrite(err)
+		s.done <- err
 	}()
-	cr := &countingReader{r: pr, total: size, attempt: attempt, start: time.Now(), report: report}
-	item, err := o.Store.Acquire(sctx, cr, m)
-	cancel()
-	pr.CloseWithError(io.ErrClosedPipe)
-	wg.Wait()
+	return s
+}
+
+// stop cancels the stream and waits for its exec to end.
+func (s *stream) stop() {
+	s.cancel()
+	s.pipe.closeRead()
+	<-s.done
+	s.done <- nil // stop is idempotent
+}
+
+// streamInto runs one stream attempt: the archive piped into the store.
+func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, s *stream, size int64, attempt int, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+	defer s.stop()
+	cr := &countingReader{r: s.pipe, total: size, attempt: attempt, start: s.started, report: report}
+	item, err := st.Acquire(ctx, cr, m)
 	cr.final()
 	if err == nil && item != nil && item.Manifest.Size != size {
 		return item, cr.finished, fmt.Errorf("%w: received %d bytes, the node has %d", ErrStream, item.Manifest.Size, size)
 	}
 	return item, cr.finished, err
+}
+
+// chunkPipe is an in-memory pipe with a bounded queue of chunks: the writer (the exec stream)
+// runs ahead of the reader by at most cap chunks, then blocks.
+type chunkPipe struct {
+	ch        chan []byte
+	cur       []byte
+	err       error
+	closed    chan struct{}
+	readOnce  sync.Once
+	writeOnce sync.Once
+}
+
+func newChunkPipe(n int) *chunkPipe {
+	return &chunkPipe{ch: make(chan []byte, n), closed: make(chan struct{})}
+}
+
+func (p *chunkPipe) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	c := make([]byte, len(b))
+	copy(c, b)
+	select {
+	case p.ch <- c:
+		return len(b), nil
+	case <-p.closed:
+		return 0, io.ErrClosedPipe
+	}
+}
+
+// closeWrite ends the stream: the reader sees err, or io.EOF when err is nil.
+func (p *chunkPipe) closeWrite(err error) {
+	p.writeOnce.Do(func() {
+		if err == nil {
+			err = io.EOF
+		}
+		p.err = err
+		close(p.ch)
+	})
+}
+
+// closeRead unblocks the writer for good.
+func (p *chunkPipe) closeRead() { p.readOnce.Do(func() { close(p.closed) }) }
+
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		c, ok := <-p.ch
+		if !ok {
+			return 0, p.err
+		}
+		p.cur = c
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
 }
 
 type countingReader struct {

@@ -28,6 +28,7 @@ type checkpointOptions struct {
 	deleteNode    bool
 	output        string
 	quiet         bool
+	existing      string
 
 	namespace string
 	pod       string
@@ -75,6 +76,7 @@ evidence store, hashed on the node and locally (they must match), with a custody
 	f.BoolVar(&o.deleteNode, "delete-from-node", false, "delete the archive from the node after a verified pull")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	f.StringVar(&o.existing, "existing", "", "pull this archive already on the pod's node (e.g. from kubectl checkpoint) instead of checkpointing")
 	return cmd
 }
 
@@ -159,11 +161,21 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 		fmt.Fprintf(a.ErrOut, format, args...)
 	}
 	outcomes := make([]checkpointOutcome, len(targets))
-	results, errs := conn.CheckpointAll(ctx, targets, o.timeout, o.concurrency, func(i int, r *cluster.CheckpointResult, err error) {
-		if err == nil {
-			logf("checkpointed %s on %s in %s: %s\n", r.Target, r.Node, r.Completed.Sub(r.Requested).Round(time.Millisecond), r.NodePath)
+	var results []*cluster.CheckpointResult
+	var errs []error
+	if o.existing != "" {
+		if len(targets) != 1 || !o.pull {
+			return errors.New("--existing names one archive: give one pod (and -c) and --pull")
 		}
-	})
+		r, err := conn.Existing(ctx, targets[0], o.existing)
+		results, errs = []*cluster.CheckpointResult{r}, []error{err}
+	} else {
+		results, errs = conn.CheckpointAll(ctx, targets, o.timeout, o.concurrency, func(i int, r *cluster.CheckpointResult, err error) {
+			if err == nil {
+				logf("checkpointed %s on %s in %s: %s\n", r.Target, r.Node, r.Completed.Sub(r.Requested).Round(time.Millisecond), r.NodePath)
+			}
+		})
+	}
 	failed := 0
 	for i, t := range targets {
 		outcomes[i] = checkpointOutcome{Target: t, Checkpoint: results[i]}
