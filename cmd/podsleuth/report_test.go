@@ -217,3 +217,33 @@ func TestReportExporter(t *testing.T) {
 	_, err = config.Load(config.Options{})
 	require.ErrorIs(t, err, config.ErrInvalid, "an unknown export format is refused when the config loads")
 }
+
+// TestReportFindsStoreEvidenceByHash: a copy of store evidence outside the store (the original
+// file here) is recognised by its SHA-256, so its report still carries the chain of custody;
+// --no-store turns the lookup off.
+func TestReportFindsStoreEvidenceByHash(t *testing.T) {
+	data := t.TempDir()
+	src := filepath.Join(fixtureRoot, "archives/podman-runc.tar")
+	code, out, errOut := runCLI(t, data, "evidence", "add", src, "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		storeID string
+	}{
+		{"by hash", []string{"report", src, "-f", "json"}, added.ID},
+		{"lookup off", []string{"report", src, "-f", "json", "--no-store"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, data, tt.args...)
+			require.Equal(t, 0, code, errOut)
+			var r report.Report
+			require.NoError(t, json.Unmarshal([]byte(out), &r))
+			require.Equal(t, tt.storeID, r.Evidence[0].StoreID)
+			require.Equal(t, tt.storeID != "", r.Evidence[0].Manifest != nil)
+		})
+	}
+}
