@@ -309,3 +309,79 @@ func TestIndicatorFindings(t *testing.T) {
 		require.GreaterOrEqual(t, r.Findings[i-1].Severity, r.Findings[i].Severity, "findings are ordered by severity")
 	}
 }
+
+// TestReportSectionsHoldTheFixtureFacts checks the sections against test/fixtures/README.md, so
+// the goldens are known to be right, not merely unchanged.
+func TestReportSectionsHoldTheFixtureFacts(t *testing.T) {
+	r := fixtureCase(t, false)
+	require.Len(t, r.Checkpoints, 3)
+	full, t2, crun := r.Checkpoints[0], r.Checkpoints[1], r.Checkpoints[2]
+
+	// process tree, depth-first: target > kworker/0:1 > grandchild, late-child under target in t2
+	tree := func(c report.Checkpoint) []string {
+		var s []string
+		for _, p := range c.Processes {
+			s = append(s, strings.Repeat(" ", p.Depth)+p.Comm)
+		}
+		return s
+	}
+	require.Equal(t, []string{"target", " kworker/0:1", "  grandchild"}, tree(full))
+	require.Equal(t, []string{"target", " kworker/0:1", "  grandchild", " late-child"}, tree(t2))
+	require.Equal(t, 2, full.Processes[0].Threads)
+	require.Equal(t, []string{"[kworker/0:1]"}, full.Processes[1].Cmdline)
+	require.Equal(t, []string{"/target", "--workdir", "/work", "--mode", "full"}, crun.Processes[0].Cmdline)
+
+	// container metadata of the Podman archive
+	require.NotNil(t, crun.Container)
+	require.Equal(t, "fx-crun", crun.Container.Name)
+	require.Equal(t, "Podman", crun.Container.Engine)
+	require.Equal(t, "localhost/podsleuth-fixture:latest", crun.Container.Image)
+	require.Equal(t, "fixture-host", crun.Container.Hostname)
+	require.Nil(t, full.Container, "a bare image directory has no container metadata")
+
+	// network: the loopback listener and the unix socket path
+	var endpoints []string
+	for _, s := range full.Network {
+		endpoints = append(endpoints, s.Endpoint)
+	}
+	require.Contains(t, endpoints, "tcp 127.0.0.1:47777 LISTEN")
+	require.Contains(t, endpoints, "tcp6 [::1]:47779 LISTEN")
+
+	// open files: the deleted file and the memfd
+	var deleted, memfd bool
+	for _, f := range full.OpenFiles {
+		deleted = deleted || f.Deleted && f.Target == "/tmp/podsleuth-fx/deleted-evidence.bin"
+		memfd = memfd || f.Type == "MEMFD" && f.Target == "memfd:payload"
+	}
+	require.True(t, deleted, "the deleted file is listed as deleted")
+	require.True(t, memfd, "the memfd is listed")
+
+	// rootfs changes of the container: the dropped executable and the deleted log, with times in
+	// the timeline
+	var miner, authlog bool
+	for _, c := range crun.RootfsChanges {
+		miner = miner || c.Path == "/tmp/.x/miner" && c.Executable && c.Kind == "added"
+		authlog = authlog || c.Path == "/var/log/auth.log" && c.Kind == "deleted"
+	}
+	require.True(t, miner)
+	require.True(t, authlog)
+	var rootfsEvents int
+	for _, e := range r.Timeline {
+		if e.Evidence == "E3" && strings.HasPrefix(e.Event, "rootfs ") {
+			rootfsEvents++
+		}
+	}
+	require.Positive(t, rootfsEvents)
+
+	// memory summary: the RWX anonymous page and the executable memfd of the main process
+	var why []string
+	for _, n := range full.MemoryMaps[0].Notable {
+		why = append(why, n.Why)
+	}
+	require.ElementsMatch(t, []string{"writable and executable", "executable memfd"}, why)
+
+	// CRIU statistics
+	require.NotNil(t, full.CRIU.DumpStats)
+	require.Positive(t, full.CRIU.DumpStats.PagesWritten)
+	require.Equal(t, "nr_pages", full.CRIU.PagemapFormat)
+}
