@@ -88,6 +88,9 @@ type PodRef struct {
 type CRIUInfo struct {
 	// ImageVersion is inventory.img's img_version.
 	ImageVersion uint32 `json:"image_version"`
+	// DumpedAt is when CRIU wrote the images: inventory.img's modification time as the archive
+	// (or directory) records it, in UTC; zero when unknown.
+	DumpedAt time.Time `json:"dumped_at,omitzero"`
 	// PagemapFormat is "nr_pages" (criu >= 4.2) or "compat_nr_pages" (older), as seen in the
 	// pagemap images; empty when there were no pagemap entries.
 	PagemapFormat string `json:"pagemap_format,omitempty"`

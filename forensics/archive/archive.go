@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
 	"github.com/klauspost/compress/zstd"
@@ -113,9 +114,10 @@ const (
 
 // member is one indexed regular file.
 type member struct {
-	name   string
-	offset int64 // in the (decompressed) tar file; unused for directories
-	size   int64
+	name    string
+	offset  int64 // in the (decompressed) tar file; unused for directories
+	size    int64
+	modTime time.Time
 }
 
 // Archive is an opened checkpoint archive or image directory. Its methods are safe for
@@ -470,7 +472,7 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 		if _, dup := a.members[name]; dup {
 			return fmt.Errorf("%s: %w", name, ErrDuplicate)
 		}
-		a.members[name] = member{name: name, offset: off, size: h.Size}
+		a.members[name] = member{name: name, offset: off, size: h.Size, modTime: h.ModTime}
 	}
 	if len(a.members) == 0 {
 		return fmt.Errorf("(archive): %w: no regular members", ErrNotArchive)
@@ -528,7 +530,7 @@ func openDir(ctx context.Context, p string, lim Limits) (*Archive, error) {
 		if total > lim.MaxTotalBytes {
 			return fmt.Errorf("%s: %w: content exceeds %d bytes (limits.max_total_bytes)", name, ErrTooLarge, lim.MaxTotalBytes)
 		}
-		a.members[name] = member{name: name, size: info.Size()}
+		a.members[name] = member{name: name, size: info.Size(), modTime: info.ModTime()}
 		return nil
 	})
 	if err != nil {
@@ -603,6 +605,10 @@ func (a *Archive) MemberSize(name string) int64 {
 	}
 	return m.size
 }
+
+// ModTime returns a member's modification time as recorded in the archive (the file's mtime
+// for directories); zero when there is no such member.
+func (a *Archive) ModTime(name string) time.Time { return a.members[name].modTime }
 
 // Member gives random access to a member by its container-level name ("config.dump",
 // "rootfs-diff.tar", "checkpoint/pstree.img").

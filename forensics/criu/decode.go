@@ -123,6 +123,14 @@ func (d *decoder) criuInfo() {
 	for _, n := range d.a.ImageNames() {
 		d.cp.CRIU.Images = append(d.cp.CRIU.Images, forensics.ImageFile{Name: n, Size: d.a.MemberSize(d.a.ImageDir() + n)})
 	}
+	if t := d.a.ModTime(d.a.ImageDir() + "inventory.img"); !t.IsZero() && t.Unix() > 0 {
+		d.cp.CRIU.DumpedAt = t.UTC()
+		if c := d.cp.Container; c != nil && c.Checkpointed.IsZero() {
+			// Podman writes no checkpoint time into config.dump; the images' own time is
+			// the checkpoint time.
+			c.Checkpointed = d.cp.CRIU.DumpedAt
+		}
+	}
 	inv, err := readOne(d.a, "inventory.img", "INVENTORY", func() *inventory.InventoryEntry { return &inventory.InventoryEntry{} })
 	if err != nil {
 		d.warnf("%v", err)

@@ -319,14 +319,35 @@ func TestDecodeFullT2HasLateChild(t *testing.T) {
 }
 
 func TestDecodeContainerd(t *testing.T) {
+	// A real kubelet/containerd checkpoint (see test/fixtures/archives/containerd-busybox.ps.txt):
+	// a busybox shell that copies busybox to /tmp/.cache/httpd and serves port 9090 with it.
 	cp := decodeFixture(t, "archives/containerd-busybox.tar")
 	require.NotNil(t, cp.Container)
 	require.Equal(t, "containerd", cp.Container.Engine)
 	require.Equal(t, "docker.io/library/busybox:1.36", cp.Container.Image)
-	httpd := cp.Process(8)
+	require.NotNil(t, cp.Container.Pod, "pod metadata from the io.kubernetes.cri.* annotations")
+	require.Equal(t, "busybox", cp.Container.Pod.Name)
+	require.Equal(t, "app", cp.Container.Pod.ContainerName)
+	require.True(t, strings.HasPrefix(cp.Container.Pod.Namespace, "fixture-"))
+	require.NotEmpty(t, cp.Container.Pod.UID)
+	var httpd *forensics.Process
+	for i := range cp.Processes {
+		if cp.Processes[i].Comm == "httpd" {
+			httpd = &cp.Processes[i]
+		}
+	}
 	require.NotNil(t, httpd)
+	require.Equal(t, 1, httpd.PPID)
 	require.Equal(t, "/tmp/.cache/httpd", httpd.Exe)
 	require.Equal(t, []string{"/tmp/.cache/httpd", "-f", "-p", "9090", "-h", "/tmp"}, httpd.Cmdline)
+	var listen bool
+	for _, s := range cp.Sockets {
+		if s.LocalPort == 9090 && s.State == "LISTEN" {
+			listen = true
+			require.Equal(t, []int{httpd.PID}, s.Owners)
+		}
+	}
+	require.True(t, listen, "httpd listens on 9090")
 	// containerd's rootfs-diff.tar is gzip inside despite its name.
 	var httpdFile bool
 	for _, r := range cp.Rootfs {

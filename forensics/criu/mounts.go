@@ -75,7 +75,7 @@ func (d *decoder) namespacesAndMounts() {
 		for _, e := range entries {
 			fstype := e.GetFsname()
 			if fstype == "" {
-				fstype = strings.ToLower(mnt.Fstype(e.GetFstype()).String())
+				fstype = kernelFSName(mnt.Fstype(e.GetFstype()))
 				if fstype == "" || strings.HasPrefix(fstype, "fstype(") {
 					fstype = fmt.Sprintf("fstype-%d", e.GetFstype())
 				}
@@ -91,4 +91,17 @@ func (d *decoder) namespacesAndMounts() {
 			d.cp.Mounts = append(d.cp.Mounts, m)
 		}
 	}
+}
+
+// kernelFSName turns CRIU's fstype enum into the name the kernel uses in /proc/PID/mountinfo.
+func kernelFSName(t mnt.Fstype) string {
+	switch t {
+	case mnt.Fstype_OVERLAYFS:
+		return "overlay"
+	case mnt.Fstype_BINFMT_MISC:
+		return "binfmt_misc"
+	case mnt.Fstype_UNSUPPORTED:
+		return "unsupported"
+	}
+	return strings.ToLower(t.String())
 }

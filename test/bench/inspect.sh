@@ -2,7 +2,8 @@
 # Benchmark: `podsleuth inspect --all -o json` vs `checkpointctl inspect --all` (v1.6.0) on the
 # same archives: every committed archive fixture plus one real podman+crun checkpoint of a
 # process holding >= 512 MiB of memory (test/fixtures/gen.sh bigmem, made here when missing).
-# Prints one table: median wall time of REPS runs, peak RSS (/usr/bin/time -v "Maximum resident
+# Prints one table: median wall time of REPS runs (each run's first read warms the page cache
+# for the next; both tools get the same treatment), peak RSS (/usr/bin/time -v "Maximum resident
 # set size"), and the speed ratio. Target: podsleuth at least 5x faster.
 #
 #   REPS=5 BIG_MB=512 test/bench/inspect.sh
@@ -41,10 +42,13 @@ inputs=(test/fixtures/archives/podman-crun.tar test/fixtures/archives/podman-cru
 
 # measure TOOL ARGS...: runs REPS times, prints "median_seconds max_rss_kib"
 measure() {
-  local times=() rss=0 i t m
+  local times=() rss=0 i t m s e
   for ((i = 0; i < REPS; i++)); do
+    # wall time in ns around the run (/usr/bin/time's own clock has 10 ms resolution)
+    s=$(date +%s%N)
     (cd "$work/cwd" && /usr/bin/time -v "$@" >/dev/null 2>"$work/time.txt") || { cat "$work/time.txt" >&2; return 1; }
-    t=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(j=1;j<=n;j++) s=s*60+a[j]; print s}' "$work/time.txt")
+    e=$(date +%s%N)
+    t=$(awk -v a="$s" -v b="$e" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
     m=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
     times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
   done
