@@ -20,7 +20,18 @@ import (
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// The -update flag rewrites the goldens (make golden). x/exp/golden, imported through teatest,
+// registers it too; share it instead of redefining it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // run executes a Cmd and feeds the resulting messages back into the App (one level of
 // batches), like the runtime would.
@@ -104,7 +115,7 @@ func golden(t *testing.T, name, got string) {
 	// machine-independent: the fixture directory's absolute path
 	got = strings.ReplaceAll(ansi.Strip(got), fixtures.Dir(), "<fixtures>")
 	p := filepath.Join("testdata", name+".golden")
-	if *update {
+	if updating() {
 		require.NoError(t, os.WriteFile(p, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(p)
