@@ -41,7 +41,7 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 				return err
 			}
 			defer mc.Close()
-			all := findings.Analyze(mc.cp, findings.WithMemory(mc.mem))
+			all := findings.Analyze(mc.cp, findings.WithMemory(mc.mem), findings.WithIndexWarnings(mc.mem.Warnings))
 			res := []forensics.Finding{}
 			for _, f := range all {
 				if f.Severity >= min {

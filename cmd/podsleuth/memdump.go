@@ -51,6 +51,9 @@ func (a *app) memOpen(ctx context.Context, cmd *cobra.Command, path string) (*me
 		return nil, fmt.Errorf("index memory of %s: %w", path, err)
 	}
 	mem.FillResident(cp)
+	for _, w := range mem.Warnings {
+		fmt.Fprintf(a.ErrOut, "warning: %s\n", w)
+	}
 	return &memCheckpoint{arc: arc, cp: cp, mem: mem}, nil
 }
 

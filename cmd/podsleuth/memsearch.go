@@ -146,9 +146,6 @@ func (o *memsearchOptions) run(cmd *cobra.Command, out, errOut io.Writer, mc *me
 	ctx := cmd.Context()
 	bw := bufio.NewWriterSize(out, 1<<16)
 	defer bw.Flush()
-	for _, w := range mc.mem.Warnings {
-		fmt.Fprintf(errOut, "warning: %s\n", w)
-	}
 	if o.count {
 		counts := map[int]int{}
 		err := mc.mem.Search(ctx, pat, opt, func(h memory.Hit) error {

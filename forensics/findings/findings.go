@@ -34,6 +34,7 @@ const (
 	RuleListener        = "listening-socket"
 	RuleOutbound        = "outbound-connection"
 	RuleLoopbackConnect = "loopback-connection"
+	RuleMemoryIndex     = "memory-index-inconsistent"
 )
 
 // MemoryReader reads a process's memory; memory.Memory satisfies it.
@@ -47,9 +48,15 @@ type Option func(*analyzer)
 // WithMemory lets memory rules look at the contents of suspicious mappings.
 func WithMemory(m MemoryReader) Option { return func(a *analyzer) { a.mem = m } }
 
+// WithIndexWarnings turns the page index's warnings (pagemaps that point past the pages image,
+// overlap, or map pages no VMA covers) into findings: a checkpoint whose memory images
+// contradict each other was damaged or tampered with.
+func WithIndexWarnings(ws []string) Option { return func(a *analyzer) { a.warnings = ws } }
+
 type analyzer struct {
-	mem MemoryReader
-	out []forensics.Finding
+	mem      MemoryReader
+	warnings []string
+	out      []forensics.Finding
 }
 
 func (a *analyzer) add(rule string, sev forensics.Severity, title, reason string, loc forensics.Location) {
@@ -70,6 +77,11 @@ func Analyze(cp *forensics.Checkpoint, opts ...Option) []forensics.Finding {
 	}
 	a.rootfs(cp.Rootfs)
 	a.sockets(cp)
+	for _, w := range a.warnings {
+		a.add(RuleMemoryIndex, forensics.SeverityLow, "Memory images are inconsistent",
+			w+": those pages cannot be read or attributed; the checkpoint may be damaged or tampered with.",
+			forensics.Location{Kind: "memory"})
+	}
 	slices.SortStableFunc(a.out, func(x, y forensics.Finding) int {
 		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(x.Rule, y.Rule),
 			cmp.Compare(x.Location.PID, y.Location.PID), cmp.Compare(x.Location.Start, y.Location.Start),

@@ -163,3 +163,10 @@ func TestRules(t *testing.T) {
 	require.Contains(t, byRule(fs, findings.RuleAnonExec)[0].Reason, "not in the checkpoint")
 	require.Equal(t, fs, findings.Analyze(cp, findings.WithMemory(noMemory{})), "deterministic")
 }
+
+func TestIndexWarningsBecomeFindings(t *testing.T) {
+	fs := findings.Analyze(&forensics.Checkpoint{}, findings.WithIndexWarnings([]string{"pid 1: pagemap has pages at 0x10000-0x12000 that no VMA maps"}))
+	require.Len(t, fs, 1)
+	require.Equal(t, findings.RuleMemoryIndex, fs[0].Rule)
+	require.Contains(t, fs[0].Reason, "0x10000-0x12000")
+}
