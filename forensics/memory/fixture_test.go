@@ -301,3 +301,20 @@ func TestMissingPagesAreNotInvented(t *testing.T) {
 	lo, hi := p.Private.Bounds()
 	require.Equal(t, p.Private.Resident(lo, hi), total)
 }
+
+// TestLaterCheckpoint: full-t2 is the same process after SIGUSR1 (README): a new heap marker, a
+// new connection with queued data and a fourth process with the same environment.
+func TestLaterCheckpoint(t *testing.T) {
+	o := open(t, "images/full-t2")
+	late := search(t, o.mem, "LATE-HEAP-MARKER-after-usr1", memory.Filter{})
+	require.Len(t, late, 1)
+	require.Equal(t, 15728, late[0].PID)
+	require.Equal(t, "heap", late[0].VMA.Kind)
+	tcp := search(t, o.mem, "tcp-late-connection", memory.Filter{})
+	require.Len(t, tcp, 1)
+	require.Equal(t, memory.KindSocket, tcp[0].Kind)
+	env := search(t, o.mem, "FORENSIC_CASE=IR-2024-0042", memory.Filter{Regions: []string{"stack"}})
+	require.Len(t, env, 4)
+	require.Len(t, search(t, o.mem, "CRIU-FORENSIC-MARKER-7f3a9c", memory.Filter{}), 17)
+	require.Empty(t, search(t, open(t, "images/full").mem, "LATE-HEAP-MARKER-after-usr1", memory.Filter{}))
+}
