@@ -11,6 +11,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/hostile"
 )
 
 func fixture(name string) string { return filepath.Join(fixtures.Dir(), name) }
@@ -121,6 +122,29 @@ func TestQuote(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			require.Equal(t, tt.want, quote(tt.in))
+		})
+	}
+}
+
+// TestInspectHostile: a hostile archive ends in one line naming the member and the problem.
+func TestInspectHostile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, hostile.Write(dir, hostile.Build()))
+	tests := []struct{ file, want string }{
+		{"traversal.tar", "checkpoint/../../evil: path traversal"},
+		{"symlink.tar", "checkpoint/core-1.img: link member refused"},
+		{"truncated.tar.zst", "(zstd stream): truncated"},
+		{"absurd-length.tar", "pstree.img: bad CRIU image"},
+		{"missing-pstree.tar", "pstree.img: missing CRIU image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			code, out, errOut := inspectCLI(t, filepath.Join(dir, tt.file))
+			require.Equal(t, 1, code)
+			require.Empty(t, out)
+			require.Contains(t, errOut, tt.want)
+			require.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			require.NotContains(t, errOut, "goroutine")
 		})
 	}
 }

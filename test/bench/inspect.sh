@@ -70,6 +70,7 @@ for in in "${inputs[@]}"; do
   if [ "$path" = "$(readlink -f "$big")" ]; then worst=$ratio; fi
 done
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (shared machine: small inputs are dominated by process start-up and noise)"
 echo "median of $REPS runs each; RSS is the peak over the runs; ratio = checkpointctl time / podsleuth time"
 echo "podsleuth's RSS includes ~74 MiB of binary baseline (podsleuth version alone); decoding adds a few MiB"
 if awk -v r="$worst" 'BEGIN {exit !(r >= 5)}'; then
