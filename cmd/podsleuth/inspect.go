@@ -51,7 +51,8 @@ directory, and shows its container metadata, process tree, command lines, enviro
 files, sockets, memory maps, mounts and root filesystem changes.
 
 Without section flags it shows the summary and the process tree. -o json prints the decoded
-model (schema_version ` + forensics.SchemaVersion + `), one object per archive (an array when
+model (schema_version ` + forensics.SchemaVersion + `, JSON Schema in
+forensics/criu/schema/checkpoint-v1.json), one object per archive (an array when
 several archives are given); --pid restricts both outputs to one process.`,
 		Example: `  podsleuth inspect checkpoint-web-2024.tar
   podsleuth inspect --all --pid 1 checkpoint.tar.zst
