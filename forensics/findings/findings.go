@@ -231,10 +231,14 @@ func (a *analyzer) files(p *forensics.Process) {
 	}
 }
 
+// runtimeManaged are files container engines create in every container (bind-mount targets).
+var runtimeManaged = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true,
+	"/run/.containerenv": true, "/.dockerenv": true, "/run/secrets": true}
+
 func (a *analyzer) rootfs(changes []forensics.RootfsChange) {
 	for _, c := range changes {
-		if !c.Executable || c.Type != "file" || c.Kind == forensics.RootfsDeleted {
-			continue
+		if !c.Executable || c.Type != "file" || c.Kind == forensics.RootfsDeleted || c.Size == 0 || runtimeManaged[c.Path] {
+			continue // an empty file runs nothing; the engine creates these mount points itself
 		}
 		sev := forensics.SeverityHigh
 		why := "an executable file that is not part of the image"

@@ -125,7 +125,8 @@ func TestRules(t *testing.T) {
 			{Ino: 7, Family: "unix", Type: "stream", State: "LISTEN", Path: "/run/x.sock"},
 		},
 		Rootfs: []forensics.RootfsChange{
-			{Path: "/usr/local/bin/tool", Kind: forensics.RootfsModified, Type: "file", Executable: true},
+			{Path: "/usr/local/bin/tool", Kind: forensics.RootfsModified, Type: "file", Executable: true, Size: 12345},
+			{Path: "/etc/hosts", Kind: forensics.RootfsAdded, Type: "file", Executable: true, Size: 0},
 			{Path: "/etc/motd", Kind: forensics.RootfsAdded, Type: "file"},
 			{Path: "/usr/bin/gone", Kind: forensics.RootfsDeleted, Type: "file", Executable: true},
 		},
@@ -169,4 +170,21 @@ func TestIndexWarningsBecomeFindings(t *testing.T) {
 	require.Len(t, fs, 1)
 	require.Equal(t, findings.RuleMemoryIndex, fs[0].Rule)
 	require.Contains(t, fs[0].Reason, "0x10000-0x12000")
+}
+
+func TestContainerdArchiveFindings(t *testing.T) {
+	ctx := context.Background()
+	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), "archives", "containerd-busybox.tar"), archive.DefaultLimits(), t.TempDir())
+	require.NoError(t, err)
+	defer a.Close()
+	cp, err := criu.Decode(ctx, a)
+	require.NoError(t, err)
+	fs := findings.Analyze(cp)
+	nx := byRule(fs, findings.RuleRootfsNewExec)
+	require.Len(t, nx, 1, "not the engine's empty /etc/hosts, /etc/hostname, /etc/resolv.conf")
+	require.Equal(t, "/tmp/.cache/httpd", nx[0].Location.Path)
+	l := byRule(fs, findings.RuleListener)
+	require.Len(t, l, 1)
+	require.Equal(t, forensics.SeverityMedium, l[0].Severity, "listens on all addresses")
+	require.Contains(t, l[0].Location.Socket, ":9090")
 }

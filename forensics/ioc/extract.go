@@ -2,6 +2,8 @@ package ioc
 
 import (
 	"archive/tar"
+	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/memory"
@@ -190,7 +194,27 @@ func scanRootfs(ctx context.Context, ms Members, fn func(text, path string)) err
 	if err != nil {
 		return nil // no rootfs changes (bare CRIU images, or none recorded)
 	}
-	tr := tar.NewReader(io.NewSectionReader(r, 0, size))
+	// containerd writes rootfs-diff.tar gzip-compressed; accept zstd too
+	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10)
+	var src io.Reader = br
+	switch head, _ := br.Peek(4); {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%w: rootfs-diff.tar: gzip: %w", ErrRootfs, err)
+		}
+		defer zr.Close()
+		src = zr
+	case len(head) == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd:
+		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(128<<20), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return fmt.Errorf("%w: rootfs-diff.tar: zstd: %w", ErrRootfs, err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	// bound what skipping over large members may decompress
+	tr := tar.NewReader(io.LimitReader(src, 4*MaxRootfsBytes))
 	var total int64
 	buf := make([]byte, 64<<10)
 	for {

@@ -26,7 +26,7 @@ func extract(t *testing.T, path string, reveal bool) ([]forensics.IOC, int) {
 	require.NoError(t, err)
 	m, err := memory.Open(ctx, a, cp)
 	require.NoError(t, err)
-	res, err := ioc.Extract(ctx, cp, m, ioc.Options{Reveal: reveal})
+	res, err := ioc.Extract(ctx, cp, m, ioc.Options{Reveal: reveal, Members: a})
 	require.NoError(t, err)
 	return res, cp.Processes[0].PID
 }
@@ -126,4 +126,27 @@ func findType(res []forensics.IOC, typ string) []forensics.IOC {
 		}
 	}
 	return out
+}
+
+// TestContainerdArchive: the containerd checkpoint of a busybox workload (see its .ps.txt):
+// the exfiltration target written to /tmp/notes.txt is found in the gzip-compressed rootfs
+// changes, the command line and memory; the API token in the environment is redacted.
+func TestContainerdArchive(t *testing.T) {
+	res, _ := extract(t, "archives/containerd-busybox.tar", false)
+	ip := find(res, ioc.TypeIPv4, "10.0.0.99")
+	require.NotNil(t, ip)
+	kinds := map[string]bool{}
+	for _, l := range ip.Where {
+		kinds[l.Kind] = true
+		if l.Kind == "rootfs" {
+			require.Equal(t, "/tmp/notes.txt", l.Path)
+		}
+	}
+	require.True(t, kinds["rootfs"] && kinds["cmdline"] && kinds["memory"], "%+v", ip.Where)
+	tok := findType(res, ioc.TypeEnvSecret)
+	require.NotEmpty(t, tok)
+	for _, s := range tok {
+		require.True(t, s.Redacted)
+		require.NotContains(t, s.Value, "AUTH_TYPE", "a CGI variable name is not a secret")
+	}
 }
