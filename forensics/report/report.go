@@ -652,6 +652,15 @@ func RedactDiff(d *diff.Result, x Redactor) *diff.Result {
 		return out
 	}
 	c.IOCsNew, c.IOCsGone = redactIOCs(d.IOCsNew), redactIOCs(d.IOCsGone)
+	redactFDs := func(in []diff.FDRef) []diff.FDRef {
+		out := make([]diff.FDRef, len(in))
+		for i, f := range in {
+			f.Target = x.Text(f.Target)
+			out[i] = f
+		}
+		return out
+	}
+	c.FDsAdded, c.FDsRemoved = redactFDs(d.FDsAdded), redactFDs(d.FDsRemoved)
 	redactFindings := func(in []forensics.Finding) []forensics.Finding {
 		out := make([]forensics.Finding, len(in))
 		for i, f := range in {
