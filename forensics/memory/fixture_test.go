@@ -3,6 +3,7 @@ package memory_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -317,4 +318,30 @@ func TestLaterCheckpoint(t *testing.T) {
 	require.Len(t, env, 4)
 	require.Len(t, search(t, o.mem, "CRIU-FORENSIC-MARKER-7f3a9c", memory.Filter{}), 17)
 	require.Empty(t, search(t, open(t, "images/full").mem, "LATE-HEAP-MARKER-after-usr1", memory.Filter{}))
+}
+
+// TestSameAddressesAsCheckpointctlContainerd: on the kubelet/containerd archive, every hit in
+// PID 1's memory is at the address checkpointctl memparse --search reports.
+func TestSameAddressesAsCheckpointctlContainerd(t *testing.T) {
+	cc := testenv.Checkpointctl(t)
+	const path = "archives/containerd-busybox.tar"
+	o := open(t, path)
+	for _, s := range []string{"exfil", "API_TOKEN", "10.0.0.1", "httpd"} {
+		out, err := exec.Command(cc, "memparse", "--search", s, "--pid", "1", filepath.Join(fixtures.Dir(), path)).CombinedOutput()
+		require.NoError(t, err, string(out))
+		var want []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && len(f[0]) == 16 && f[0] != "ADDRESS" {
+				want = append(want, f[0])
+			}
+		}
+		var got []string
+		for _, h := range search(t, o.mem, s, memory.Filter{PIDs: []int{1}}) {
+			if h.Kind == memory.KindMemory {
+				got = append(got, fmt.Sprintf("%016x", h.Addr))
+			}
+		}
+		require.NotEmpty(t, got, s)
+		require.Equal(t, want, got, s)
+	}
 }
