@@ -419,8 +419,13 @@ func (o *inspectOptions) processTree(root *tree, cp *forensics.Checkpoint) {
 	for _, s := range cp.Sockets {
 		sockets[s.Ino] = s
 	}
+	shown := map[int]bool{}
 	var visit func(parent *tree, p *forensics.Process, depth int)
 	visit = func(parent *tree, p *forensics.Process, depth int) {
+		if shown[p.PID] {
+			return
+		}
+		shown[p.PID] = true
 		line := fmt.Sprintf("[%d]  %s", p.PID, p.Comm)
 		if p.State != "" && p.State != "alive" {
 			line += "  (" + p.State + ")"
@@ -519,11 +524,12 @@ func (o *inspectOptions) processTree(root *tree, cp *forensics.Checkpoint) {
 				mn.add("%012x-%012x %s %-6s %8s resident %-9s %s", m.Start, m.End, m.Prot, m.Kind, inspectBytes(int64(m.Size())), inspectBytes(int64(m.ResidentBytes)), quote(path))
 			}
 		}
-		if depth > 64 {
+		if depth > 256 {
+			n.add("(deeper levels not shown)")
 			return
 		}
 		for _, c := range p.Children {
-			if cp2, ok := byPID[c]; ok && c != p.PID {
+			if cp2, ok := byPID[c]; ok {
 				visit(n, cp2, depth+1)
 			}
 		}
@@ -532,6 +538,12 @@ func (o *inspectOptions) processTree(root *tree, cp *forensics.Checkpoint) {
 	sort.Ints(roots)
 	for _, r := range roots {
 		visit(pt, byPID[r], 0)
+	}
+	// A hostile pstree can make parents form a cycle with no root: show what is left flat.
+	for i := range cp.Processes {
+		if !shown[cp.Processes[i].PID] {
+			visit(pt, &cp.Processes[i], 0)
+		}
 	}
 }
 
