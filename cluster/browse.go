@@ -230,15 +230,18 @@ func NewBrowser(ctx context.Context, client kubernetes.Interface, o BrowserOptio
 	}
 	podInf := podFactory.Core().V1().Pods().Informer()
 	_ = podInf.SetTransform(strip)
-	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	// A handler registration's HasSynced is true once the handler has seen the initial list
+	// (the informer's own HasSynced only means its store is full).
+	reg, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { b.setPod(obj) },
 		UpdateFunc: func(_, obj any) { b.setPod(obj) },
 		DeleteFunc: func(obj any) { b.deletePod(obj) },
-	}); err != nil {
+	})
+	if err != nil {
 		cancel()
 		return nil, err
 	}
-	synced := []cache.InformerSynced{podInf.HasSynced}
+	synced := []cache.InformerSynced{reg.HasSynced}
 	b.Scope = "pods in all namespaces"
 	if o.Namespace != "" {
 		b.Scope = "pods in namespace " + o.Namespace
@@ -246,23 +249,31 @@ func NewBrowser(ctx context.Context, client kubernetes.Interface, o BrowserOptio
 	if allowed(ctx, client, "list", "namespaces") && allowed(ctx, client, "watch", "namespaces") {
 		inf := clusterFactory.Core().V1().Namespaces().Informer()
 		_ = inf.SetTransform(strip)
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { b.setNamespace(obj, true) },
 			DeleteFunc: func(obj any) { b.setNamespace(obj, false) },
 		})
-		synced = append(synced, inf.HasSynced)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		synced = append(synced, reg.HasSynced)
 	} else {
 		b.Partial = append(b.Partial, "namespaces")
 	}
 	if allowed(ctx, client, "list", "nodes") && allowed(ctx, client, "watch", "nodes") {
 		inf := clusterFactory.Core().V1().Nodes().Informer()
 		_ = inf.SetTransform(strip)
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { b.setNode(obj) },
 			UpdateFunc: func(_, obj any) { b.setNode(obj) },
 			DeleteFunc: func(obj any) { b.deleteNode(obj) },
 		})
-		synced = append(synced, inf.HasSynced)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		synced = append(synced, reg.HasSynced)
 	} else {
 		b.Partial = append(b.Partial, "nodes")
 	}
