@@ -24,7 +24,6 @@ import (
 func newLoader(cfg *config.Config) checkpoint.Loader {
 	lim := archive.LimitsFrom(cfg.Limits)
 	cache := filepath.Join(cfg.CacheDir, "archives")
-	reveal := cfg.Report.Reveal
 	return func(ctx context.Context, path string) (*checkpoint.Loaded, error) {
 		a, err := archive.Open(ctx, path, lim, cache)
 		if err != nil {
@@ -46,7 +45,8 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 			ld.IOCNote = "indicators need the memory index: " + err.Error()
 		} else {
 			ld.Memory = memSearcher{mem}
-			iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: reveal})
+			// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
+			iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: true})
 			if err != nil {
 				ld.IOCNote = "indicator extraction failed: " + err.Error()
 			} else {

@@ -128,3 +128,84 @@ func runUntil(t *testing.T, a *App, cmd tea.Cmd, done func() bool) {
 }
 
 func openMsg(path, label string) tea.Msg { return navOpen(path, label) }
+
+func TestMemorySearchModesAndErrors(t *testing.T) {
+	a, cp := checkpointApp(t, 120, 40)
+	a.Update(press('7'))
+	tests := []struct {
+		name, mode, query, err string
+	}{
+		{"bad regex", "regex", "CRIU-(", "not a valid regular expression"},
+		{"odd hex", "hex", "435", "odd number of digits"},
+		{"not hex", "hex", "zz", "not a hex digit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a.Update(press('/'))
+			a.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+			for !strings.Contains(ansi.Strip(a.Render()), "search memory ("+tt.mode) {
+				a.Update(tea.KeyPressMsg{Code: 't', Mod: tea.ModCtrl}) // cycles the mode inside the prompt
+			}
+			typeKeys(t, a, tt.query)
+			_, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+			require.Nil(t, cmd, "no search started")
+			require.False(t, cp.Searching())
+			_, errLine := a.Status()
+			require.Contains(t, errLine, tt.err)
+		})
+	}
+	// hex search for "CRIU-FORENSIC" finds the same bytes as the literal
+	a.Update(press('/'))
+	a.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	for !strings.Contains(ansi.Strip(a.Render()), "search memory (hex") {
+		a.Update(tea.KeyPressMsg{Code: 't', Mod: tea.ModCtrl})
+	}
+	typeKeys(t, a, "43 52 49 55 2d 46 4f 52 45 4e 53 49 43")
+	_, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	runUntil(t, a, cmd, func() bool { return !cp.Searching() })
+	require.NotEmpty(t, cp.Hits())
+	require.Contains(t, cp.Hits()[0].Preview, "CRIU-FORENSIC")
+}
+
+func TestProcessesFilterAndSortFlattenTheTree(t *testing.T) {
+	a, cp := checkpointApp(t, 120, 40)
+	a.Update(press('2'))
+	require.Contains(t, ansi.Strip(a.Render()), "└─")
+	typeKeys(t, a, "/grand")
+	require.Equal(t, 1, cp.Table(checkpoint.TabProcesses).Len())
+	frame := ansi.Strip(a.Render())
+	require.NotContains(t, frame, "└─", "filtered: a flat list, every process searchable")
+	a.Update(tea.KeyPressMsg{Code: tea.KeyEscape}) // cancel: back to no filter
+	require.Equal(t, len(cp.Loaded().Checkpoint.Processes), cp.Table(checkpoint.TabProcesses).Len())
+	require.Contains(t, ansi.Strip(a.Render()), "└─", "the tree is back")
+	a.Update(press('s'))
+	col, _ := cp.Table(checkpoint.TabProcesses).Sort()
+	require.Equal(t, 0, col)
+	require.NotContains(t, ansi.Strip(a.Render()), "└─", "sorted: flat")
+}
+
+func TestMouseWheelScrollsTheTopScreen(t *testing.T) {
+	a, cp := checkpointApp(t, 120, 40)
+	a.Update(press('4')) // Files: more rows than fit? the wheel moves the cursor either way
+	before := cp.Table(checkpoint.TabFiles).Cursor()
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	require.Equal(t, min(before+3, cp.Table(checkpoint.TabFiles).Len()-1), cp.Table(checkpoint.TabFiles).Cursor())
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
+	require.Equal(t, before, cp.Table(checkpoint.TabFiles).Cursor())
+}
+
+func TestRevealTogglesIOCs(t *testing.T) {
+	a, cp := checkpointApp(t, 160, 40)
+	a.Update(press('8'))
+	require.NotEmpty(t, cp.Loaded().IOCs)
+	frame := ansi.Strip(a.Render())
+	require.NotContains(t, frame, "hunter2-env-marker")
+	require.NotContains(t, frame, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	require.Contains(t, frame, "sha256:", "redacted values keep their hash for correlation")
+	a.Update(press('r'))
+	require.True(t, cp.Revealed())
+	frame = ansi.Strip(a.Render())
+	require.Contains(t, frame, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	a.Update(press('r'))
+	require.NotContains(t, ansi.Strip(a.Render()), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 )
 
@@ -282,7 +283,9 @@ func iocRows(iocs []forensics.IOC, reveal bool) []table.Row {
 		if i.Secret {
 			tone = table.Danger
 			if !reveal && !i.Redacted {
-				v = Mask(v)
+				// the same redaction as reports: a prefix, a suffix and the hash, so
+				// values can still be correlated
+				v = ioc.Redact(i.Type, v)
 			}
 		}
 		rows = append(rows, table.Row{
