@@ -71,18 +71,30 @@ func Literal(lit string, fold bool) (*Pattern, error) {
 	}
 	lo, up := lower(pat[k]), upper(pat[k])
 	p.find = func(b []byte, limit int, fn func(s, e int)) {
+		// next occurrence of each case of the anchor byte at or after i, cached so that a byte
+		// that is rare in one case and absent in the other never makes the scan quadratic
+		nextLo, nextUp := -1, -1
+		next := func(c byte, cached *int, i int) int {
+			if *cached >= i || *cached == len(b) {
+				return *cached
+			}
+			if j := bytes.IndexByte(b[i:], c); j >= 0 {
+				*cached = i + j
+			} else {
+				*cached = len(b)
+			}
+			return *cached
+		}
 		i := k // position of the anchor byte
 		for i < len(b) {
-			var j int
-			if lo == up {
-				j = bytes.IndexByte(b[i:], lo)
-			} else {
-				j = indexEither(b[i:], lo, up)
+			a := next(lo, &nextLo, i)
+			if up != lo {
+				a = min(a, next(up, &nextUp, i))
 			}
-			if j < 0 {
+			if a >= len(b) {
 				return
 			}
-			s := i + j - k
+			s := a - k
 			if s >= limit {
 				return
 			}
@@ -91,23 +103,10 @@ func Literal(lit string, fold bool) (*Pattern, error) {
 				i = s + len(pat) + k
 				continue
 			}
-			i += j + 1
+			i = a + 1
 		}
 	}
 	return p, nil
-}
-
-// indexEither returns the index of the first a or b in s.
-func indexEither(s []byte, a, b byte) int {
-	i, j := bytes.IndexByte(s, a), bytes.IndexByte(s, b)
-	switch {
-	case i < 0:
-		return j
-	case j < 0 || i < j:
-		return i
-	default:
-		return j
-	}
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }

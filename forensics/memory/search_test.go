@@ -208,3 +208,13 @@ func TestRegexAndHexAcrossChunks(t *testing.T) {
 		require.Equal(t, uint64(0x1000+PageSize+40), hh[1].Addr)
 	}
 }
+
+func TestFoldNotQuadratic(t *testing.T) {
+	// many lower-case anchors, no upper-case one: each step must not rescan to the end
+	b := bytes.Repeat([]byte("ab"), 4<<20)
+	p, err := Literal("AC", true)
+	require.NoError(t, err)
+	require.Empty(t, p.Find(b))
+	b = append(b, "xAcx"...)
+	require.Equal(t, [][2]int{{len(b) - 3, len(b) - 1}}, p.Find(b))
+}
