@@ -465,6 +465,13 @@ func (o *inspectOptions) processTree(root *tree, cp *forensics.Checkpoint) {
 				}
 			}
 		}
+		if (o.cmdline || o.all) && len(p.Threads) > 1 {
+			ids := make([]string, len(p.Threads))
+			for i, t := range p.Threads {
+				ids[i] = strconv.Itoa(t)
+			}
+			n.add("Threads: %s", strings.Join(ids, ", "))
+		}
 		if o.cmdline || o.all {
 			c := p.Creds
 			cr := n.add("Credentials: uid %d/%d/%d/%d gid %d/%d/%d/%d", c.UID, c.EUID, c.SUID, c.FSUID, c.GID, c.EGID, c.SGID, c.FSGID)

@@ -39,7 +39,7 @@ func TestInspectText(t *testing.T) {
 			[]string{"fx-crun", "Engine: Podman", "Runtime: crun", "Process tree (3 processes)", "[1]  target  2 threads", "[8]  kworker/0:1", "[9]  grandchild", "Pagemap encoding: nr_pages"},
 			[]string{"Open files", "Memory maps", "Environment variables"}},
 		{"all sections", []string{"--all", fixture("archives/podman-crun.tar.zst")},
-			[]string{"Command line: /target --workdir /work --mode full", "FORENSIC_SECRET=hunter2-env-marker", "[3]  MEMFD     memfd:payload",
+			[]string{"Command line: /target --workdir /work --mode full", "Threads: 1, 7", "FORENSIC_SECRET=hunter2-env-marker", "[3]  MEMFD     memfd:payload",
 				"/work/deleted-evidence.bin (deleted)", "inet/stream (tcp) 127.0.0.1:47777 LISTEN", "send-q 12288", `unread 16 B: "pipe-data-marker"`,
 				"rwxp anon", "Mounts (28)", "/tmp/.x/miner", "executable", "deleted  file     /var/log/auth.log", "SHA-256: 301dcd3be94f71ecaeaca692d3a6754d2f301d915ca86dd03aca28f47bd15ec4"},
 			nil},
