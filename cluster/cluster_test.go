@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -292,4 +293,43 @@ func TestPreflightChecks(t *testing.T) {
 	for _, tt := range rts {
 		require.Equal(t, tt.want, runtimeCheck(tt.rt).Status, tt.rt)
 	}
+}
+
+func TestChunkPipe(t *testing.T) {
+	t.Run("data then EOF", func(t *testing.T) {
+		p := newChunkPipe(4)
+		go func() {
+			for i := 0; i < 100; i++ {
+				_, _ = p.Write([]byte(fmt.Sprintf("line %03d\n", i)))
+			}
+			p.closeWrite(nil)
+		}()
+		b, err := io.ReadAll(p)
+		require.NoError(t, err)
+		require.Len(t, b, 900)
+		require.Equal(t, "line 099\n", string(b[891:]))
+	})
+	t.Run("writer error reaches the reader", func(t *testing.T) {
+		p := newChunkPipe(4)
+		_, _ = p.Write([]byte("partial"))
+		boom := errors.New("stream reset")
+		p.closeWrite(boom)
+		b, err := io.ReadAll(p)
+		require.ErrorIs(t, err, boom)
+		require.Equal(t, "partial", string(b))
+	})
+	t.Run("bounded: a full pipe blocks the writer until the reader goes away", func(t *testing.T) {
+		p := newChunkPipe(2)
+		_, _ = p.Write([]byte("a"))
+		_, _ = p.Write([]byte("b"))
+		done := make(chan error, 1)
+		go func() { _, err := p.Write([]byte("c")); done <- err }()
+		select {
+		case <-done:
+			t.Fatal("third write did not block")
+		case <-time.After(50 * time.Millisecond):
+		}
+		p.closeRead()
+		require.ErrorIs(t, <-done, io.ErrClosedPipe)
+	})
 }
