@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -356,4 +357,23 @@ func TestDecodeContainerd(t *testing.T) {
 		}
 	}
 	require.True(t, httpdFile)
+}
+
+// TestExtractedDirMatchesArchive: a container checkpoint extracted to a directory (as the
+// kubelet's checkpoint dir or `tar x` leaves it) decodes to the same model as the archive.
+func TestExtractedDirMatchesArchive(t *testing.T) {
+	src := filepath.Join(fixtures.Dir(), "archives/podman-runc.tar")
+	dir := t.TempDir()
+	out, err := exec.Command("tar", "-xf", src, "-C", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	fromTar := decodeFixture(t, "archives/podman-runc.tar")
+	a, err := archive.Open(context.Background(), dir, archive.DefaultLimits(), t.TempDir())
+	require.NoError(t, err)
+	defer a.Close()
+	fromDir, err := Decode(context.Background(), a)
+	require.NoError(t, err)
+	require.Equal(t, "dir", fromDir.Source.Format)
+	fromDir.Source, fromTar.Source = forensics.Source{}, forensics.Source{}
+	// tar keeps whole-second mtimes; the extracted files have the same ones.
+	require.Equal(t, fromTar, fromDir)
 }
