@@ -149,7 +149,7 @@ func (k *Kube) Preflight(ctx context.Context, r sandbox.Request) error {
 	switch {
 	case strings.HasPrefix(rt, "containerd://"):
 		if !k.cfg.AllowNodeHelper {
-			return fmt.Errorf("%w: node %s runs %s, whose CRI cannot restore a checkpoint; podsleuth can restore there with a short-lived privileged node-helper pod (runc + criu into a placeholder pod's namespaces): allow it with --allow-node-helper", sandbox.ErrPreflight, k.cfg.Node, rt)
+			return fmt.Errorf("%w: node %s runs %s, whose CRI cannot restore a checkpoint; podsleuth can restore there with a short-lived node-helper pod (all capabilities, host PID namespace) (runc + criu into a placeholder pod's namespaces): allow it with --allow-node-helper", sandbox.ErrPreflight, k.cfg.Node, rt)
 		}
 	case strings.HasPrefix(rt, "cri-o://"):
 		return fmt.Errorf("%w: node %s runs %s, which restores natively from a checkpoint image; that path is not built in this version: restore --local instead", sandbox.ErrPreflight, k.cfg.Node, rt)
@@ -433,7 +433,12 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 			Containers: []corev1.Container{{
 				Name: "helper", Image: k.cfg.Image, ImagePullPolicy: corev1.PullIfNotPresent,
 				Command:         []string{"sleep", "3600"},
-				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+				// every capability and the host PID namespace (to nsenter PID 1's namespaces), but
+				// not "privileged": many API servers refuse it (--allow-privileged=false), and
+				// nothing here needs the host's devices
+				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0),
+					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"ALL"}},
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
 			}},
 		},
 	}
@@ -507,9 +512,16 @@ func (k *Kube) exec(ctx context.Context, ns, pod string, in io.Reader, argv ...s
 	return out.String(), nil
 }
 
-// nodeSh runs a shell command on the node itself (all of PID 1's namespaces) through the helper.
+// nodeAgent finds the node's container runtime (or kubelet) process through the helper: the
+// helper enters its namespaces to act on the node as the runtime does. (PID 1 may be out of
+// reach, e.g. a VM agent with more capabilities than any pod.)
+const nodeAgent = `for n in containerd crio kubelet; do for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = "$n" ] && { echo ${p#/proc/}; exit 0; }; done; done; exit 1`
+
+// nodeSh runs a shell command on the node itself (the mount, UTS, IPC, network and PID
+// namespaces of its container runtime) through the helper.
 func (k *Kube) nodeSh(ctx context.Context, hns, hp string, in io.Reader, script string) (string, error) {
-	return k.exec(ctx, hns, hp, in, "nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", script)
+	return k.exec(ctx, hns, hp, in, "sh", "-c", `a=$(`+nodeAgent+`) || { echo "no container runtime process found on the node" >&2; exit 1; }
+exec nsenter -t "$a" -m -u -i -n -p -- sh -c "$0"`, script)
 }
 
 func (k *Kube) copyFile(ctx context.Context, hns, hp, local, remote, mode string) error {
