@@ -432,12 +432,12 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			Containers: []corev1.Container{{
 				Name: "helper", Image: k.cfg.Image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:         []string{"sleep", "3600"},
+				Command: []string{"sleep", "3600"},
 				// every capability and the host PID namespace (to nsenter PID 1's namespaces), but
 				// not "privileged": many API servers refuse it (--allow-privileged=false), and
 				// nothing here needs the host's devices
 				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0),
-					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"ALL"}},
+					Capabilities:   &corev1.Capabilities{Add: []corev1.Capability{"ALL"}},
 					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
 			}},
 		},
@@ -640,7 +640,9 @@ func (k *Kube) load(id string) (*sandbox.Info, *clusterState, error) {
 }
 
 // List returns the cluster sandboxes this machine created.
-func (k *Kube) List(ctx context.Context) ([]sandbox.Info, error) { return k.states.List(sandbox.BackendCluster) }
+func (k *Kube) List(ctx context.Context) ([]sandbox.Info, error) {
+	return k.states.List(sandbox.BackendCluster)
+}
 
 // Get returns one cluster sandbox.
 func (k *Kube) Get(ctx context.Context, id string) (*sandbox.Info, error) {
