@@ -597,7 +597,12 @@ func (a *App) Render() string {
 	case modeCommand, modeFilter:
 		b.WriteString(fitLine(a.th.Accent.Render(a.prompt.View()), w))
 	default:
-		b.WriteString(fitLine(a.shortHelp(), w))
+		if a.err != "" && a.hint != "" {
+			// the fix gets its own line: it matters more than the key help
+			b.WriteString(fitLine(a.th.Warning.Render("fix: "+a.hint), w))
+		} else {
+			b.WriteString(fitLine(a.shortHelp(), w))
+		}
 	}
 	b.WriteByte('\n')
 	b.WriteString(a.statusBar())
@@ -647,9 +652,6 @@ func (a *App) statusBar() string {
 	switch {
 	case a.err != "":
 		left = a.th.Error.Render(" " + a.err + " ")
-		if a.hint != "" {
-			left += " " + a.th.Warning.Render("→ "+a.hint)
-		}
 	case a.status != "":
 		left = " " + a.status
 	case a.cluster == nil && !a.connecting:

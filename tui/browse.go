@@ -393,6 +393,18 @@ func (b *podBrowser) stop() { b.stopped.Do(func() { close(b.stopCh) }) }
 // start runs the informer and waits for its cache, bounded by the connect timeout plus a
 // margin. It runs inside a Cmd.
 func (b *podBrowser) start() {
+	// one cheap list first: RBAC and reachability problems fail fast, in words
+	pctx, pcancel := context.WithTimeout(context.Background(), b.s.cfg.Cluster.ConnectTimeout+5*time.Second)
+	_, err := b.s.Conn.Client.CoreV1().Pods(b.ns).List(pctx, metav1.ListOptions{Limit: 1})
+	pcancel()
+	if err != nil {
+		where := "in namespace " + b.ns
+		if b.ns == "" {
+			where = "in all namespaces (try :pods NAMESPACE)"
+		}
+		b.err = explain(err, "list pods "+where)
+		return
+	}
 	f := informers.NewSharedInformerFactoryWithOptions(b.s.Conn.Client, 0, informers.WithNamespace(b.ns))
 	inf := f.Core().V1().Pods()
 	notify := func() {

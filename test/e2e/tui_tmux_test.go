@@ -190,3 +190,20 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	tm.keys("q")
 	tm.waitExit(10 * time.Second)
 }
+
+// TestTUIContextSwitchAndRBACErrorInTmux lists the kubeconfig's contexts, switches to the one
+// without permissions and checks the pod list says so in words, with the fix.
+func TestTUIContextSwitchAndRBACErrorInTmux(t *testing.T) {
+	kc := testenv.Kubeconfig(t)
+	tm := newTmux(t, []string{"KUBECONFIG=" + kc}, []string{"--readonly"}, 160, 30)
+	tm.waitFor("ctx podsleuth-admin", 30*time.Second)
+	tm.keys(":", "ctx", "Enter")
+	tm.waitFor("podsleuth-responder", 10*time.Second)
+	tm.waitFor("podsleuth-nobody", 5*time.Second)
+	tm.keys("/", "nobody", "Enter", "Enter")
+	tm.waitFor("ctx podsleuth-nobody", 30*time.Second)
+	screen := tm.waitFor("permission denied", 30*time.Second)
+	require.Contains(t, screen, "RBAC")
+	tm.keys("q")
+	tm.waitExit(10 * time.Second)
+}
