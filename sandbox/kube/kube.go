@@ -433,7 +433,7 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 			Containers: []corev1.Container{{
 				Name: "helper", Image: k.cfg.Image, ImagePullPolicy: corev1.PullIfNotPresent,
 				Command: []string{"sleep", "3600"},
-				// every capability and the host PID namespace (to nsenter PID 1's namespaces), but
+				// every capability and the host PID namespace (to enter the runtime's namespaces), but
 				// not "privileged": many API servers refuse it (--allow-privileged=false), and
 				// nothing here needs the host's devices
 				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0),
