@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -208,4 +209,25 @@ func TestRevealTogglesIOCs(t *testing.T) {
 	require.Contains(t, frame, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	a.Update(press('r'))
 	require.NotContains(t, ansi.Strip(a.Render()), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+}
+
+func TestHexdumpScrollsThroughTheRegion(t *testing.T) {
+	a, cp := checkpointApp(t, 100, 30)
+	a.Update(press('7'))
+	typeKeys(t, a, "/CRIU-FORENSIC-MARKER")
+	_, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	runUntil(t, a, cmd, func() bool { return !cp.Searching() })
+	h := cp.Hits()[0]
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), "|CRIU-FORENSIC-MA")
+	// G goes to the end of the region: a new window is read and the last line is shown
+	_, cmd = a.Update(press('G'))
+	run(t, a, cmd)
+	last := fmt.Sprintf("%012x", (h.VMAEnd-1)&^15)
+	require.Contains(t, ansi.Strip(a.Render()), last)
+	// g back to the start of the region
+	_, cmd = a.Update(press('g'))
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), fmt.Sprintf("%012x  ", h.VMAStart&^15))
 }
