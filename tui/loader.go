@@ -34,6 +34,12 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 			a.Close()
 			return nil, err
 		}
+		if cp.Source.SHA256 == "" && cp.Source.Format != "dir" {
+			// the Summary shows the hash the chain of custody is about
+			if sum, err := a.SHA256(ctx); err == nil {
+				cp.Source.SHA256 = sum
+			}
+		}
 		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: a.Close}
 		mem, err := memory.Open(ctx, a, cp)
 		if err != nil {

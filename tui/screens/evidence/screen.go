@@ -350,7 +350,10 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		}
 		return m, tea.Batch(nav.Status("exporting report…"), actionCmd("report", path, m.src.Actions.Report))
 	case key.Matches(msg, km.Restore):
-		path, _, _, _ := m.selected()
+		path, _, emb, _ := m.selected()
+		if emb != "" {
+			return m, nav.Status("restore works on evidence-store items: add the sample with `podsleuth evidence add FILE` first")
+		}
 		if path == "" {
 			return m, nil
 		}
