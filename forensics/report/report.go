@@ -303,7 +303,7 @@ func Build(inputs []Input, o Options) (*Report, error) {
 		r.Evidence = append(r.Evidence, buildEvidence(id, cp, in.Store))
 		sec := buildCheckpoint(id, cp, x)
 		r.Checkpoints = append(r.Checkpoints, sec)
-		for _, f := range append(slices.Clone(cp.Findings), indicatorFindings(in.IOCs)...) {
+		for _, f := range append(slices.Clone(cp.Findings), indicatorFindings(sortedIOCs(in.IOCs))...) {
 			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
 			r.Findings = append(r.Findings, Finding{Evidence: id, Finding: f})
 		}
@@ -337,6 +337,10 @@ func Build(inputs []Input, o Options) (*Report, error) {
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.Evidence, b.Evidence))
 	})
+	// reports are reproducible whatever order the (parallel) extractor found things in
+	for i := range r.IOCs {
+		slices.SortStableFunc(r.IOCs[i].Where, compareSightings)
+	}
 	slices.SortStableFunc(r.IOCs, func(a, b IOC) int {
 		return cmp.Or(cmp.Compare(b2i(b.Secret), b2i(a.Secret)), strings.Compare(a.Type, b.Type), strings.Compare(a.Value, b.Value))
 	})
@@ -678,4 +682,30 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// compareSightings orders indicator sightings by evidence, then by where they are.
+func compareSightings(a, b Sighting) int {
+	return cmp.Or(strings.Compare(a.Evidence, b.Evidence), compareLocations(a.Location, b.Location))
+}
+
+func compareLocations(a, b forensics.Location) int {
+	return cmp.Or(strings.Compare(a.Kind, b.Kind), cmp.Compare(a.PID, b.PID), strings.Compare(a.Comm, b.Comm),
+		cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End),
+		strings.Compare(a.Path, b.Path), cmp.Compare(a.FD, b.FD), strings.Compare(a.Region, b.Region),
+		strings.Compare(a.Socket, b.Socket))
+}
+
+// sortedIOCs returns the indicators by type and value, each with its places in order, without
+// touching the input.
+func sortedIOCs(in []forensics.IOC) []forensics.IOC {
+	out := slices.Clone(in)
+	for i := range out {
+		out[i].Where = slices.Clone(out[i].Where)
+		slices.SortStableFunc(out[i].Where, compareLocations)
+	}
+	slices.SortStableFunc(out, func(a, b forensics.IOC) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Value, b.Value))
+	})
+	return out
 }

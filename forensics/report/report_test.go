@@ -385,3 +385,21 @@ func TestReportSectionsHoldTheFixtureFacts(t *testing.T) {
 	require.Positive(t, full.CRIU.DumpStats.PagesWritten)
 	require.Equal(t, "nr_pages", full.CRIU.PagemapFormat)
 }
+
+// TestReportIsReproducible: two independent decodes of the same evidence give byte-identical
+// reports (the indicator extractor scans memory in parallel; the report orders what it finds).
+func TestReportIsReproducible(t *testing.T) {
+	build := func() []byte {
+		delete(decodeCache, "archives/podman-crun.tar")
+		d := decodeFixture(t, "archives/podman-crun.tar")
+		r, err := report.Build([]report.Input{{Checkpoint: d.cp, IOCs: d.iocs}}, report.Options{Generated: goldenTime, ToolVersion: goldenVersion})
+		require.NoError(t, err)
+		var b bytes.Buffer
+		require.NoError(t, r.WriteJSON(&b))
+		return b.Bytes()
+	}
+	first := build()
+	for range 3 {
+		require.Equal(t, string(first), string(build()))
+	}
+}
