@@ -74,6 +74,20 @@ type Container struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	RootfsDiffSz int64             `json:"rootfs_diff_size,omitempty"`
+	// Networks are the container's network attachments as the engine recorded them
+	// (Podman's network.status, CRI-O's io.kubernetes.cri-o.IP.N annotations).
+	Networks []ContainerNetwork `json:"networks,omitempty"`
+}
+
+// ContainerNetwork is one network interface of a container.
+type ContainerNetwork struct {
+	// Network is the engine's network name ("podman", a CNI network); empty when unknown.
+	Network   string `json:"network,omitempty"`
+	Interface string `json:"interface,omitempty"`
+	// Addresses are IP addresses, in CIDR notation when the prefix is known.
+	Addresses []string `json:"addresses,omitempty"`
+	MAC       string   `json:"mac,omitempty"`
+	Gateway   string   `json:"gateway,omitempty"`
 }
 
 // PodRef names the Kubernetes pod a container belonged to.

@@ -361,6 +361,16 @@ func (o *inspectOptions) summary(root *tree, cp *forensics.Checkpoint) {
 		if c.Hostname != "" {
 			root.add("Hostname: %s", c.Hostname)
 		}
+		for _, n := range c.Networks {
+			line := strings.TrimSpace("Network: " + n.Network + " " + n.Interface + " " + strings.Join(n.Addresses, ", "))
+			if n.MAC != "" {
+				line += "  mac " + n.MAC
+			}
+			if n.Gateway != "" {
+				line += "  gateway " + n.Gateway
+			}
+			root.add("%s", line)
+		}
 		if !c.Created.IsZero() {
 			root.add("Created: %s", ts(c.Created))
 		}

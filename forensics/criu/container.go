@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,6 +122,7 @@ func (d *decoder) container() {
 		// Any engine run under the kubelet carries the pod annotations.
 		c.Pod = podRef(ann, "io.kubernetes.pod.namespace", "io.kubernetes.pod.name", "io.kubernetes.pod.uid", "io.kubernetes.container.name")
 	}
+	d.networks(c, ann)
 	if n := a.MemberSize(metadata.RootFsDiffTar); n > 0 {
 		c.RootfsDiffSz = n
 	}
@@ -148,4 +150,51 @@ func podRef(ann map[string]string, ns, name, uid, container string) *forensics.P
 		return nil
 	}
 	return &forensics.PodRef{Namespace: ann[ns], Name: ann[name], UID: ann[uid], ContainerName: ann[container]}
+}
+
+// networks reads Podman's network.status and CRI-O's IP annotations.
+func (d *decoder) networks(c *forensics.Container, ann map[string]string) {
+	var st metadata.PodmanNetworkStatus
+	if ok, err := readJSON(d.a, metadata.NetworkStatusFile, &st); err != nil {
+		d.warnf("%v", err)
+	} else if ok {
+		names := make([]string, 0, len(st))
+		for n := range st {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			ifaces := make([]string, 0, len(st[n].Interfaces))
+			for i := range st[n].Interfaces {
+				ifaces = append(ifaces, i)
+			}
+			sort.Strings(ifaces)
+			for _, i := range ifaces {
+				iface := st[n].Interfaces[i]
+				cn := forensics.ContainerNetwork{Network: n, Interface: i, MAC: iface.MacAddress}
+				for _, sub := range iface.Subnets {
+					if sub.IPNet != "" {
+						cn.Addresses = append(cn.Addresses, sub.IPNet)
+					}
+					if sub.Gateway != "" && cn.Gateway == "" {
+						cn.Gateway = sub.Gateway
+					}
+				}
+				c.Networks = append(c.Networks, cn)
+			}
+		}
+	}
+	if len(c.Networks) == 0 {
+		var ips []string
+		for i := 0; ; i++ {
+			ip := ann[fmt.Sprintf("io.kubernetes.cri-o.IP.%d", i)]
+			if ip == "" {
+				break
+			}
+			ips = append(ips, ip)
+		}
+		if len(ips) > 0 {
+			c.Networks = append(c.Networks, forensics.ContainerNetwork{Addresses: ips})
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 )
@@ -54,6 +55,7 @@ func TestEngineDetection(t *testing.T) {
 		meta              map[string]any
 		engine, container string
 		podNS, pod, uid   string
+		networks          []forensics.ContainerNetwork
 	}{
 		{"CRI-O under the kubelet", map[string]any{
 			"config.dump": map[string]any{"id": "c0ffee", "rootfsImageName": "quay.io/x/web:1", "createdTime": "2024-05-01T10:00:00Z"},
@@ -65,17 +67,27 @@ func TestEngineDetection(t *testing.T) {
 				"io.kubernetes.pod.name":       "web-7d9f",
 				"io.kubernetes.pod.uid":        "0b1e-uid",
 				"io.kubernetes.container.name": "web",
+				"io.kubernetes.cri-o.IP.0":     "10.244.1.7",
+				"io.kubernetes.cri-o.IP.1":     "fd00::7",
 			}},
-		}, "CRI-O", "web", "prod", "web-7d9f", "0b1e-uid"},
+		}, "CRI-O", "web", "prod", "web-7d9f", "0b1e-uid", []forensics.ContainerNetwork{{Addresses: []string{"10.244.1.7", "fd00::7"}}}},
+		{"Podman with a network", map[string]any{
+			"config.dump": map[string]any{"id": "abc", "name": "db"},
+			"spec.dump":   map[string]any{"annotations": map[string]string{"io.container.manager": "libpod"}},
+			"network.status": map[string]any{"podman": map[string]any{"interfaces": map[string]any{"eth0": map[string]any{
+				"mac_address": "3a:1b:00:00:00:01",
+				"subnets":     []map[string]string{{"ipnet": "10.88.0.5/16", "gateway": "10.88.0.1"}},
+			}}}},
+		}, "Podman", "db", "", "", "", []forensics.ContainerNetwork{{Network: "podman", Interface: "eth0", Addresses: []string{"10.88.0.5/16"}, MAC: "3a:1b:00:00:00:01", Gateway: "10.88.0.1"}}},
 		{"containerd without annotations", map[string]any{
 			"config.dump": map[string]any{"id": "abc"},
 			"spec.dump":   map[string]any{"hostname": "h"},
 			"status":      map[string]any{"CreatedAt": time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).UnixNano()},
-		}, "containerd", "", "", "", ""},
+		}, "containerd", "", "", "", "", nil},
 		{"unknown engine", map[string]any{
 			"config.dump": map[string]any{"id": "abc", "name": "thing"},
 			"spec.dump":   map[string]any{"hostname": "h"},
-		}, "unknown", "thing", "", "", ""},
+		}, "unknown", "thing", "", "", "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +110,7 @@ func TestEngineDetection(t *testing.T) {
 			if tt.engine == "containerd" {
 				require.Equal(t, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), cp.Container.Created)
 			}
+			require.Equal(t, tt.networks, cp.Container.Networks)
 			require.Len(t, cp.Processes, 3, "the real images decode as ever")
 		})
 	}
