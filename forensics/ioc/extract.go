@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -151,36 +152,55 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 		pid    int
 		object string
 	}
-	lastAWS := map[segKey]uint64{}
+	// the AWS pairing (a lone 40-character secret shortly after a key id) is decided after the
+	// scan, because strings arrive from several goroutines in no particular order
+	type candidate struct {
+		key  segKey
+		addr uint64
+		val  string
+		loc  forensics.Location
+	}
+	var (
+		mu      sync.Mutex
+		keyEnds = map[segKey][]uint64{}
+		lone    []candidate
+	)
 	err := mem.Strings(ctx, opt.Filter, MinString, func(h memory.Hit) error {
 		text := string(h.Match)
+		ms := Scan(text) // outside the lock: this is the expensive part
 		loc := HitLocation(h)
 		base := h.Addr
 		if h.Kind != memory.KindMemory {
 			base = h.Offset
 		}
 		k := segKey{h.Kind, h.PID, h.Object}
-		for _, m := range Scan(text) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range ms {
 			l := loc
 			if l.Addr != 0 || h.Kind == memory.KindMemory {
 				l.Addr += uint64(m.Start)
 			}
 			if m.Type == TypeAWSKeyID {
-				lastAWS[k] = base + uint64(m.End)
+				keyEnds[k] = append(keyEnds[k], base+uint64(m.End))
 			}
 			if want(m.Type) {
 				c.Add(m, l)
 			}
 		}
-		// a lone 40-character secret string shortly after an AWS key id in the same region
-		if end, ok := lastAWS[k]; ok && base >= end && base-end <= 256 {
-			t := strings.TrimSpace(text)
-			if len(t) == 40 && reAWSSecret.MatchString(t) && awsSecretShape(t) && want(TypeAWSSecret) {
-				c.Add(Match{Type: TypeAWSSecret, Value: t, Secret: true}, loc)
-			}
+		if t := strings.TrimSpace(text); len(t) == 40 && want(TypeAWSSecret) && reAWSSecret.MatchString(t) && awsSecretShape(t) {
+			lone = append(lone, candidate{k, base, t, loc})
 		}
 		return nil
 	})
+	for _, cd := range lone {
+		for _, end := range keyEnds[cd.key] {
+			if cd.addr >= end && cd.addr-end <= 256 {
+				c.Add(Match{Type: TypeAWSSecret, Value: cd.val, Secret: true}, cd.loc)
+				break
+			}
+		}
+	}
 	if err != nil {
 		return c.Result(), errors.Join(fmt.Errorf("scan memory: %w", err), rootErr)
 	}

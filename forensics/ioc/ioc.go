@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -438,9 +439,40 @@ func (c *Collector) Add(m Match, loc forensics.Location) {
 	}
 	c.seen[k][key] = true
 	ioc.Count++
-	if len(ioc.Where) < MaxWhere {
-		ioc.Where = append(ioc.Where, loc)
+	// keep the first MaxWhere locations in a fixed order, so the result does not depend on the
+	// order in which parallel scans report them
+	i := sort.Search(len(ioc.Where), func(i int) bool { return locLess(loc, ioc.Where[i]) })
+	if i >= MaxWhere {
+		return
 	}
+	ioc.Where = slices.Insert(ioc.Where, i, loc)
+	if len(ioc.Where) > MaxWhere {
+		ioc.Where = ioc.Where[:MaxWhere]
+	}
+}
+
+// kindRank orders locations: what the process was given, then its memory, then the rest.
+var kindRank = map[string]int{"env": 0, "cmdline": 1, "memory": 2, "shmem": 3, "pipe": 4, "socket": 5, "rootfs": 6}
+
+func locLess(a, b forensics.Location) bool {
+	ra, ok := kindRank[a.Kind]
+	if !ok {
+		ra = 9
+	}
+	rb, ok := kindRank[b.Kind]
+	if !ok {
+		rb = 9
+	}
+	if ra != rb {
+		return ra < rb
+	}
+	if a.PID != b.PID {
+		return a.PID < b.PID
+	}
+	if a.Addr != b.Addr {
+		return a.Addr < b.Addr
+	}
+	return locKey(a) < locKey(b)
 }
 
 func locKey(l forensics.Location) string {

@@ -111,7 +111,7 @@ func TestCollectorDedupAndReveal(t *testing.T) {
 	require.NotContains(t, res[0].Value, "K7MDENG")
 	require.Equal(t, Hash(m.Value), res[0].SHA256)
 	require.Equal(t, 2, res[0].Count)
-	require.Equal(t, []forensics.Location{loc1, loc2}, res[0].Where)
+	require.Equal(t, []forensics.Location{loc2, loc1}, res[0].Where, "env before memory, whatever the order of sightings")
 
 	r := NewCollector(true)
 	r.Add(m, loc1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -217,4 +218,46 @@ func TestFoldNotQuadratic(t *testing.T) {
 	require.Empty(t, p.Find(b))
 	b = append(b, "xAcx"...)
 	require.Equal(t, [][2]int{{len(b) - 3, len(b) - 1}}, p.Find(b))
+}
+
+func TestStringsChunksAgree(t *testing.T) {
+	// random printable/non-printable bytes: every chunking gives the same strings as one pass
+	r := rand.New(rand.NewPCG(3, 4))
+	img := make([]byte, 3*PageSize)
+	for i := range img {
+		if r.IntN(5) == 0 {
+			img[i] = 0
+		} else {
+			img[i] = byte('a' + r.IntN(26))
+		}
+	}
+	copy(img[PageSize-50:], bytes.Repeat([]byte("L"), 200)) // one run over a page boundary
+	m := synthetic(t, img, []Entry{{Vaddr: 0x1000, NrPages: 3, Flags: FlagPresent}}, nil)
+	get := func(chunk uint64) map[uint64]string {
+		var mu sync.Mutex
+		out := map[uint64]string{}
+		require.NoError(t, m.stringsChunked(context.Background(), Filter{}, 4, chunk, func(h Hit) error {
+			mu.Lock()
+			defer mu.Unlock()
+			_, dup := out[h.Addr]
+			require.False(t, dup, "0x%x reported twice", h.Addr)
+			out[h.Addr] = string(h.Match)
+			return nil
+		}))
+		return out
+	}
+	want := get(1 << 30)
+	require.Contains(t, want, uint64(0x1000+PageSize-50-countPrintableBefore(img, PageSize-50)))
+	for _, c := range []uint64{1, 3, 7, 100, PageSize} {
+		require.Equal(t, want, get(c), "chunk %d", c)
+	}
+}
+
+func countPrintableBefore(b []byte, i int) int {
+	n := 0
+	for i > 0 && b[i-1] != 0 {
+		i--
+		n++
+	}
+	return n
 }
