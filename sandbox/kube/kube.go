@@ -188,9 +188,6 @@ func (k *Kube) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.In
 	var undo cleanup
 	defer func() {
 		if err != nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			_ = cctx
 			if cerr := undo.run(); cerr != nil {
 				err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
 			}
@@ -371,7 +368,7 @@ func (k *Kube) quarantine(ctx context.Context, info *sandbox.Info, r sandbox.Req
 		ObjectMeta: metav1.ObjectMeta{Name: "sandbox", Labels: map[string]string{LabelManaged: "podsleuth"}},
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
 			corev1.ResourcePods: resource.MustParse("1"), corev1.ResourceServices: resource.MustParse("0"),
-			corev1.ResourceSecrets: resource.MustParse("0"), corev1.ResourceConfigMaps: resource.MustParse("0"),
+			corev1.ResourceSecrets: resource.MustParse("0"), corev1.ResourceConfigMaps: resource.MustParse("1"), // kube-root-ca.crt
 			corev1.ResourceRequestsCPU: resource.MustParse("500m"), corev1.ResourceLimitsCPU: resource.MustParse("1"),
 			corev1.ResourceRequestsMemory: resource.MustParse("256Mi"), corev1.ResourceLimitsMemory: resource.MustParse("1Gi"),
 		}},
