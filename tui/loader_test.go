@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsleuth/podsleuth/config"
-	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
@@ -20,12 +19,20 @@ import (
 // checkpointApp opens the real fixture images/full through the real Loader.
 func checkpointApp(t *testing.T, w, h int) (*App, *checkpoint.Model) {
 	t.Helper()
+	return openFixture(t, w, h, filepath.Join("images", "full"))
+}
+
+// openFixture opens a real fixture (relative to test/fixtures) through the real Loader.
+func openFixture(t *testing.T, w, h int, rel string) (*App, *checkpoint.Model) {
+	t.Helper()
 	cfg := &config.Config{CacheDir: t.TempDir()}
 	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
 	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Loader: NewLoader(cfg)})
 	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
-	path := filepath.Join(fixtures.Dir(), "images", "full")
-	_, cmd := a.Update(openMsg(path, "images/full"))
+	// relative to the package directory, so the paths in the goldens do not depend on where the
+	// repository is checked out
+	path := filepath.Join("..", "test", "fixtures", rel)
+	_, cmd := a.Update(openMsg(path, filepath.ToSlash(rel)))
 	run(t, a, cmd)
 	cp, ok := a.Top().(*checkpoint.Model)
 	require.True(t, ok)
@@ -44,6 +51,17 @@ func TestCheckpointScreensOnRealFixture(t *testing.T) {
 			golden(t, "checkpoint-"+strings.ToLower(name)+"-"+itoa(sz.w)+"x"+itoa(sz.h), frame)
 		}
 	}
+}
+
+// TestContainerArchiveGoldens: the Podman archive carries container metadata and rootfs
+// changes that bare image directories do not.
+func TestContainerArchiveGoldens(t *testing.T) {
+	a, cp := openFixture(t, 120, 40, filepath.Join("archives", "podman-crun.tar.zst"))
+	require.NotNil(t, cp.Loaded().Checkpoint.Container)
+	golden(t, "podman-summary-120x40", a.Render())
+	a.Update(press('6'))
+	require.NotZero(t, cp.Table(checkpoint.TabRootfs).Len())
+	golden(t, "podman-rootfs-120x40", a.Render())
 }
 
 func TestProcessTreeAndSecrets(t *testing.T) {
