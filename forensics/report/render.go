@@ -188,6 +188,9 @@ func CapsSummary(caps []string) string {
 		}
 	}
 	s := fmt.Sprintf("%d capabilities", len(caps))
+	if len(risky) > 4 {
+		return s + ", incl. " + strings.Join(risky[:4], " ") + fmt.Sprintf(" and %d more risky", len(risky)-4)
+	}
 	if len(risky) > 0 {
 		s += ", incl. " + strings.Join(risky, " ")
 	}
