@@ -177,3 +177,47 @@ func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 	require.True(t, alive(ph.Process.Pid, 0), "the placeholder is not podsleuth's to kill")
 	require.Eventually(t, func() bool { return gone(info.RootPID) }, 5*time.Second, 20*time.Millisecond)
 }
+
+// TestFailedRestoreLeavesNothing: a restore that fails after the namespace holder and
+// part of the rootfs were made (the base rootfs lacks the executable the process had mapped)
+// unwinds all of it.
+func TestFailedRestoreLeavesNothing(t *testing.T) {
+	l := newTestLocal(t)
+	testenv.Tool(t, "nft")
+	rt := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "runc")
+	if _, err := os.Stat(rt); err != nil {
+		rt = testenv.Tool(t, "runc")
+	}
+	l.cfg.Runtime = rt
+	ctx := context.Background()
+	bundle := unpackFixture(t, "podman-runc.tar")
+	empty := t.TempDir()
+	before := childrenNamed(t, "unshare")
+	_, err := l.Restore(ctx, sandbox.Request{Source: "x", Bundle: bundle, Images: filepath.Join(bundle, "checkpoint"), Rootfs: empty, Sinkhole: true})
+	require.ErrorIs(t, err, sandbox.ErrPreflight)
+	require.ErrorContains(t, err, "/target")
+	ents, _ := os.ReadDir(l.cfg.StateDir)
+	require.Empty(t, ents, "no sandbox directory left")
+	require.Eventually(t, func() bool { return len(childrenNamed(t, "unshare")) == len(before) }, 5*time.Second, 20*time.Millisecond, "holder and sinkhole gone")
+	left, _ := filepath.Glob("/sys/fs/cgroup/*/podsleuth-sandbox/*")
+	require.Empty(t, left)
+}
+
+// childrenNamed lists the live (non-zombie) children of this process with comm name.
+func childrenNamed(t *testing.T, name string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStatus(pid)
+		if err == nil && st.PPid == os.Getpid() && st.Name == name && !strings.HasPrefix(st.State, "Z") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
