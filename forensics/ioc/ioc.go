@@ -166,7 +166,7 @@ func Scan(text string) []Match {
 			d := text[m[0]:m[1]]
 			// a bare name: lower case (as names are written), a known TLD, and standing alone
 			// (delimited like a word in text), which random bytes rarely are.
-			if d != strings.ToLower(d) || !knownTLDs[d[strings.LastIndexByte(d, '.')+1:]] || !plausibleHost(d) {
+			if hasUpper(d) || !knownTLDs[d[strings.LastIndexByte(d, '.')+1:]] || !plausibleHost(d) {
 				continue
 			}
 			if m[0] > 0 && !strings.ContainsRune(leftDelims, rune(text[m[0]-1])) || m[1] < len(text) && !strings.ContainsRune(rightDelims, rune(text[m[1]])) {
@@ -187,7 +187,7 @@ func Scan(text string) []Match {
 			add(TypeIPv4, a.String(), false, m[0], m[1])
 		}
 	}
-	if strings.Contains(text, ":") {
+	if strings.Count(text, ":") >= 2 {
 		for _, m := range reIPv6.FindAllStringIndex(text, -1) {
 			s := text[m[0]:m[1]]
 			if !strings.Contains(s, "::") && strings.Count(s, ":") != 7 || !strings.ContainsAny(s, "0123456789") || len(s) < 6 {
@@ -248,7 +248,7 @@ func Scan(text string) []Match {
 			add(TypePrivateKey, text[m[0]:m[1]], true, m[0], m[1])
 		}
 	}
-	if strings.Contains(strings.ToLower(text), "bearer") {
+	if containsFoldASCII(text, "bearer") {
 		for _, m := range reBearer.FindAllStringSubmatchIndex(text, -1) {
 			add(TypeBearer, text[m[2]:m[3]], true, m[2], m[3])
 		}
@@ -301,6 +301,33 @@ func EnvSecret(kv string) bool {
 	compile()
 	m := reEnvAssign.FindStringSubmatch(kv)
 	return m != nil && reEnvName.MatchString(m[1])
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFoldASCII reports whether s contains lower-case word w in any ASCII case, without
+// allocating.
+func containsFoldASCII(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i]|0x20 != w[0] {
+			continue
+		}
+		j := 1
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
