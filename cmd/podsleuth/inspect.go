@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,11 +44,11 @@ type inspectOptions struct {
 func newInspectCmd(a *app) *cobra.Command {
 	o := &inspectOptions{}
 	cmd := &cobra.Command{
-		Use:   "inspect ARCHIVE...",
+		Use:   "inspect ARCHIVE|EVIDENCE-ID...",
 		Short: "Decode checkpoint archives or CRIU image directories and show what was running",
 		Long: `inspect decodes a container checkpoint archive (the .tar the kubelet writes, or the .tar.gz /
 .tar.zst Podman and CRI-O export; compression is detected from content) or a bare CRIU image
-directory, and shows its container metadata, process tree, command lines, environment, open
+directory (or the archive of an evidence item, by ID), and shows its container metadata, process tree, command lines, environment, open
 files, sockets, memory maps, mounts and root filesystem changes.
 
 Without section flags it shows the summary and the process tree. -o json prints the decoded
@@ -90,7 +91,14 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 	if err != nil {
 		return err
 	}
-	o.paths = args
+	o.paths = nil
+	for _, arg := range args {
+		p, err := resolveInspectArg(a, cmd, arg)
+		if err != nil {
+			return err
+		}
+		o.paths = append(o.paths, p)
+	}
 	o.limits = archive.LimitsFrom(cfg.Limits)
 	o.cacheDir = cfg.CacheDir
 	if o.all {
@@ -103,6 +111,24 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 		o.psTree = true // default: summary + tree
 	}
 	return nil
+}
+
+// resolveInspectArg returns arg when it names a file or directory; otherwise, when it looks
+// like an evidence ID (or a unique prefix of one), the archive of that evidence item.
+func resolveInspectArg(a *app, cmd *cobra.Command, arg string) (string, error) {
+	_, statErr := os.Stat(arg)
+	if statErr == nil || !errors.Is(statErr, os.ErrNotExist) || strings.ContainsRune(arg, '/') {
+		return arg, nil // Open reports any problem with the path itself
+	}
+	st, err := a.evidenceStore(cmd)
+	if err != nil {
+		return arg, nil
+	}
+	it, err := st.Get(arg)
+	if err != nil {
+		return "", fmt.Errorf("%s: no such file, and not an evidence ID (%v)", arg, err)
+	}
+	return it.Archive, nil
 }
 
 // Validate checks the option values.

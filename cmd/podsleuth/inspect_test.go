@@ -161,3 +161,20 @@ func TestProcessTreeCycle(t *testing.T) {
 	require.Contains(t, b.String(), "[3]  b")
 	require.Equal(t, 1, strings.Count(b.String(), "[2]  a"), "each process once")
 }
+
+// TestInspectEvidenceID: an evidence ID (or unique prefix) stands for the stored archive.
+func TestInspectEvidenceID(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("PODSLEUTH_CACHE_DIR", t.TempDir())
+	code, out, errOut := runCLI(t, data, "evidence", "add", fixture("archives/podman-crun.tar"), "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+	code, out, errOut = runCLI(t, data, "inspect", added.ID)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "fx-crun")
+	require.Contains(t, out, "[8]  kworker/0:1")
+	code, _, errOut = runCLI(t, data, "inspect", "no-such-id")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no-such-id: no such file, and not an evidence ID")
+}
