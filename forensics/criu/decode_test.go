@@ -377,3 +377,31 @@ func TestExtractedDirMatchesArchive(t *testing.T) {
 	// tar keeps whole-second mtimes; the extracted files have the same ones.
 	require.Equal(t, fromTar, fromDir)
 }
+
+// TestConcurrentDecode: one opened archive decoded from several goroutines gives the same
+// model each time (the archive's readers are safe for concurrent use; go-criu's crit package,
+// with its package-level caches, is not used).
+func TestConcurrentDecode(t *testing.T) {
+	for _, name := range []string{"archives/podman-crun.tar.zst", "images/full"} {
+		t.Run(name, func(t *testing.T) {
+			a, err := archive.Open(context.Background(), filepath.Join(fixtures.Dir(), name), archive.DefaultLimits(), t.TempDir())
+			require.NoError(t, err)
+			defer a.Close()
+			want, err := Decode(context.Background(), a)
+			require.NoError(t, err)
+			results := make(chan *forensics.Checkpoint, 4)
+			errs := make(chan error, 4)
+			for range 4 {
+				go func() {
+					cp, err := Decode(context.Background(), a)
+					errs <- err
+					results <- cp
+				}()
+			}
+			for range 4 {
+				require.NoError(t, <-errs)
+				require.Equal(t, want, <-results)
+			}
+		})
+	}
+}
