@@ -15,6 +15,7 @@ import (
 type diffOptions struct {
 	output string
 	reveal bool
+	noMem  bool
 
 	cfg  *config.Config
 	a, b string
@@ -52,6 +53,7 @@ by (pid, comm), sockets by (family, protocol, addresses, ports, state), fds by (
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	cmd.Flags().BoolVar(&o.reveal, "reveal", false, "show secret values (environment, indicators) unredacted")
+	cmd.Flags().BoolVar(&o.noMem, "no-memory-scan", false, "skip scanning process memory for indicators (faster on big checkpoints)")
 	return cmd
 }
 
@@ -63,7 +65,7 @@ func (o *diffOptions) run(ctx context.Context, a *app) error {
 		if err != nil {
 			return err
 		}
-		in, err := loadEvidence(ctx, o.cfg, st, arg, o.reveal)
+		in, err := loadEvidence(ctx, o.cfg, st, arg, loadOptions{reveal: o.reveal, noMemory: o.noMem})
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ type reportOptions struct {
 	reveal  bool
 	diff    bool
 	noStore bool
+	noMem   bool
 
 	cfg    *config.Config
 	fmt    report.Format
@@ -75,6 +76,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
 	f.BoolVar(&o.diff, "diff", false, "add the changes from the first to the second checkpoint")
 	f.BoolVar(&o.noStore, "no-store", false, "do not look the archives up in the evidence store (and log nothing there)")
+	f.BoolVar(&o.noMem, "no-memory-scan", false, "skip scanning process memory for indicators (faster on big checkpoints; environment, command lines and the model are still analysed)")
 	return cmd
 }
 
@@ -125,7 +127,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	r, inputs, err := buildCaseReport(ctx, o.cfg, st, o.inputs, o.notes, o.reveal, o.diff)
+	r, inputs, err := buildCaseReport(ctx, o.cfg, st, o.inputs, o.notes, loadOptions{reveal: o.reveal, noMemory: o.noMem}, o.diff)
 	if err != nil {
 		return err
 	}
@@ -144,13 +146,13 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 
 // buildCaseReport decodes and analyses every input and builds one case report; with withDiff
 // the changes from the first input to the second are added.
-func buildCaseReport(ctx context.Context, cfg *config.Config, st *evidence.Store, args []string, notes string, reveal, withDiff bool) (*report.Report, []report.Input, error) {
+func buildCaseReport(ctx context.Context, cfg *config.Config, st *evidence.Store, args []string, notes string, lo loadOptions, withDiff bool) (*report.Report, []report.Input, error) {
 	var (
 		inputs []report.Input
 		dins   []diff.Input
 	)
 	for _, arg := range args {
-		in, err := loadEvidence(ctx, cfg, st, arg, reveal)
+		in, err := loadEvidence(ctx, cfg, st, arg, lo)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -158,7 +160,7 @@ func buildCaseReport(ctx context.Context, cfg *config.Config, st *evidence.Store
 		dins = append(dins, diff.Input{Checkpoint: in.Checkpoint, IOCs: in.IOCs})
 	}
 	opts := report.Options{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: notes,
-		ToolVersion: version, Generated: time.Now(), Reveal: reveal}
+		ToolVersion: version, Generated: time.Now(), Reveal: lo.reveal}
 	if withDiff {
 		d, err := diff.Compare(dins[0], dins[1])
 		if err != nil {
@@ -208,7 +210,7 @@ func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (
 		if err != nil {
 			return "", err
 		}
-		r, inputs, err := buildCaseReport(ctx, cfg, st, []string{path}, cfg.Case.Notes, cfg.Report.Reveal, false)
+		r, inputs, err := buildCaseReport(ctx, cfg, st, []string{path}, cfg.Case.Notes, loadOptions{reveal: cfg.Report.Reveal}, false)
 		if err != nil {
 			return "", err
 		}
@@ -253,7 +255,15 @@ type loadedEvidence struct {
 
 // loadEvidence resolves arg (a path, or an evidence store ID when no such path exists), decodes
 // it, runs the analysers, and attaches its store record when the archive is store evidence.
-func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, arg string, reveal bool) (*loadedEvidence, error) {
+// loadOptions say how evidence is analysed.
+type loadOptions struct {
+	// reveal keeps secret values unredacted.
+	reveal bool
+	// noMemory skips the indicator scan of process memory (and memory-reading finding rules).
+	noMemory bool
+}
+
+func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, arg string, lo loadOptions) (*loadedEvidence, error) {
 	path := arg
 	var item *evidence.Item
 	if _, err := os.Stat(arg); err != nil {
@@ -276,15 +286,21 @@ func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, a
 	if err != nil {
 		return nil, err
 	}
-	mem, err := memory.Open(ctx, a, cp)
-	if err != nil {
-		return nil, fmt.Errorf("memory of %s: %w", path, err)
+	// an untyped nil Strings tells the extractor to scan only the model
+	var strs ioc.Strings
+	var fopts []findings.Option
+	if !lo.noMemory {
+		mem, err := memory.Open(ctx, a, cp)
+		if err != nil {
+			return nil, fmt.Errorf("memory of %s: %w", path, err)
+		}
+		strs, fopts = mem, []findings.Option{findings.WithMemory(mem)}
 	}
-	iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: reveal})
+	iocs, err := ioc.Extract(ctx, cp, strs, ioc.Options{Reveal: lo.reveal})
 	if err != nil {
 		return nil, fmt.Errorf("indicators of %s: %w", path, err)
 	}
-	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
+	cp.Findings = findings.Analyze(cp, fopts...)
 	in := &loadedEvidence{Input: report.Input{Checkpoint: cp, IOCs: iocs}}
 	if st != nil {
 		if item == nil {

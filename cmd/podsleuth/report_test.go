@@ -247,3 +247,41 @@ func TestReportFindsStoreEvidenceByHash(t *testing.T) {
 		})
 	}
 }
+
+// TestNoMemoryScan: without the memory scan the report still has the environment's secrets and
+// the model's findings, but no indicator found only in memory (the planted C2 URL).
+func TestNoMemoryScan(t *testing.T) {
+	data := t.TempDir()
+	full := filepath.Join(fixtureRoot, "images/full")
+	parse := func(args ...string) report.Report {
+		code, out, errOut := runCLI(t, data, append([]string{"report", full, "-f", "json"}, args...)...)
+		require.Equal(t, 0, code, errOut)
+		var r report.Report
+		require.NoError(t, json.Unmarshal([]byte(out), &r))
+		return r
+	}
+	values := func(r report.Report) (vals []string, kinds map[string]bool) {
+		kinds = map[string]bool{}
+		for _, i := range r.IOCs {
+			vals = append(vals, i.Value)
+			for _, w := range i.Where {
+				kinds[w.Kind] = true
+			}
+		}
+		return vals, kinds
+	}
+	scanned, scannedKinds := values(parse())
+	quick, quickKinds := values(parse("--no-memory-scan"))
+	require.Contains(t, scanned, "http://c2.evil.example:8443/beacon")
+	require.True(t, scannedKinds["memory"])
+	require.NotContains(t, quick, "http://c2.evil.example:8443/beacon")
+	require.False(t, quickKinds["memory"], "no sighting in memory without the scan")
+	require.True(t, quickKinds["env"], "the environment is still scanned")
+	r := parse("--no-memory-scan")
+	rules := map[string]bool{}
+	for _, f := range r.Findings {
+		rules[f.Rule] = true
+	}
+	require.True(t, rules["anon-rwx-mapping"], "model findings need no memory scan")
+	require.True(t, rules["fake-kernel-thread"])
+}
