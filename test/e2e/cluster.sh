@@ -365,12 +365,12 @@ up() {
   log "up in $((SECONDS - t0)) s: KUBECONFIG=$KC (nodes $NODE real, $FAKE stand-in, $GONE unreachable)"
 }
 
-stop_pid() {
+stop_pid() { # name [tenths of a second to wait before SIGKILL]
   local n=$1 f=$RUN/$1.pid p
   [ -f "$f" ] || return 0
   p=$(cat "$f")
   if kill "$p" 2>/dev/null; then
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq "${2:-100}"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
   fi
   rm -f "$f"
@@ -378,10 +378,11 @@ stop_pid() {
 
 down() {
   [ -d "$R" ] || { log "nothing to stop"; return 0; }
+  local t0=$SECONDS
   # pods first, so the kubelet stops their containers and the shims exit
   if alive apiserver && alive kubelet && [ -S "$SOCK" ]; then
     local nss ns
-    nss=$(api GET /api/v1/namespaces 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | sort -u || true)
+    nss=$(api GET /api/v1/namespaces 2>/dev/null | jq -r '.items[].metadata.name' || true)
     for ns in $nss; do
       api DELETE "/api/v1/namespaces/$ns/pods?gracePeriodSeconds=0" >/dev/null 2>&1 || true
     done
@@ -392,6 +393,7 @@ down() {
       sleep 0.25
     done
   fi
+  log "pods deleted ($((SECONDS - t0)) s)"
   stop_pid kubelet
   # whatever the kubelet did not stop: kill the tasks, then the shims (our containerd's only)
   if alive containerd && [ -S "$SOCK" ]; then
@@ -400,7 +402,9 @@ down() {
     for _ in $(seq 20); do ctr_ tasks ls 2>/dev/null | grep -q RUNNING || break; sleep 0.1; done
     for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1 || true; done
   fi
-  stop_pid containerd
+  log "tasks stopped ($((SECONDS - t0)) s)"
+  # containerd v2.4 hangs after "Stop CRI service" until killed; its tasks are gone by now
+  stop_pid containerd 30
   local sp
   for sp in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null); do kill "$sp" 2>/dev/null || true; done
   stop_pid fakekubelet; stop_pid apiserver; stop_pid etcd
@@ -408,6 +412,11 @@ down() {
   local m
   for m in $(awk -v d="$R/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+  # network namespaces containerd pinned for pod sandboxes (cni-*) that no process uses any more
+  local n
+  for n in $(ls /var/run/netns 2>/dev/null | grep '^cni-' || true); do
+    [ -z "$(ip netns pids "$n" 2>/dev/null)" ] && ip netns del "$n" 2>/dev/null || true
   done
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "$R/cni-ipam"
@@ -421,7 +430,7 @@ down() {
   fi
   # state, but keep the PKI and images for a fast warm start
   rm -rf "$R/etcd" "$R/kubelet" "$R/containerd" "$R/pids"
-  log "down"
+  log "down in $((SECONDS - t0)) s"
 }
 
 status() {
