@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -404,4 +405,48 @@ func TestConcurrentDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rchar returns the bytes this process has read through read(2)/pread(2) so far.
+func rchar(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no rchar in /proc/self/io")
+	return 0
+}
+
+// TestDecodeReadsMetadataOnly: decoding reads the metadata images and the argument pages, not
+// the memory. The main process's pages file of a copy of images/full is extended to a 4 GiB
+// sparse file; decoding must read only a few hundred KiB all the same.
+func TestDecodeReadsMetadataOnly(t *testing.T) {
+	src := filepath.Join(fixtures.Dir(), "images/full")
+	dir := t.TempDir()
+	ents, err := os.ReadDir(src)
+	require.NoError(t, err)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600))
+	}
+	for _, p := range []string{"pages-3.img", "pages-4.img"} {
+		require.NoError(t, os.Truncate(filepath.Join(dir, p), 4<<30))
+	}
+	a, err := archive.Open(context.Background(), dir, archive.DefaultLimits(), t.TempDir())
+	require.NoError(t, err)
+	defer a.Close()
+	before := rchar(t)
+	cp, err := Decode(context.Background(), a)
+	read := rchar(t) - before
+	require.NoError(t, err)
+	require.Len(t, cp.Processes, 3)
+	require.Equal(t, "hunter2-env-marker", func() string { v, _ := env(&cp.Processes[0], "FORENSIC_SECRET"); return v }())
+	require.Positive(t, read, "rchar counts this process's reads")
+	require.Less(t, read, int64(1<<20), "bytes read while decoding 8 GiB of page files")
 }
