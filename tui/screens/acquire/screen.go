@@ -133,6 +133,10 @@ func (m *Model) Running() bool { return !m.done }
 // HandlesBack: esc cancels a running acquisition before the view can be left.
 func (m *Model) HandlesBack() bool { return !m.done }
 
+// Capturing keeps q from quitting while the acquisition runs: quitting then would leave the
+// collector pod behind (esc cancels and cleans up first).
+func (m *Model) Capturing() bool { return !m.done }
+
 // Close cancels a running acquisition.
 func (m *Model) Close() error { m.cancel(); return nil }
 
@@ -165,9 +169,12 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		}
 		return m, tea.Batch(nav.Status(fmt.Sprintf("acquired %s as evidence %s", m.target, msg.Result.ID)), nav.OpenReplacing(msg.Result.Path, label))
 	case tea.KeyPressMsg:
-		if key.Matches(msg, m.km.Back) && !m.done {
+		switch {
+		case key.Matches(msg, m.km.Back) && !m.done:
 			m.cancel()
 			return m, nav.Status("cancelling…")
+		case key.Matches(msg, m.km.Quit) && !m.done:
+			return m, nav.Status("an acquisition is running: esc cancels it (and removes the collector pod) first")
 		}
 	}
 	return m, nil

@@ -55,6 +55,9 @@ func TestProgressAndCancel(t *testing.T) {
 	require.Contains(t, v, "ETA 15s")
 	require.Contains(t, v, "▸ stream")
 	require.True(t, m.HandlesBack())
+	require.True(t, m.Capturing(), "q must not quit while the collector may be running")
+	_, qcmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	require.Contains(t, qcmd().(nav.StatusMsg).Text, "esc cancels it")
 	m, _ = m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
 	msg := <-done
 	m, cmd := m.Update(msg)

@@ -8,6 +8,7 @@ package pods
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,7 +257,9 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 }
 
 func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
-	if key.Matches(msg, m.km.Checkpoint) || (m.readonly && msg.String() == "c") {
+	// in read-only mode the binding is disabled (hidden from help) but its keys still explain
+	// the refusal instead of doing nothing
+	if key.Matches(msg, m.km.Checkpoint) || (m.readonly && slices.Contains(m.km.Checkpoint.Keys(), msg.String())) {
 		if m.readonly {
 			return m, nav.Err(fmt.Errorf("checkpoint: %w", ErrReadonly), "start podsleuth without --readonly (or readonly: false in the config) to checkpoint")
 		}
