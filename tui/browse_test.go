@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/podsleuth/podsleuth/cluster"
 )
 
 // These are pure object -> row steps (k9s render/pod.go style) on hand-built Pod objects; the
@@ -84,4 +88,20 @@ func TestPodDetailRows(t *testing.T) {
 	}
 	require.Len(t, evLines, 2)
 	require.Contains(t, evLines[0], "BackOff")
+}
+
+func TestPlainClusterError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: no kubeconfig found", cluster.ErrNoKubeconfig), "no kubeconfig"},
+		{fmt.Errorf("%w: x did not answer within 3s: dial tcp 127.0.0.1:6443: connect: connection refused; --request-timeout", cluster.ErrUnreachable), "the API server refused the connection"},
+		{fmt.Errorf("%w: x did not answer within 3s: context deadline exceeded", cluster.ErrUnreachable), "the API server did not answer in time"},
+		{fmt.Errorf("%w by x", cluster.ErrUnauthorized), "the API server rejected the credentials"},
+		{errors.New("x509: certificate signed by unknown authority"), "the API server's certificate is not trusted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) { require.Equal(t, tt.want, plainClusterError(tt.err)) })
+	}
 }

@@ -7,6 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/podsleuth/podsleuth/cluster"
+
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/acquire"
@@ -74,14 +76,16 @@ func plainClusterError(err error) string {
 	s := err.Error()
 	l := strings.ToLower(s)
 	switch {
-	case strings.Contains(l, "no configuration has been provided") || strings.Contains(l, "invalid configuration: no configuration"):
+	case errors.Is(err, cluster.ErrNoKubeconfig) || strings.Contains(l, "no configuration has been provided") || strings.Contains(l, "invalid configuration: no configuration"):
 		return "no kubeconfig"
-	case strings.Contains(l, "deadline exceeded") || strings.Contains(l, "timeout"):
-		return "the API server did not answer in time"
+	case errors.Is(err, cluster.ErrUnauthorized) || strings.Contains(l, "unauthorized"):
+		return "the API server rejected the credentials"
 	case strings.Contains(l, "connection refused"):
 		return "the API server refused the connection"
-	case strings.Contains(l, "unauthorized") || strings.Contains(l, "401"):
-		return "the API server rejected the credentials"
+	case strings.Contains(l, "no such host"):
+		return "the API server's name does not resolve"
+	case errors.Is(err, cluster.ErrUnreachable) || strings.Contains(l, "deadline exceeded") || strings.Contains(l, "timeout"):
+		return "the API server did not answer in time"
 	case strings.Contains(l, "x509") || strings.Contains(l, "certificate"):
 		return "the API server's certificate is not trusted"
 	}
