@@ -333,3 +333,55 @@ func TestChunkPipe(t *testing.T) {
 		require.ErrorIs(t, <-done, io.ErrClosedPipe)
 	})
 }
+
+// fakeStream delivers data, then ends with err (nil: a clean end).
+func fakeStream(data string, err error) *stream {
+	s := &stream{pipe: newChunkPipe(16), cancel: func() {}, done: make(chan error, 1)}
+	go func() {
+		if data != "" {
+			_, _ = s.pipe.Write([]byte(data))
+		}
+		s.pipe.closeWrite(err)
+		s.done <- nil
+	}()
+	return s
+}
+
+func TestResumingReader(t *testing.T) {
+	const archive = "0123456789abcdefghij"
+	reset := errors.New("stream reset by peer")
+	tests := []struct {
+		name    string
+		first   *stream
+		next    func(off int64) *stream
+		max     int
+		want    string
+		resumes int
+		err     string
+	}{
+		{"whole stream", fakeStream(archive, nil), nil, 2, archive, 0, ""},
+		{"broken once, resumed at the offset", fakeStream(archive[:7], reset),
+			func(off int64) *stream { return fakeStream(archive[off:], nil) }, 2, archive, 1, ""},
+		{"ends early without error, resumed", fakeStream(archive[:12], nil),
+			func(off int64) *stream { return fakeStream(archive[off:], nil) }, 2, archive, 1, ""},
+		{"breaks every time", fakeStream(archive[:3], reset),
+			func(off int64) *stream { return fakeStream(archive[off:off+3], reset) }, 2, archive[:9], 2, "stream reset by peer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var offsets []int64
+			rr := &resumingReader{ctx: context.Background(), cur: tt.first, size: int64(len(archive)), max: tt.max,
+				open: func(off int64) *stream { offsets = append(offsets, off); return tt.next(off) }}
+			got, err := io.ReadAll(rr)
+			rr.close()
+			require.Equal(t, tt.want, string(got))
+			require.Equal(t, tt.resumes, rr.resumes)
+			require.Len(t, offsets, tt.resumes)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}

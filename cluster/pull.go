@@ -73,7 +73,7 @@ type PullOptions struct {
 	Manifest evidence.Manifest
 	// Progress, when set, is called at most every 100 ms and once at the end.
 	Progress func(Progress)
-	// Retries is how often a broken stream is retried from the start (default 2).
+	// Retries is how often a broken stream is resumed from the byte it reached (default 2).
 	Retries int
 	// DeleteFromNode removes the archive from the node after a verified pull.
 	DeleteFromNode bool
@@ -136,8 +136,8 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	// The stream starts at once, into a bounded buffer, while the node computes its SHA-256:
 	// the store needs the node's hash before it takes the stream, and hashing first would
 	// cost a second full read's time.
-	first := c.startStream(ctx, o.Namespace, name, file)
-	defer first.stop()
+	first := c.startStream(ctx, o.Namespace, name, file, 0)
+	defer first.stop() // idempotent; the reader stops it too
 	var out bytes.Buffer
 	if err := c.exec(ctx, o.Namespace, name, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, &out); err != nil {
 		return nil, fmt.Errorf("pull %s: %w: hash on the node: %v", r.Target, ErrStream, err)
@@ -150,26 +150,16 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	m := o.Manifest
 	c.fillManifest(ctx, &m, r)
 	m.ArchiveName, m.NodeSHA256, m.Collector = base, nodeSum, o.Namespace+"/"+name
-	var lastErr error
-	var finished time.Time
-	attempts := 0
-	for attempt := 1; attempt <= o.Retries+1; attempt++ {
-		attempts = attempt
-		s := first
-		if attempt > 1 {
-			s = c.startStream(ctx, o.Namespace, name, file)
+	m.PullStarted = first.started
+	rr := &resumingReader{ctx: ctx, cur: first, size: size, max: o.Retries,
+		open: func(off int64) *stream { return c.startStream(ctx, o.Namespace, name, file, off) }}
+	item, finished, err := c.streamInto(ctx, o.Store, rr, size, first.started, m, report)
+	attempts := rr.resumes + 1
+	if err != nil {
+		if errors.Is(err, evidence.ErrHashMismatch) || ctx.Err() != nil {
+			return item, fmt.Errorf("pull %s: %w", r.Target, err)
 		}
-		m.PullStarted = s.started
-		item, finished, lastErr = c.streamInto(ctx, o.Store, s, size, attempt, m, report)
-		if lastErr == nil || errors.Is(lastErr, evidence.ErrHashMismatch) || ctx.Err() != nil {
-			break
-		}
-	}
-	if lastErr != nil {
-		if errors.Is(lastErr, evidence.ErrHashMismatch) || ctx.Err() != nil {
-			return item, fmt.Errorf("pull %s: %w", r.Target, lastErr)
-		}
-		return nil, fmt.Errorf("pull %s: %w after %d attempts: %v", r.Target, ErrStream, o.Retries+1, lastErr)
+		return nil, fmt.Errorf("pull %s: %w after %d attempt(s): %v", r.Target, ErrStream, attempts, err)
 	}
 	report(Progress{Phase: "done", Bytes: size, Total: size})
 	// The store writes the manifest from the values it got before the stream started; the
@@ -202,11 +192,15 @@ type stream struct {
 	done    chan error
 }
 
-func (c *Conn) startStream(ctx context.Context, ns, pod, file string) *stream {
+func (c *Conn) startStream(ctx context.Context, ns, pod, file string, offset int64) *stream {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &stream{pipe: newChunkPipe(pullBufferChunks), started: time.Now().UTC(), cancel: cancel, done: make(chan error, 1)}
+	cmd := []string{"cat", file}
+	if offset > 0 {
+		cmd = []string{"tail", "-c", "+" + strconv.FormatInt(offset+1, 10), file}
+	}
 	go func() {
-		err := c.exec(sctx, ns, pod, []string{"cat", file}, s.pipe)
+		err := c.exec(sctx, ns, pod, cmd, s.pipe)
 		s.pipe.closeWrite(err)
 		s.done <- err
 	}()
@@ -221,10 +215,10 @@ func (s *stream) stop() {
 	s.done <- nil // stop is idempotent
 }
 
-// streamInto runs one stream attempt: the archive piped into the store.
-func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, s *stream, size int64, attempt int, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
-	defer s.stop()
-	cr := &countingReader{r: s.pipe, total: size, attempt: attempt, start: s.started, report: report}
+// streamInto pipes the archive into the store.
+func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, rr *resumingReader, size int64, started time.Time, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+	defer rr.close()
+	cr := &countingReader{r: rr, total: size, start: started, report: report, attempt: func() int { return rr.resumes + 1 }}
 	item, err := st.Acquire(ctx, cr, m)
 	cr.final()
 	if err == nil && item != nil && item.Manifest.Size != size {
@@ -232,6 +226,46 @@ func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, s *stream, si
 	}
 	return item, cr.finished, err
 }
+
+// resumingReader reads the archive from a stream and, when the stream breaks (an error, or an
+// end before size bytes), resumes from the byte it got to with a new exec of
+// `tail -c +OFFSET`, at most max times. The store hashes the concatenation; the node's hash
+// proves it whole.
+type resumingReader struct {
+	ctx     context.Context
+	cur     *stream
+	open    func(offset int64) *stream
+	n, size int64
+	resumes int
+	max     int
+}
+
+func (r *resumingReader) Read(p []byte) (int, error) {
+	for {
+		k, err := r.cur.pipe.Read(p)
+		r.n += int64(k)
+		if err == nil {
+			return k, nil
+		}
+		if err == io.EOF && r.n >= r.size {
+			return k, io.EOF
+		}
+		if r.ctx.Err() != nil || r.resumes >= r.max {
+			if err == io.EOF {
+				err = fmt.Errorf("stream ended after %d of %d bytes", r.n, r.size)
+			}
+			return k, err
+		}
+		r.resumes++
+		r.cur.stop()
+		r.cur = r.open(r.n)
+		if k > 0 {
+			return k, nil
+		}
+	}
+}
+
+func (r *resumingReader) close() { r.cur.stop() }
 
 // chunkPipe is an in-memory pipe with a bounded queue of chunks: the writer (the exec stream)
 // runs ahead of the reader by at most cap chunks, then blocks.
@@ -293,7 +327,7 @@ type countingReader struct {
 	r       io.Reader
 	n       int64
 	total   int64
-	attempt int
+	attempt func() int
 	start   time.Time
 	last    time.Time
 	report  func(Progress)
@@ -320,7 +354,7 @@ func (c *countingReader) emit() {
 	if el > 0 {
 		rate = float64(c.n) / el
 	}
-	c.report(Progress{Phase: "stream", Bytes: c.n, Total: c.total, Rate: rate, Attempt: c.attempt})
+	c.report(Progress{Phase: "stream", Bytes: c.n, Total: c.total, Rate: rate, Attempt: c.attempt()})
 }
 
 func (c *countingReader) final() { c.emit() }
