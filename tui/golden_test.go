@@ -9,11 +9,13 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/screens/acquire"
+	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
 	"github.com/podsleuth/podsleuth/tui/theme"
 )
@@ -104,4 +106,24 @@ func TestColourGoldensAndNoColor(t *testing.T) {
 	setDark(a)
 	colourGolden(t, "pods-80x24", a.Render())
 	_ = theme.Plain
+}
+
+// TestTinyTerminalsDoNotPanic renders every screen at sizes far below 80x24: frames keep the
+// exact size and nothing panics.
+func TestTinyTerminalsDoNotPanic(t *testing.T) {
+	a, cp := checkpointApp(t, 80, 24)
+	for _, sz := range [][2]int{{1, 1}, {10, 3}, {20, 5}, {40, 10}, {79, 23}} {
+		a.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		for tab := range checkpoint.TabNames {
+			a.Update(press(rune('1' + tab)))
+			require.Equal(t, tab, cp.Tab())
+			lines := strings.Split(ansi.Strip(a.Render()), "\n")
+			require.Len(t, lines, max(sz[1], 4), "size %v tab %d", sz, tab)
+		}
+	}
+	p := podsGoldenApp(t, 10, 4)
+	p.Update(press('c'))
+	_ = p.Render()
+	e := stableEvidenceApp(t, 5, 2)
+	_ = e.Render()
 }

@@ -686,6 +686,9 @@ func (m *Model) fill(lines []string) string {
 }
 
 func (m *Model) scrolled(lines []string, off, h int) string {
+	if h <= 0 {
+		return ""
+	}
 	if off > len(lines)-h {
 		off = max(len(lines)-h, 0)
 	}
