@@ -400,3 +400,29 @@ func TestSelectorCheckpointsADeployment(t *testing.T) {
 	_, err = c.Resolve(t.Context(), ns, "", "", false, "app=nothing")
 	require.ErrorIs(t, err, cluster.ErrNoSuchPod)
 }
+
+// TestPullDeleteFromNode: after a verified pull the archive can be removed from the node (off
+// by default); the custody log records it and no pod is left.
+func TestPullDeleteFromNode(t *testing.T) {
+	ns := namespace(t, "e2e-delnode")
+	runPod(t, busyboxPod(ns, "victim", realNode, `while true; do sleep 1; done`, nil))
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+	res, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+	require.NoError(t, err)
+	_, err = os.Stat(res.NodePath) // this machine is the node
+	require.NoError(t, err)
+	st, err := evidence.Open(t.TempDir())
+	require.NoError(t, err)
+	item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: ns, Image: testImage, Store: st, DeleteFromNode: true})
+	require.NoError(t, err)
+	_, err = os.Stat(res.NodePath)
+	require.ErrorIs(t, err, os.ErrNotExist, "the archive is gone from the node")
+	evs, err := st.Custody(item.ID)
+	require.NoError(t, err)
+	require.Equal(t, evidence.ActionNodeDeleted, evs[len(evs)-1].Action)
+	require.Equal(t, res.NodePath, evs[len(evs)-1].Details["path"])
+	noCollectors(t, ns)
+	vr, err := st.Verify(t.Context(), item.ID)
+	require.NoError(t, err)
+	require.True(t, vr.OK)
+}
