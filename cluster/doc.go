@@ -1,6 +1,22 @@
-// Package cluster is everything podsleuth does against a Kubernetes cluster: kubeconfig loading,
-// browsing through informers, preflight, the kubelet checkpoint API through the API server's
-// node proxy, and pulling archives into the evidence store.
+// Package cluster is everything podsleuth does against a Kubernetes cluster, used by the TUI and
+// by the plain subcommands:
 //
-// It must not import charm.land/... (no TUI), tui or cmd.
+//   - kubeconfig.go: Connect (kubectl-style flags through cli-runtime's ConfigFlags, a bounded
+//     first contact, a read-only transport guard), WhoAmI (SelfSubjectReview), Contexts.
+//   - browse.go: Browser, live views of pods, namespaces and nodes from shared informers (listed
+//     once, then watched; Changes signals coalesced updates; the first sync is bounded), PodRowFor
+//     (kubectl's READY/STATUS/RESTARTS), PodEvents on demand.
+//   - preflight.go: Preflight, what a checkpoint and pull need (SelfSubjectAccessReview, container
+//     state, kubelet version, runtime), without changing anything.
+//   - checkpoint.go: Resolve (pod, all containers, label selector), Checkpoint through the API
+//     server's node proxy (POST /api/v1/nodes/{node}/proxy/checkpoint/{ns}/{pod}/{container}),
+//     CheckpointAll with bounded concurrency, failures classified as CheckpointError (ErrGateOff,
+//     ErrNoSuchPod, ErrNoSuchContainer, ErrRuntime, ErrTimeout, ErrNodeUnreachable, ErrForbidden,
+//     ErrReadonly) with the fix.
+//   - pull.go: Pull, the archive from the node into forensics/evidence through a short-lived,
+//     least-privilege collector pod; SHA-256 on the node and locally; resume after a broken
+//     stream; the collector deleted on success, failure and cancellation.
+//
+// Library code takes ctx first, returns data and wrapped errors and never prints. It must not
+// import charm.land/... (no TUI), tui or cmd; of podsleuth it imports forensics/evidence only.
 package cluster
