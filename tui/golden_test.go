@@ -127,3 +127,27 @@ func TestTinyTerminalsDoNotPanic(t *testing.T) {
 	e := stableEvidenceApp(t, 5, 2)
 	_ = e.Render()
 }
+
+// TestRandomKeysNeverPanic presses 3,000 pseudo-random keys (fixed seed) on the real decoded
+// fixture; every frame keeps the terminal's size.
+func TestRandomKeysNeverPanic(t *testing.T) {
+	a, _ := checkpointApp(t, 100, 30)
+	keysPool := []tea.KeyPressMsg{
+		{Code: tea.KeyUp}, {Code: tea.KeyDown}, {Code: tea.KeyLeft}, {Code: tea.KeyRight}, {Code: tea.KeyEnter},
+		{Code: tea.KeyEscape}, {Code: tea.KeyTab}, {Code: tea.KeyTab, Mod: tea.ModShift}, {Code: tea.KeyPgDown}, {Code: tea.KeyPgUp},
+		{Code: tea.KeyBackspace}, {Code: 'u', Mod: tea.ModCtrl}, {Code: 't', Mod: tea.ModCtrl},
+	}
+	for _, r := range "123456789jkgGsSrm+-/?:xX4[(" {
+		keysPool = append(keysPool, press(r))
+	}
+	seed := uint64(42)
+	for i := range 3000 {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		k := keysPool[(seed>>33)%uint64(len(keysPool))]
+		_, cmd := a.Update(k)
+		run(t, a, cmd)
+		if n := len(strings.Split(a.Render(), "\n")); n != 30 {
+			t.Fatalf("key %d (%s): frame has %d lines", i, k, n)
+		}
+	}
+}
