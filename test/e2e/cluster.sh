@@ -382,13 +382,13 @@ down() {
   # pods first, so the kubelet stops their containers and the shims exit
   if alive apiserver && alive kubelet && [ -S "$SOCK" ]; then
     local nss ns
-    nss=$(api GET /api/v1/namespaces 2>/dev/null | jq -r '.items[].metadata.name' || true)
+    nss=$(api GET /api/v1/namespaces 2>/dev/null | sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p' | sort -u || true)
     for ns in $nss; do
       api DELETE "/api/v1/namespaces/$ns/pods?gracePeriodSeconds=0" >/dev/null 2>&1 || true
     done
     # the kubelet confirms each deletion once the pod's containers are stopped
     for _ in $(seq 80); do
-      [ -z "$(api GET /api/v1/pods 2>/dev/null | jq -r '.items[] | select(.spec.nodeName == "'$NODE'") | .metadata.name')" ] &&
+      api GET "/api/v1/pods?fieldSelector=spec.nodeName%3D$NODE" 2>/dev/null | tr -d ' \n' | grep -q '"items":\[\]' &&
         ! ctr_ tasks ls 2>/dev/null | grep -q RUNNING && break
       sleep 0.25
     done
