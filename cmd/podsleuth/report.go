@@ -35,6 +35,7 @@ type reportOptions struct {
 	diff    bool
 	noStore bool
 	noMem   bool
+	schema  bool
 
 	cfg    *config.Config
 	fmt    report.Format
@@ -58,8 +59,17 @@ report of store evidence appends an "exported" event to each item's custody log.
 		Example: `  podsleuth report ./checkpoint.tar -f html -o case.html --case-id IR-42 --case-analyst dana
   podsleuth report 3f2a9c 7b1e04 --diff -f md -o ticket.md
   podsleuth report images/ -f json | jq '.findings[] | select(.severity=="critical")'`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.schema {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.schema {
+				_, err := a.Out.Write(report.Schema)
+				return err
+			}
 			if err := o.complete(a, cmd, args); err != nil {
 				return err
 			}
@@ -76,6 +86,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
 	f.BoolVar(&o.diff, "diff", false, "add the changes from the first to the second checkpoint")
 	f.BoolVar(&o.noStore, "no-store", false, "do not look the archives up in the evidence store (and log nothing there)")
+	f.BoolVar(&o.schema, "print-schema", false, "print the JSON Schema of the JSON report (podsleuth.report/v1) and exit")
 	f.BoolVar(&o.noMem, "no-memory-scan", false, "skip scanning process memory for indicators (faster on big checkpoints; environment, command lines and the model are still analysed)")
 	return cmd
 }

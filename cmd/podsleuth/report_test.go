@@ -109,6 +109,8 @@ func TestReportFormatsAndErrors(t *testing.T) {
 		{"diff needs two", []string{"report", full, "--diff"}, 1, "", "--diff needs two checkpoints"},
 		{"missing input", []string{"report", "/nonexistent/x.tar"}, 1, "", "/nonexistent/x.tar"},
 		{"no input", []string{"report"}, 1, "", "requires at least 1 arg"},
+		{"print the schema", []string{"report", "--print-schema"}, 0, `"$id": "https://github.com/podsleuth/podsleuth/forensics/report/schema/report-v1.json"`, ""},
+		{"schema takes no input", []string{"report", "--print-schema", full}, 1, "", "unknown command"},
 		{"not a checkpoint", []string{"report", "report_test.go"}, 1, "", "open report_test.go: not a checkpoint archive"},
 		{"directory without images", []string{"report", "."}, 1, "", "pstree.img"},
 	}
