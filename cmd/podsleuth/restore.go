@@ -136,6 +136,9 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 	if serr == nil {
 		if it, err := store.ItemForPath(path); err == nil {
 			o.req.EvidenceID, o.req.EvidenceSHA256, o.req.Custody = it.ID, it.Manifest.LocalSHA256, store
+			if o.req.CaseID == "" {
+				o.req.CaseID = it.Manifest.CaseID
+			}
 		}
 	}
 	o.req.Archive = path

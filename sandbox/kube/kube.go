@@ -302,7 +302,7 @@ func (k *Kube) verifyIsolation(ctx context.Context, info *sandbox.Info, cs *clus
 		info.Isolation = append(info.Isolation, fmt.Sprintf("ingress probe from a pod in namespace %s to %s:%d: blocked", hns, cs.PodIP, p))
 	}
 	// egress: a listener in the helper pod; the node's own netns must reach it, the copy's not
-	if _, err := k.exec(ctx, hns, hp.Name, nil, "sh", "-c", fmt.Sprintf("(nc -lk -p %d -e echo probe-ok >/dev/null 2>&1 &) ; sleep 0.3", k.cfg.ProbePort)); err != nil {
+	if _, err := k.exec(ctx, hns, hp.Name, nil, "sh", "-c", fmt.Sprintf("(nc -ll -p %d -e echo probe-ok </dev/null >/dev/null 2>&1 &) ; sleep 0.5", k.cfg.ProbePort)); err != nil {
 		return fmt.Errorf("%w: egress probe listener: %v", sandbox.ErrRestore, err)
 	}
 	ctl, _ := k.nodeSh(ctx, hns, hp.Name, nil, fmt.Sprintf("nc -w 2 %s %d </dev/null", hp.Status.PodIP, k.cfg.ProbePort))
@@ -518,7 +518,7 @@ const nodeAgent = `for n in containerd crio kubelet; do for p in /proc/[0-9]*; d
 // namespaces of its container runtime) through the helper.
 func (k *Kube) nodeSh(ctx context.Context, hns, hp string, in io.Reader, script string) (string, error) {
 	return k.exec(ctx, hns, hp, in, "sh", "-c", `a=$(`+nodeAgent+`) || { echo "no container runtime process found on the node" >&2; exit 1; }
-exec nsenter -t "$a" -m -u -i -n -p -- sh -c "$0"`, script)
+exec nsenter -t "$a" -m -u -i -n -p -- env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c "$0"`, script)
 }
 
 func (k *Kube) copyFile(ctx context.Context, hns, hp, local, remote, mode string) error {
