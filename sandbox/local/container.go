@@ -91,7 +91,7 @@ func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prep
 			}
 		}
 	}
-	spec, err := rewriteSpec(r.Bundle, dir, info, ls)
+	spec, err := rewriteSpec(r.Bundle, dir, info, ls, !r.Run)
 	if err != nil {
 		return fmt.Errorf("%w: spec.dump: %v", sandbox.ErrRestore, err)
 	}
@@ -167,10 +167,11 @@ func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prep
 		info.Warnings = append(info.Warnings, "the container's network namespace was restored by CRIU from the checkpoint (not the sandbox's); verified: loopback only")
 	}
 	if !r.Run {
-		// runc restore has no "leave stopped": stop the tree at once (before it gets CPU time
-		// in practice: runc returns right after CRIU resumed it). Documented in docs/sandbox.md.
-		if err := l.signalAll(info, ls, 19 /* SIGSTOP */); err != nil {
-			return err
+		// CRIU left the tree stopped (leave-stopped in its config file); make sure of it
+		for _, pid := range l.restored(info, ls) {
+			if st, err := readStatus(pid); err == nil && !strings.HasPrefix(st.State, "T") && !strings.HasPrefix(st.State, "Z") {
+				return fmt.Errorf("%w: restored process %d is %s, not stopped", sandbox.ErrRestore, pid, st.State)
+			}
 		}
 	}
 	return nil
@@ -368,7 +369,7 @@ exec nsenter -t "$CRTOOLS_INIT_PID" -n ip link set lo up
 // had an external one, a pod's); every bind mount's source replaced by a private file or
 // directory in the sandbox (host paths never reach the copy); no device nodes, no device
 // cgroup allowances beyond the runtime's defaults, no hooks; its own cgroup.
-func rewriteSpec(bundle, dir string, info *sandbox.Info, ls *localState) ([]byte, error) {
+func rewriteSpec(bundle, dir string, info *sandbox.Info, ls *localState, leaveStopped bool) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(bundle, "spec.dump"))
 	if err != nil {
 		return nil, err
@@ -424,7 +425,12 @@ func rewriteSpec(bundle, dir string, info *sandbox.Info, ls *localState) ([]byte
 		return nil, err
 	}
 	conf := filepath.Join(dir, "criu.conf")
-	if err := os.WriteFile(conf, []byte("network-lock skip\naction-script "+script+"\n"), 0o600); err != nil {
+	opts := "network-lock skip\naction-script " + script + "\n"
+	if leaveStopped {
+		// every restored task gets SIGSTOP from CRIU before it runs an instruction
+		opts += "leave-stopped\n"
+	}
+	if err := os.WriteFile(conf, []byte(opts), 0o600); err != nil {
 		return nil, err
 	}
 	ann, _ := s["annotations"].(map[string]any)
