@@ -457,8 +457,13 @@ func buildCheckpoint(id string, cp *forensics.Checkpoint, x Redactor) Checkpoint
 		p := &cp.Processes[i]
 		for j := range p.FDs {
 			fd := &p.FDs[j]
+			target := diff.FDTarget(cp, fd)
+			if pb := pipeBuffer(cp, fd.PipeID); pb != nil && pb.Size > 0 {
+				// what the writer left unread, as the socket queues in the network table
+				target += fmt.Sprintf(" (%s unread: %s)", humanBytes(pb.Size), truncate(pb.Preview, previewMax))
+			}
 			s.OpenFiles = append(s.OpenFiles, OpenFile{PID: p.PID, Comm: p.Comm, FD: fd.FD, Type: fd.Type,
-				Target: x.Text(diff.FDTarget(cp, fd)), Flags: fd.Flags, Pos: fd.Pos, Size: fd.Size, Deleted: fd.Deleted})
+				Target: x.Text(target), Flags: fd.Flags, Pos: fd.Pos, Size: fd.Size, Deleted: fd.Deleted})
 		}
 		s.MemoryMaps = append(s.MemoryMaps, memorySummary(p))
 	}
@@ -708,4 +713,17 @@ func sortedIOCs(in []forensics.IOC) []forensics.IOC {
 		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Value, b.Value))
 	})
 	return out
+}
+
+// pipeBuffer returns the data buffered in a pipe or FIFO, or nil.
+func pipeBuffer(cp *forensics.Checkpoint, id uint32) *forensics.Buffer {
+	if id == 0 {
+		return nil
+	}
+	for i := range cp.Pipes {
+		if cp.Pipes[i].ID == id {
+			return cp.Pipes[i].Buffer
+		}
+	}
+	return nil
 }

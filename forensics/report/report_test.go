@@ -354,6 +354,11 @@ func TestReportSectionsHoldTheFixtureFacts(t *testing.T) {
 		memfd = memfd || f.Type == "MEMFD" && f.Target == "memfd:payload"
 	}
 	require.True(t, deleted, "the deleted file is listed as deleted")
+	var pipeData bool
+	for _, f := range full.OpenFiles {
+		pipeData = pipeData || f.Type == "PIPE" && strings.Contains(f.Target, "16 B unread: pipe-data-marker")
+	}
+	require.True(t, pipeData, "the pipe's unread data is shown")
 	require.True(t, memfd, "the memfd is listed")
 
 	// rootfs changes of the container: the dropped executable and the deleted log, with times in
