@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -425,4 +427,62 @@ func TestPullDeleteFromNode(t *testing.T) {
 	vr, err := st.Verify(t.Context(), item.ID)
 	require.NoError(t, err)
 	require.True(t, vr.OK)
+}
+
+// TestPullResumesABrokenStream kills the collector's `cat` in the middle of the stream (this
+// machine is the node): the pull resumes from the byte it reached and the archive still hashes
+// to the node's SHA-256.
+func TestPullResumesABrokenStream(t *testing.T) {
+	ns := namespace(t, "e2e-resume")
+	p := busyboxPod(ns, "big", realNode,
+		`x=$(head -c 100000000 /dev/urandom | base64 -w0 | head -c 100000000); touch /tmp/ready; while true; do sleep 1; done`, nil)
+	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+		Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/ready"}}}}
+	runPod(t, p)
+	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
+	res, err := c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "big", Container: "app"}, 2*time.Minute)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.Remove(res.NodePath) })
+	base := res.NodePath[strings.LastIndex(res.NodePath, "/")+1:]
+
+	killed := make(chan int, 1)
+	go func() {
+		killed <- killWhenRunning(t, "cat\x00/checkpoints/"+base, 150*time.Millisecond, 60*time.Second)
+	}()
+	st, err := evidence.Open(t.TempDir())
+	require.NoError(t, err)
+	item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: ns, Image: testImage, Store: st})
+	require.NoError(t, err)
+	require.NotZero(t, <-killed, "the stream's cat was killed mid-way")
+	require.Equal(t, item.Manifest.NodeSHA256, item.Manifest.LocalSHA256)
+	evs, err := st.Custody(item.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pulled", evs[1].Action)
+	require.NotEqual(t, "1", evs[1].Details["attempts"], "resumed at least once")
+	noCollectors(t, ns)
+}
+
+// killWhenRunning waits for a process whose command line starts with prefix, lets it run for
+// a moment, kills it and returns its pid (0 when none appeared).
+func killWhenRunning(t *testing.T, prefix string, after, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+			if err != nil || !strings.HasPrefix(string(cmd), prefix) {
+				continue
+			}
+			time.Sleep(after)
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				return pid
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0
 }
