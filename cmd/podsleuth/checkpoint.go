@@ -176,29 +176,51 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 			}
 		})
 	}
-	failed := 0
+	// Pulls run with the same bound as the checkpoints: one collector pod per archive.
+	sem := make(chan struct{}, o.concurrency)
+	var wg sync.WaitGroup
 	for i, t := range targets {
 		outcomes[i] = checkpointOutcome{Target: t, Checkpoint: results[i]}
 		if errs[i] != nil {
 			outcomes[i].Error = errs[i].Error()
-			failed++
 			continue
 		}
 		if !o.pull {
 			continue
 		}
-		m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
-		item, err := conn.Pull(ctx, results[i], cluster.PullOptions{
-			Namespace: o.collectorNS, Image: o.collectorImg, Store: store, Manifest: m,
-			DeleteFromNode: o.deleteNode, Progress: progressPrinter(a.ErrOut, o.quiet, t.String()),
-		})
-		outcomes[i].Evidence = item
-		if err != nil {
-			outcomes[i].Error = err.Error()
-			failed++
-			if ctx.Err() != nil {
-				break
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				outcomes[i].Error = fmt.Sprintf("pull %s: %v", t, ctx.Err())
+				return
 			}
+			defer func() { <-sem }()
+			m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
+			item, err := conn.Pull(ctx, results[i], cluster.PullOptions{
+				Namespace: o.collectorNS, Image: o.collectorImg, Store: store, Manifest: m,
+				DeleteFromNode: o.deleteNode, Progress: progressPrinter(a.ErrOut, &mu, o.quiet || len(targets) > 1, t.String()),
+			})
+			outcomes[i].Evidence = item
+			if err != nil {
+				outcomes[i].Error = err.Error()
+			}
+			if len(targets) > 1 && !o.quiet {
+				if err != nil {
+					logf("pull %s failed: %v\n", t, err)
+				} else {
+					logf("pulled %s: evidence %s\n", t, item.ID)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for _, oc := range outcomes {
+		if oc.Error != "" {
+			failed++
 		}
 	}
 	if o.output == "json" {
@@ -237,11 +259,13 @@ func printOutcomes(w io.Writer, outs []checkpointOutcome) {
 }
 
 // progressPrinter prints a pull's progress on one refreshed stderr line.
-func progressPrinter(w io.Writer, quiet bool, what string) func(cluster.Progress) {
+func progressPrinter(w io.Writer, mu *sync.Mutex, quiet bool, what string) func(cluster.Progress) {
 	if quiet {
 		return nil
 	}
 	return func(p cluster.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
 		switch p.Phase {
 		case "collector":
 			fmt.Fprintf(w, "pull %s: starting collector pod\n", what)
