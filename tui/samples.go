@@ -31,7 +31,7 @@ func Samples(fsys fs.FS) ([]evidence.Sample, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, evidence.Sample{Name: "archives/" + n, Size: info.Size(), Note: "Podman container checkpoint"})
+		out = append(out, evidence.Sample{Name: "archives/" + n, Size: info.Size(), Note: "container checkpoint archive"})
 	}
 	imgs, err := fs.ReadDir(fsys, "images")
 	if err != nil && !os.IsNotExist(err) {

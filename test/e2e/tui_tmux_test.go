@@ -207,3 +207,34 @@ func TestTUIContextSwitchAndRBACErrorInTmux(t *testing.T) {
 	tm.keys("q")
 	tm.waitExit(10 * time.Second)
 }
+
+// TestTUICheckpointCancelInTmux presses esc right after confirming: the view says the
+// acquisition was cancelled, no collector pod is left and nothing enters the evidence store.
+func TestTUICheckpointCancelInTmux(t *testing.T) {
+	testenv.RequireRoot(t)
+	kc := testenv.Kubeconfig(t)
+	ns := namespace(t, "e2e-tuicancel")
+	// ~48 MiB of resident memory, so the dump and the pull take long enough to be cancelled
+	runPod(t, busyboxPod(ns, "heavy", realNode, `x=$(head -c 50000000 /dev/zero | tr '\0' a); while true; do sleep 1; done`, nil))
+	cfgDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(cfgDir, "podsleuth"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "podsleuth", "config.yaml"),
+		[]byte("cluster:\n  collector_namespace: "+ns+"\n  collector_image: "+testImage+"\n"), 0o600))
+	tm := newTmux(t, []string{"KUBECONFIG=" + kc, "XDG_CONFIG_HOME=" + cfgDir}, nil, 140, 30)
+	tm.waitFor("ctx podsleuth-admin", 30*time.Second)
+	tm.keys(":", "pods "+ns, "Enter")
+	tm.waitFor("heavy", 30*time.Second)
+	tm.keys("c")
+	tm.waitFor("keeps running and is not told", 5*time.Second)
+	tm.keys("y")
+	tm.waitFor("Checkpoint and pull", 5*time.Second)
+	tm.keys("Escape")
+	tm.waitFor("nothing was added to the evidence store", 60*time.Second)
+	noCollectors(t, ns)
+	tm.keys("Escape")
+	tm.keys(":", "evidence", "Enter")
+	screen := tm.waitFor("images/full", 10*time.Second)
+	require.NotContains(t, screen, "node "+realNode+": "+ns, "a cancelled acquisition adds nothing to the store")
+	tm.keys("q")
+	tm.waitExit(10 * time.Second)
+}
