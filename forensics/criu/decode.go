@@ -123,7 +123,9 @@ func (d *decoder) criuInfo() {
 	for _, n := range d.a.ImageNames() {
 		d.cp.CRIU.Images = append(d.cp.CRIU.Images, forensics.ImageFile{Name: n, Size: d.a.MemberSize(d.a.ImageDir() + n)})
 	}
-	if t := d.a.ModTime(d.a.ImageDir() + "inventory.img"); !t.IsZero() && t.Unix() > 0 {
+	// A tar member's mtime is what CRIU's write left; a directory's file times change with
+	// every copy or checkout, so a bare image directory has no trustworthy dump time.
+	if t := d.a.ModTime(d.a.ImageDir() + "inventory.img"); d.a.Format() != archive.FormatDir && !t.IsZero() && t.Unix() > 0 {
 		d.cp.CRIU.DumpedAt = t.UTC()
 		if c := d.cp.Container; c != nil && c.Checkpointed.IsZero() {
 			// Podman writes no checkpoint time into config.dump; the images' own time is
