@@ -41,7 +41,7 @@ test-e2e: setup ## run only the end-to-end tests against the real cluster
 	test/run-tests.sh e2e
 
 golden: ## rewrite golden files (review the diff!)
-	$(GO) test $$(grep -rl -- '-update' --include='*_test.go' . | xargs -n1 dirname | sort -u | sed 's|^|./|') -update
+	$(GO) test $$(grep -rl --include='*_test.go' -e 'flag.Bool("update"' . | xargs -n1 dirname | sort -u) -update
 
 fixtures: ## regenerate the real CRIU/podman fixtures under test/fixtures
 	test/fixtures/gen.sh
