@@ -232,7 +232,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case nav.OpenCheckpointMsg:
 		return a, a.open(msg)
-	case extractedMsg:
+	case SampleExtractedMsg:
 		if msg.err != nil {
 			a.setErr(fmt.Errorf("bundled sample %s: %w", msg.name, msg.err), "")
 			return a, nil
@@ -247,7 +247,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		return a, a.push(p)
-	case pushMsg:
+	case PushPageMsg:
 		p, err := a.wrapAny(msg.s)
 		if err != nil {
 			a.setErr(err, "")
@@ -283,7 +283,8 @@ func (a *App) toTop(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-type extractedMsg struct {
+// SampleExtractedMsg is the result of extracting a bundled sample for opening.
+type SampleExtractedMsg struct {
 	name, label, path string
 	err               error
 }
@@ -291,7 +292,7 @@ type extractedMsg struct {
 func extractCmd(f func(context.Context, string) (string, error), name, label string) tea.Cmd {
 	return func() tea.Msg {
 		p, err := f(context.Background(), name)
-		return extractedMsg{name: name, label: label, path: p, err: err}
+		return SampleExtractedMsg{name: name, label: label, path: p, err: err}
 	}
 }
 

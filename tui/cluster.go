@@ -109,9 +109,10 @@ func clusterHint(err error) string {
 }
 
 // PushPage returns the message that pushes a screen (tests and cluster views).
-func PushPage(s any) tea.Msg { return pushMsg{s} }
+func PushPage(s any) tea.Msg { return PushPageMsg{s} }
 
-type pushMsg struct{ s any }
+// PushPageMsg pushes a screen built outside the App (tests, cluster views).
+type PushPageMsg struct{ s any }
 
 // navOpen is the message that opens a checkpoint (tests).
 func navOpen(path, label string) tea.Msg { return nav.OpenCheckpointMsg{Path: path, Label: label} }
