@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -138,4 +139,43 @@ func TestKubectlPlugin(t *testing.T) {
 	bad, err := exec.Command(plugin, "checkpoint", ns+"/victim", "--kubeconfig", kc, "--server", "https://127.0.0.1:1").CombinedOutput()
 	require.Error(t, err)
 	require.True(t, strings.Contains(string(bad), "cluster unreachable"), string(bad))
+}
+
+// TestCtrlCDeletesTheCollector interrupts `podsleuth checkpoint --pull` (SIGINT, as Ctrl-C
+// does) while its collector pod exists: the command fails and leaves no collector behind.
+func TestCtrlCDeletesTheCollector(t *testing.T) {
+	kc := testenv.Kubeconfig(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "podsleuth")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/podsleuth")
+	build.Dir = testenv.Root()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	ns := namespace(t, "e2e-ctrlc")
+	collectorNS := namespace(t, "e2e-ctrlc-collect")
+	p := busyboxPod(ns, "big", realNode,
+		`x=$(head -c 60000000 /dev/urandom | base64 -w0 | head -c 60000000); touch /tmp/ready; while true; do sleep 1; done`, nil)
+	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+		Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/ready"}}}}
+	runPod(t, p)
+
+	cmd := exec.Command(bin, "checkpoint", ns+"/big", "--pull", "--kubeconfig", kc, "--data-dir", t.TempDir(),
+		"--collector-image", testImage, "--collector-namespace", collectorNS)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	cs := admin(t)
+	seen := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !seen; time.Sleep(20 * time.Millisecond) {
+		l, err := cs.CoreV1().Pods(collectorNS).List(t.Context(), metav1.ListOptions{LabelSelector: cluster.LabelManagedBy + "=" + cluster.ManagedBy})
+		require.NoError(t, err)
+		seen = len(l.Items) > 0
+	}
+	require.True(t, seen, "the collector pod appeared")
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err = cmd.Wait()
+	require.Error(t, err, "interrupted: %s", stderr.String())
+	require.Contains(t, stderr.String(), "context canceled")
+	noCollectors(t, collectorNS)
 }
