@@ -76,7 +76,7 @@ evidence store, hashed on the node and locally (they must match), with a custody
 	f.BoolVar(&o.deleteNode, "delete-from-node", false, "delete the archive from the node after a verified pull")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
-	f.StringVar(&o.existing, "existing", "", "pull this archive already on the pod's node (e.g. from kubectl checkpoint) instead of checkpointing")
+	f.StringVar(&o.existing, "existing", "", "pull this archive already on the pod's node (a path, or a name in cluster.kubelet_checkpoint_dir) instead of checkpointing")
 	return cmd
 }
 
@@ -166,6 +166,9 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 	if o.existing != "" {
 		if len(targets) != 1 || !o.pull {
 			return errors.New("--existing names one archive: give one pod (and -c) and --pull")
+		}
+		if !strings.Contains(o.existing, "/") {
+			o.existing = cfg.Cluster.KubeletCheckpointDir + "/" + o.existing
 		}
 		r, err := conn.Existing(ctx, targets[0], o.existing)
 		results, errs = []*cluster.CheckpointResult{r}, []error{err}
