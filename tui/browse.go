@@ -29,6 +29,7 @@ import (
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/acquire"
+	"github.com/podsleuth/podsleuth/tui/screens/confirm"
 	"github.com/podsleuth/podsleuth/tui/screens/list"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
 	"github.com/podsleuth/podsleuth/tui/theme"
@@ -97,7 +98,7 @@ func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, rea
 			cp = func(ns, pod, ct string) tea.Cmd { return nav.Push(s.acquireScreen(ns, pod, ct, th, km)) }
 		}
 		p := pods.New(s.browser(ns), ns, readonly, cp, th, km)
-		p.Detail = func(ns, name string) tea.Cmd { return nav.Push(s.podDetail(ns, name, th, km)) }
+		p.Detail = func(ns, name string) tea.Cmd { return nav.Push(s.podDetail(ns, name, readonly, th, km)) }
 		return p, nil, nil
 	case "namespaces":
 		return list.New("namespaces", "namespaces", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "AGE", Right: true, Numeric: true}},
@@ -226,7 +227,7 @@ func explain(err error, what string) error {
 
 // podDetail is a pod's detail as a filterable one-column list: containers with image and
 // state, node, labels, owner, recent events.
-func (s *ClusterSession) podDetail(ns, name string, th theme.Theme, km keys.Map) *list.Model {
+func (s *ClusterSession) podDetail(ns, name string, readonly bool, th theme.Theme, km keys.Map) *list.Model {
 	load := func(ctx context.Context) ([]table.Row, error) {
 		p, err := s.Conn.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -243,7 +244,30 @@ func (s *ClusterSession) podDetail(ns, name string, th theme.Theme, km keys.Map)
 		}
 		return PodDetailRows(p, events, evErr, time.Now()), nil
 	}
-	return list.New("pod/"+ns+"/"+name, ns+"/"+name, []table.Column{{Title: "DETAIL", Flex: true}}, load, nil, "", th, km)
+	l := list.New("pod/"+ns+"/"+name, ns+"/"+name, []table.Column{{Title: "DETAIL", Flex: true}}, load, nil, "", th, km)
+	cpKey := km.Checkpoint
+	cpKey.SetHelp(cpKey.Help().Key, "checkpoint the selected container")
+	if readonly {
+		cpKey.SetEnabled(false)
+	}
+	l.Extras = []list.Extra{{Binding: cpKey, Run: func(r table.Row) tea.Cmd {
+		ct, ok := strings.CutPrefix(r.Key, "container:")
+		if !ok {
+			return nav.Status("select a container line (under Containers) to checkpoint it")
+		}
+		return nav.Push(confirm.New("Checkpoint "+ns+"/"+name+" container "+ct+"?", ConfirmLines, func() tea.Cmd {
+			return nav.Push(s.acquireScreen(ns, name, ct, th, km))
+		}, th, km))
+	}, Refused: func() tea.Cmd {
+		return nav.Err(fmt.Errorf("checkpoint: %w", pods.ErrReadonly), "start podsleuth without --readonly (or readonly: false in the config) to checkpoint")
+	}}}
+	return l
+}
+
+// ConfirmLines explain what a checkpoint does, in the confirmation.
+var ConfirmLines = []string{
+	"The container keeps running and is not told: the kubelet asks the runtime to",
+	"dump it with CRIU, then podsleuth pulls the archive into the evidence store.",
 }
 
 // PodDetailRows renders a pod's detail as lines.
@@ -277,7 +301,8 @@ func PodDetailRows(p *corev1.Pod, events []corev1.Event, evErr string, now time.
 		case cs.State.Terminated != nil:
 			state, tone = fmt.Sprintf("terminated: %s (exit %d)", cs.State.Terminated.Reason, cs.State.Terminated.ExitCode), table.Danger
 		}
-		add(tone, "  %s  image %s  %s  ready %v  restarts %d", c.Name, c.Image, state, cs.Ready, cs.RestartCount)
+		rows = append(rows, table.Row{Key: "container:" + c.Name, Tone: tone,
+			Cells: []string{fmt.Sprintf("  %s  image %s  %s  ready %v  restarts %d", c.Name, c.Image, state, cs.Ready, cs.RestartCount)}})
 		if cs.ContainerID != "" {
 			add(table.Muted, "    id %s  image id %s", cs.ContainerID, orDash(cs.ImageID))
 		}

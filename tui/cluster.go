@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/acquire"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
+	"github.com/podsleuth/podsleuth/tui/screens/confirm"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 	"github.com/podsleuth/podsleuth/tui/screens/list"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
@@ -64,6 +65,8 @@ func (a *App) wrapAny(s any) (page, error) {
 	case *list.Model:
 		return wrap(s), nil
 	case *acquire.Model:
+		return wrap(s), nil
+	case *confirm.Model:
 		return wrap(s), nil
 	case page:
 		return s, nil

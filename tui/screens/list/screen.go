@@ -8,6 +8,7 @@ package list
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -39,8 +40,19 @@ func loadCmd(id string, gen int, l Loader) tea.Cmd {
 	}
 }
 
+// Extra is a further key of the screen, run on the selected row.
+type Extra struct {
+	Binding key.Binding
+	Run     func(table.Row) tea.Cmd
+	// Refused, when set, answers the keys of a disabled Binding (read-only mode: the action
+	// is hidden from the help but its key says why nothing happens).
+	Refused func() tea.Cmd
+}
+
 // Model is a loaded table.
 type Model struct {
+	// Extras are the screen's further keys (e.g. c on a pod detail's container).
+	Extras    []Extra
 	id, title string
 	load      Loader
 	action    Action
@@ -103,6 +115,17 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		m.tbl.SetRows(msg.Rows)
 		return m, nil
 	case tea.KeyPressMsg:
+		for _, x := range m.Extras {
+			if !x.Binding.Enabled() && x.Refused != nil && slices.Contains(x.Binding.Keys(), msg.String()) {
+				return m, x.Refused()
+			}
+			if key.Matches(msg, x.Binding) {
+				if r, ok := m.tbl.Selected(); ok {
+					return m, x.Run(r)
+				}
+				return m, nil
+			}
+		}
 		switch {
 		case key.Matches(msg, m.km.Refresh):
 			return m, m.Init()
@@ -133,14 +156,22 @@ func (m *Model) enter() key.Binding {
 
 // ShortHelp is the one-line help.
 func (m *Model) ShortHelp() []key.Binding {
-	return []key.Binding{m.enter(), m.km.Filter, m.km.SortNext, m.km.Refresh, m.km.Help}
+	b := []key.Binding{m.enter()}
+	for _, x := range m.Extras {
+		b = append(b, x.Binding)
+	}
+	return append(b, m.km.Filter, m.km.SortNext, m.km.Refresh, m.km.Help)
 }
 
 // FullHelp lists every key.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
+	first := []key.Binding{m.enter(), km.Refresh}
+	for _, x := range m.Extras {
+		first = append(first, x.Binding)
+	}
 	return [][]key.Binding{
-		{m.enter(), km.Refresh},
+		first,
 		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
 		{km.Filter, km.SortNext, km.SortRev},
 	}
