@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -142,7 +143,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "List the processes of a sandbox (host and sandbox PIDs, state)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backend(cmd)
+			b, err := backendFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -170,7 +171,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Run a shell (or COMMAND) inside the sandbox's namespaces",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backend(cmd)
+			b, err := backendFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -203,7 +204,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Let the restored processes of a sandbox run (SIGCONT)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backend(cmd)
+			b, err := backendFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -227,7 +228,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := backend(cmd)
+			b, err := backendFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -242,7 +243,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
-	kill.Flags().StringVarP(&o.signal, "signal", "s", "KILL", "signal name (KILL, TERM, STOP, CONT, ...)")
+	kill.Flags().StringVar(&o.signal, "signal", "KILL", "signal name or number (KILL, TERM, STOP, CONT, ...)")
 	destroy := &cobra.Command{
 		Use:   "destroy ID...",
 		Short: "Remove sandboxes: processes, mounts, namespaces, sinkhole and state directory",
@@ -336,6 +337,9 @@ func newSandboxCmd(a *app) *cobra.Command {
 }
 
 func parseSignal(name string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
 	n := strings.TrimPrefix(strings.ToUpper(name), "SIG")
 	for s := syscall.Signal(1); s < 32; s++ {
 		if strings.EqualFold(strings.TrimPrefix(strings.ToUpper(unixSignalName(s)), "SIG"), n) {

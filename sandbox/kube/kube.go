@@ -647,19 +647,57 @@ func (k *Kube) Get(ctx context.Context, id string) (*sandbox.Info, error) {
 	return info, err
 }
 
-// Ps lists the restored processes on the node through a helper.
+// onNode runs `podsleuth ARGS...` on the node against the node-side sandbox state, through
+// a helper that is deleted again afterwards.
+func (k *Kube) onNode(ctx context.Context, id string, args ...string) (string, error) {
+	info, cs, err := k.load(id)
+	if err != nil {
+		return "", err
+	}
+	if k.cfg.Node == "" {
+		k.cfg.Node = info.Node
+	}
+	if cs.NodeSandboxID == "" {
+		return "", fmt.Errorf("%w: %s has no restored container on node %s", sandbox.ErrGone, id, info.Node)
+	}
+	hp, err := k.startHelper(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = k.deletePod(context.WithoutCancel(ctx), HelperNamespace(id), hp.Name) }()
+	nd := cs.NodeDir
+	env := append([]string{"PODSLEUTH_SANDBOX_STATE_DIR=" + nd + "/state", "PODSLEUTH_CACHE_DIR=" + nd + "/cache", "PODSLEUTH_DATA_DIR=" + nd + "/data"}, k.cfg.NodeEnv...)
+	for i, a := range args {
+		if a == "{}" {
+			args[i] = cs.NodeSandboxID
+		}
+	}
+	return k.nodeSh(ctx, HelperNamespace(id), hp.Name, nil, "env "+strings.Join(shqAll(env), " ")+" "+nd+"/podsleuth "+strings.Join(shqAll(args), " "))
+}
+
+// Ps lists the restored processes on the node (PIDs are the node's).
 func (k *Kube) Ps(ctx context.Context, id string) ([]sandbox.Process, error) {
-	return nil, fmt.Errorf("sandbox %s runs on node %s: use `podsleuth sandbox enter %s -- ps` there", id, k.cfg.Node, id)
+	out, err := k.onNode(ctx, id, "sandbox", "ps", "{}", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var ps []sandbox.Process
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		return nil, fmt.Errorf("sandbox ps on node: unexpected reply %q", out)
+	}
+	return ps, nil
 }
 
-// Signal is not offered for cluster sandboxes from here.
+// Signal sends sig to the restored processes on the node (SIGCONT resumes).
 func (k *Kube) Signal(ctx context.Context, id string, sig syscall.Signal) error {
-	return fmt.Errorf("sandbox %s runs on node %s: signals are sent with the local backend there", id, k.cfg.Node)
+	_, err := k.onNode(ctx, id, "sandbox", "kill", "{}", "--signal", strconv.Itoa(int(sig)))
+	return err
 }
 
-// EnterCommand is not offered for cluster sandboxes.
+// EnterCommand is not offered for cluster sandboxes: a shell on the node needs an interactive
+// privileged session, which podsleuth does not open for the analyst.
 func (k *Kube) EnterCommand(ctx context.Context, id string, argv []string) ([]string, error) {
-	return nil, fmt.Errorf("sandbox %s runs on node %s", id, k.cfg.Node)
+	return nil, fmt.Errorf("sandbox %s runs on node %s: open a shell there (e.g. a debug pod) and use `podsleuth sandbox enter` with the node's state dir", id, k.cfg.Node)
 }
 
 // Destroy removes the restored container (through a helper), the node files, the pods and

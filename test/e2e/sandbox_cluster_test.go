@@ -119,6 +119,15 @@ func TestSandboxClusterRestore(t *testing.T) {
 		require.Regexp(t, `:1F90 [0-9A-F:]+ 0A`, string(b)+string(b6), "listener on 8080")
 		require.Contains(t, strings.Join(info.Isolation, "\n"), "blocked")
 	})
+	t.Run("ps and signals through the node helper", func(t *testing.T) {
+		ps := mustRun(t, run, "sandbox", "ps", info.ID)
+		require.Contains(t, ps, "nc -ll -p 8080")
+		mustRun(t, run, "sandbox", "kill", info.ID, "--signal", "STOP")
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.RootPID))
+		require.NoError(t, err)
+		require.Contains(t, string(st), "State:\tT")
+		mustRun(t, run, "sandbox", "resume", info.ID)
+	})
 	t.Run("unreachable from another namespace, cannot reach out", func(t *testing.T) {
 		probe := runPod(t, busyboxPod(ns, "probe", realNode, "sleep 3600", nil))
 		out, err := podExec(t, ns, probe.Name, "sh", "-c", "nc -w 2 "+ph.Status.PodIP+" 8080 </dev/null && echo CONNECTED || echo BLOCKED")
