@@ -101,6 +101,12 @@ func (s memSearcher) Search(ctx context.Context, q checkpoint.Query, progress ch
 			}
 		}
 		hits = append(hits, ch)
+		if progress != nil {
+			select {
+			case progress <- checkpoint.SearchProgress{Hits: len(hits)}:
+			default: // the view is behind: the next update supersedes this one
+			}
+		}
 		if q.Max > 0 && len(hits) >= q.Max {
 			return errEnough
 		}

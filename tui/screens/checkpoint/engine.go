@@ -47,9 +47,11 @@ type Hit struct {
 	Preview string
 }
 
-// SearchProgress reports how far a search is, in bytes of dumped memory scanned.
+// SearchProgress reports how far a search is: bytes of dumped memory scanned (when the
+// engine can tell) and hits found so far.
 type SearchProgress struct {
 	Done, Total int64
+	Hits        int
 }
 
 // Memory is what the Memory tab needs from forensics/memory.

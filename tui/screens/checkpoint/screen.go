@@ -737,6 +737,9 @@ func (m *Model) viewMemory(body int) string {
 		if p.Total > 0 {
 			pct = fmt.Sprintf(" %d%% (%s of %s)", p.Done*100/p.Total, HumanBytes(p.Done), HumanBytes(p.Total))
 		}
+		if p.Hits > 0 {
+			pct += fmt.Sprintf(" %d hit(s) so far", p.Hits)
+		}
 		head = fmt.Sprintf("searching %s %q…%s  esc cancels", mode, m.mem.query, pct)
 	case m.mem.searched:
 		head = fmt.Sprintf("%d hit(s) for %s %q  / new search  m mode (%s)  enter hexdump", len(m.mem.hits), mode, m.mem.query, mode)
