@@ -2,10 +2,12 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,4 +222,62 @@ func childrenNamed(t *testing.T, name string) []int {
 		}
 	}
 	return out
+}
+
+// TestRewriteSpec checks the OCI spec given to runc for both real archives: no host path
+// reaches the copy, no hooks or devices, the network joined only when it was a pod's.
+func TestRewriteSpec(t *testing.T) {
+	tests := []struct {
+		archive string
+		netPath bool
+	}{
+		{"podman-runc.tar", false},       // Podman: --empty-ns network, CRIU creates it
+		{"containerd-busybox.tar", true}, // kubelet: the pod's netns, joined by path
+	}
+	for _, tt := range tests {
+		t.Run(tt.archive, func(t *testing.T) {
+			bundle := unpackFixture(t, tt.archive)
+			dir := t.TempDir()
+			info := &sandbox.Info{ID: "0123456789", InitPID: 4242}
+			b, err := rewriteSpec(bundle, dir, info, &localState{}, true)
+			require.NoError(t, err)
+			var s struct {
+				Root   struct{ Path string }
+				Hooks  map[string]any
+				Mounts []struct {
+					Destination, Type, Source string
+					Options                   []string
+				}
+				Annotations map[string]string
+				Linux       struct {
+					CgroupsPath string
+					Devices     []any
+					Namespaces  []struct{ Type, Path string }
+					Resources   struct{ Devices []map[string]any }
+				}
+			}
+			require.NoError(t, json.Unmarshal(b, &s))
+			require.Equal(t, filepath.Join(dir, "rootfs"), s.Root.Path)
+			require.Nil(t, s.Hooks)
+			require.Empty(t, s.Linux.Devices)
+			require.Equal(t, []map[string]any{{"allow": false, "access": "rwm"}}, s.Linux.Resources.Devices)
+			require.Equal(t, "/podsleuth-sandbox/0123456789", s.Linux.CgroupsPath)
+			for _, m := range s.Mounts {
+				if m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind") {
+					require.True(t, strings.HasPrefix(m.Source, filepath.Join(dir, "files")), "%s from %s", m.Destination, m.Source)
+				}
+			}
+			for _, n := range s.Linux.Namespaces {
+				if n.Type == "network" && tt.netPath {
+					require.Equal(t, "/proc/4242/ns/net", n.Path)
+				} else {
+					require.Empty(t, n.Path, n.Type)
+				}
+			}
+			conf, err := os.ReadFile(s.Annotations["org.criu.config"])
+			require.NoError(t, err)
+			require.Contains(t, string(conf), "leave-stopped")
+			require.Contains(t, string(conf), "network-lock skip")
+		})
+	}
 }
