@@ -127,7 +127,7 @@ func (c *Conn) Resolve(ctx context.Context, ns, pod, container string, allContai
 				ts = append(ts, Target{p.Namespace, p.Name, ct.Name})
 			}
 		case container != "":
-			if findContainer(p, container) == nil {
+			if !hasContainer(p, container) {
 				return nil, fmt.Errorf("%w: pod %s/%s has no container %q (it has: %s)", ErrNoSuchContainer, p.Namespace, p.Name, container, strings.Join(containerNames(p), ", "))
 			}
 			ts = append(ts, Target{p.Namespace, p.Name, container})
@@ -154,18 +154,25 @@ func containerNames(p *corev1.Pod) []string {
 	return n
 }
 
-func findContainer(p *corev1.Pod, name string) *corev1.Container {
-	for i := range p.Spec.Containers {
-		if p.Spec.Containers[i].Name == name {
-			return &p.Spec.Containers[i]
+// hasContainer reports whether the pod has a container, init container or ephemeral container
+// of that name (the kubelet checkpoints any of them).
+func hasContainer(p *corev1.Pod, name string) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name == name {
+			return true
 		}
 	}
-	for i := range p.Spec.InitContainers {
-		if p.Spec.InitContainers[i].Name == name {
-			return &p.Spec.InitContainers[i]
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return true
 		}
 	}
-	return nil
+	for _, c := range p.Spec.EphemeralContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func containerStatus(p *corev1.Pod, name string) *corev1.ContainerStatus {
@@ -276,7 +283,7 @@ func (c *Conn) describe(ctx context.Context, t Target) (*CheckpointResult, error
 		return nil, fmt.Errorf("checkpoint %s: get pod: %w", t, classify(err))
 	}
 	res := &CheckpointResult{Target: t, Node: pod.Spec.NodeName, PodUID: string(pod.UID), PodSpecHash: podSpecHash(pod)}
-	if findContainer(pod, t.Container) == nil {
+	if !hasContainer(pod, t.Container) {
 		return nil, &CheckpointError{Target: t, Node: res.Node, Class: ErrNoSuchContainer, Detail: fmt.Sprintf("pod %s/%s has no container %q (it has: %s)", t.Namespace, t.Pod, t.Container, strings.Join(containerNames(pod), ", ")), Fix: "pick a container with -c"}
 	}
 	if res.Node == "" {
@@ -337,7 +344,7 @@ func (c *Conn) checkpointError(ctx, rctx context.Context, t Target, node string,
 			switch {
 			case apierrors.IsNotFound(gerr):
 				e.Class, e.Detail, e.Fix = ErrNoSuchPod, fmt.Sprintf("pod %s/%s no longer exists", t.Namespace, t.Pod), "list pods again"
-			case gerr == nil && findContainer(pod, t.Container) == nil:
+			case gerr == nil && !hasContainer(pod, t.Container):
 				e.Class, e.Detail, e.Fix = ErrNoSuchContainer, fmt.Sprintf("pod %s/%s has no container %q", t.Namespace, t.Pod, t.Container), "pick a container with -c"
 			default:
 				e.Class = ErrGateOff

@@ -166,7 +166,7 @@ func containerCheck(p *corev1.Pod, name string) Check {
 	if name == "" {
 		return Check{Name: "container running", Status: CheckFail, Detail: fmt.Sprintf("the pod has %d containers", len(p.Spec.Containers)), Fix: "choose one with -c"}
 	}
-	if findContainer(p, name) == nil {
+	if !hasContainer(p, name) {
 		return Check{Name: "container running", Status: CheckFail, Detail: fmt.Sprintf("no container %q (it has: %s)", name, strings.Join(containerNames(p), ", ")), Fix: "choose one with -c"}
 	}
 	if p.Spec.NodeName == "" {
