@@ -1,0 +1,65 @@
+package local
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMakePlan(t *testing.T) {
+	d := t.TempDir()
+	state := filepath.Join(d, "state")
+	live := filepath.Join(d, "live")
+	require.NoError(t, os.MkdirAll(live, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(live, "data.txt"), []byte("x"), 0o644))
+	tests := []struct {
+		name     string
+		held     []HeldPath
+		overlays []string
+		create   int
+		err      string
+	}{
+		{"open file: its directory overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}}, []string{live}, 0, ""},
+		{"socket path too", []HeldPath{{Path: filepath.Join(live, "s.sock"), Kind: "socket"}}, []string{live}, 0, ""},
+		{"missing file recreated under the nearest existing dir", []HeldPath{{Path: filepath.Join(live, "gone", "f"), Kind: "file", Size: 9}}, []string{live}, 1, ""},
+		{"missing mapped file refused", []HeldPath{{Path: filepath.Join(live, "lib.so"), Kind: "file", Mapped: true}}, nil, 0, "mapped by the process"},
+		{"devices and /proc untouched", []HeldPath{{Path: "/dev/null", Kind: "file"}, {Path: "/proc/self/status", Kind: "file"}}, nil, 0, ""},
+		{"root dir shared, not overlaid", []HeldPath{{Path: "/", Kind: "dir"}}, nil, 0, ""},
+		{"nothing to overlay under /", []HeldPath{{Path: "/podsleuth-no-such-dir/f", Kind: "file"}}, nil, 0, "root directory cannot be overlaid"},
+		{"state dir inside an overlay refused", []HeldPath{{Path: filepath.Join(d, "f"), Kind: "file"}}, nil, 0, "state directory"},
+		{"nested dirs collapse", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}, {Path: filepath.Join(live, "gone", "x"), Kind: "file"}}, []string{live}, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := MakePlan(tt.held, state, nil)
+			if tt.err != "" {
+				require.ErrorIs(t, err, ErrHeldPath)
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.overlays, p.Overlays)
+			require.Len(t, p.Create, tt.create)
+		})
+	}
+}
+
+func TestDNSAnswer(t *testing.T) {
+	// a real query for c2.evil.example A, id 0xbeef, RD
+	q := []byte{0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+		2, 'c', '2', 4, 'e', 'v', 'i', 'l', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+	name, resp := dnsAnswer(q, net.ParseIP("198.18.0.1"))
+	require.Equal(t, "c2.evil.example", name)
+	require.Equal(t, []byte{0xbe, 0xef}, resp[:2])
+	require.Equal(t, byte(0x81), resp[2], "response, RD kept")
+	require.Equal(t, []byte{0, 1}, resp[6:8], "one answer")
+	require.Equal(t, []byte{198, 18, 0, 1}, resp[len(resp)-4:])
+	tests := [][]byte{nil, q[:11], append(append([]byte{}, q[:12]...), 63), {0, 0, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1}}
+	for _, bad := range tests {
+		_, r := dnsAnswer(bad, net.ParseIP("198.18.0.1"))
+		require.Nil(t, r, "%x", bad)
+	}
+}
