@@ -132,6 +132,22 @@ func TestKubectlPlugin(t *testing.T) {
 	require.Contains(t, string(got), `"local_sha256"`)
 	require.Contains(t, string(got), `"node": "`+realNode+`"`)
 
+	// the pulled evidence verifies, and a flipped byte makes `evidence verify` fail loudly
+	ok, err := exec.Command(plugin, "evidence", "verify", "--data-dir", data).CombinedOutput()
+	require.NoError(t, err, string(ok))
+	archives, err := filepath.Glob(filepath.Join(data, "evidence", "*", "checkpoint-victim_*.tar"))
+	require.NoError(t, err)
+	require.Len(t, archives, 1)
+	require.NoError(t, os.Chmod(archives[0], 0o600))
+	b, err := os.ReadFile(archives[0])
+	require.NoError(t, err)
+	b[len(b)/3] ^= 0x80
+	require.NoError(t, os.WriteFile(archives[0], b, 0o400))
+	vcmd := exec.Command(plugin, "evidence", "verify", "--data-dir", data)
+	vout, err := vcmd.CombinedOutput()
+	require.Error(t, err)
+	require.Equal(t, 2, vcmd.ProcessState.ExitCode(), string(vout))
+
 	ro, err := exec.Command(plugin, "checkpoint", ns+"/victim", "--readonly", "--kubeconfig", kc).CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(ro), "refused in read-only mode")
