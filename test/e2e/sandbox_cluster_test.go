@@ -142,6 +142,13 @@ func TestSandboxClusterRestore(t *testing.T) {
 		require.NotContains(t, string(o), "hi")
 	})
 
+	var nodeState struct {
+		NodeSandboxID string `json:"node_sandbox_id"`
+	}
+	b, err := os.ReadFile(filepath.Join(info.Dir, "cluster.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &nodeState))
+	require.NotEmpty(t, nodeState.NodeSandboxID)
 	dout, err := run("sandbox", "destroy", info.ID)
 	require.NoError(t, err, "%s", dout)
 	require.Eventually(t, func() bool {
@@ -156,10 +163,8 @@ func TestSandboxClusterRestore(t *testing.T) {
 		// without a controller-manager a deleted namespace stays Terminating
 		require.True(t, apierrors.IsNotFound(err) || got.DeletionTimestamp != nil, "namespace %s deleted", n)
 	}
-	left, _ := filepath.Glob("/sys/fs/cgroup/*/podsleuth-sandbox/*")
-	for _, l := range left {
-		require.NotContains(t, l, "podsleuth-sandbox/", "cgroups removed")
-	}
+	left, _ := filepath.Glob("/sys/fs/cgroup/*/podsleuth-sandbox/" + nodeState.NodeSandboxID)
+	require.Empty(t, left, "the restored container's cgroups removed")
 	ents, _ := os.ReadDir(nodeDir)
 	require.Empty(t, ents, "node files removed")
 	require.NotContains(t, mustRun(t, run, "sandbox", "list"), info.ID)
