@@ -60,7 +60,7 @@ func (a *app) config(cmd *cobra.Command) (*config.Config, error) {
 func newApp(name string, s streams) *app {
 	a := &app{streams: s, kube: genericclioptions.NewConfigFlags(true)}
 	root := &cobra.Command{
-		Use:   name,
+		Use:   "podsleuth",
 		Short: "Checkpoint, pull, decode and analyse Kubernetes containers silently",
 		Long: name + ` is a keyboard-driven workbench for incident responders: browse a cluster, checkpoint a
 suspicious container without it noticing (kubelet checkpoint API, CRIU), pull the archive into a
@@ -74,6 +74,8 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 			return a.runTUI(cmd, nil)
 		},
 	}
+	// Run as a kubectl plugin, help and usage say "kubectl podsleuth".
+	root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "config file (default "+filepath.Join(config.ConfigDir(), "config.yaml")+")")
 	pf.Bool("readonly", false, "refuse every action that changes the cluster")

@@ -135,6 +135,10 @@ func (s *Store) Acquire(ctx context.Context, r io.Reader, m Manifest) (*Item, er
 	}
 	m.Size = n
 	m.LocalSHA256 = hex.EncodeToString(h.Sum(nil))
+	if !m.PullStarted.IsZero() && m.PullFinished.IsZero() {
+		// The stream was the pull: it finished when the last byte was written here.
+		m.PullFinished = s.now()
+	}
 	m.SchemaVersion = ManifestSchemaVersion
 	id := m.AcquiredAt.UTC().Format("20060102T150405Z") + "-" + m.LocalSHA256[:12]
 	mismatch := m.NodeSHA256 != "" && !strings.EqualFold(m.NodeSHA256, m.LocalSHA256)

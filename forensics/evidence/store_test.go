@@ -35,7 +35,8 @@ func TestAcquireWritesReadOnlyArchiveManifestAndCustody(t *testing.T) {
 		ArchiveName: "checkpoint-victim_default-app-2026-11-23T18:45:31Z.tar",
 		NodeSHA256:  sum(data), Node: "node-1", Namespace: "default", Pod: "victim", PodUID: "uid-1",
 		Container: "app", ContainerID: "containerd://abc", Image: "busybox:1", ImageDigest: "sha256:feed",
-		Cluster: &ClusterInfo{Server: "https://10.0.0.1:6443", Context: "prod", User: "alice", Groups: []string{"ir"}},
+		Cluster:     &ClusterInfo{Server: "https://10.0.0.1:6443", Context: "prod", User: "alice", Groups: []string{"ir"}},
+		PullStarted: s.now(),
 	}
 	it, err := s.Acquire(context.Background(), bytes.NewReader(data), m)
 	require.NoError(t, err)
@@ -58,6 +59,7 @@ func TestAcquireWritesReadOnlyArchiveManifestAndCustody(t *testing.T) {
 	require.Equal(t, int64(len(data)), back.Manifest.Size)
 	require.Equal(t, "alice", back.Manifest.Cluster.User)
 	require.Equal(t, ManifestSchemaVersion, back.Manifest.SchemaVersion)
+	require.True(t, back.Manifest.PullFinished.After(back.Manifest.PullStarted), "the end of the stream is the end of the pull")
 	require.True(t, strings.HasSuffix(it.ID, sum(data)[:12]), it.ID)
 
 	evs, err := s.Custody(it.ID)
