@@ -79,77 +79,27 @@ func newTestLocal(t *testing.T) *Local {
 	return New(Config{CRIU: criu, StateDir: filepath.Join(dir, "sandboxes"), SinkholeCommand: []string{exe, "__sinkhole"}})
 }
 
-// fixtureImages returns the bare CRIU image directory to restore and the --file mapping that
-// supplies the executable its process ran (the images hold only its path and build-id).
-//
-// It is the committed test/fixtures/images/full, with the executable built from
-// test/fixtures/src/target.c with gen.sh's command (reproducible: same build-id) and bound over
-// the path inside the sandbox. When target.c no longer builds the binary images/full was
-// dumped from (the source changed after the dump), the committed images cannot be restored
-// anywhere; the test then says so and dumps the same program with the same criu itself, so
-// the restore is still tested on real CRIU output. PODSLEUTH_TEST_FIXTURE_EXE names a
-// prebuilt executable instead.
+// fixtureImages returns the committed bare CRIU image directory test/fixtures/images/full and
+// the --file mapping that supplies the executable its process ran: CRIU images hold only the
+// executable's path and build-id, so the fixture ships that exact binary as images/full.target
+// (see test/fixtures/README.md). Restoring anything else would not test the committed evidence.
 func fixtureImages(t *testing.T) (string, map[string]string, int) {
 	t.Helper()
 	img := filepath.Join(fixtures.Dir(), "images", "full")
+	exe := filepath.Join(fixtures.Dir(), "images", "full.target")
 	held, err := HeldPaths(img)
 	require.NoError(t, err)
 	for _, h := range held {
 		if !h.Mapped || !strings.HasSuffix(h.Path, "/target") {
 			continue
 		}
-		if got, err := elfBuildID(h.Path); err == nil && got == h.BuildID {
-			return img, nil, 15728 // gen.sh's own build is here
-		}
-		exe := os.Getenv("PODSLEUTH_TEST_FIXTURE_EXE")
-		if exe == "" {
-			exe = buildTarget(t)
-		}
 		got, err := elfBuildID(exe)
 		require.NoError(t, err)
-		if got == h.BuildID {
-			return img, map[string]string{h.Path: exe}, 15728
-		}
-		t.Logf("NOTE: test/fixtures/src/target.c builds %s, images/full was dumped from %s: regenerate it (FORCE=1 test/fixtures/gen.sh full); restoring a fresh dump of the same program instead", got, h.BuildID)
-		dir, pid := dumpTarget(t, exe)
-		return dir, nil, pid
+		require.Equal(t, h.BuildID, got, "images/full.target must be the executable images/full was dumped from")
+		return img, map[string]string{h.Path: exe}, 15728
 	}
 	t.Fatal("images/full maps no target executable")
 	return "", nil, 0
-}
-
-func buildTarget(t *testing.T) string {
-	t.Helper()
-	gcc := testenv.Tool(t, "gcc")
-	exe := filepath.Join(t.TempDir(), "target")
-	out, err := exec.Command(gcc, "-static", "-O1", "-s", "-w", "-o", exe, filepath.Join(fixtures.Dir(), "src", "target.c")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return exe
-}
-
-// dumpTarget runs the fixture program as gen.sh does (own session, known environment), dumps
-// it with criu --leave-running and kills the original; it returns the images and the PID.
-func dumpTarget(t *testing.T, exe string) (string, int) {
-	t.Helper()
-	criu := testenv.CRIU(t)
-	work := filepath.Join(t.TempDir(), "work")
-	require.NoError(t, os.MkdirAll(work, 0o755))
-	c := exec.Command(exe, "--workdir", work, "--mode", "full")
-	c.Env = []string{"PATH=/usr/bin:/bin", "FORENSIC_CASE=IR-2024-0042", "FORENSIC_SECRET=hunter2-env-marker",
-		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "DB_PASSWORD=s3cr3t-db-pass"}
-	c.Dir = "/"
-	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	require.NoError(t, c.Start())
-	t.Cleanup(func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL); _ = c.Wait() })
-	require.Eventually(t, func() bool { b, _ := os.ReadFile(filepath.Join(work, "target.pid")); return len(b) > 0 }, 30*time.Second, 50*time.Millisecond)
-	img := filepath.Join(t.TempDir(), "images")
-	require.NoError(t, os.MkdirAll(img, 0o755))
-	out, err := exec.Command(criu, "dump", "-t", strconv.Itoa(c.Process.Pid), "-D", img, "--leave-running", "--tcp-established",
-		"--network-lock", "nftables", "-o", "dump.log").CombinedOutput()
-	require.NoError(t, err, "criu dump: %s", out)
-	_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-	_ = c.Wait()
-	return img, c.Process.Pid
 }
 
 func restoredPIDs(t *testing.T, l *Local, id string) []sandbox.Process {
