@@ -155,14 +155,22 @@ func Load(o Options) (*Config, error) {
 
 // flagKey maps a flag name to a known key: "case-id" -> "case.id", "data-dir" -> "data_dir".
 // Flags that match no key return "".
+// Only leaf keys are bound: a flag named like a section ("--cluster") is not a setting.
 func flagKey(v *viper.Viper, name string) string {
+	leaf := func(k string) bool {
+		if !v.IsSet(k) {
+			return false
+		}
+		_, section := v.Get(k).(map[string]any)
+		return !section
+	}
 	plain := strings.ReplaceAll(name, "-", "_")
-	if v.IsSet(plain) {
+	if leaf(plain) {
 		return plain
 	}
 	if i := strings.IndexByte(name, '-'); i > 0 {
 		k := name[:i] + "." + strings.ReplaceAll(name[i+1:], "-", "_")
-		if v.IsSet(k) {
+		if leaf(k) {
 			return k
 		}
 	}

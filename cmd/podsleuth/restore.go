@@ -87,11 +87,6 @@ Manage sandboxes with "podsleuth sandbox list|ps|enter|resume|kill|destroy ID".`
 
 func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) error {
 	o.cleanup = func() {}
-	// config.Load binds every changed flag whose name is a config key, and "cluster" names
-	// the cluster section: --cluster is read here, so it must not be bound there
-	if f := cmd.Flags().Lookup("cluster"); f != nil {
-		f.Changed = false
-	}
 	c, err := a.config(cmd)
 	if err != nil {
 		return err
