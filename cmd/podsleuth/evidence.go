@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 )
 
@@ -193,7 +194,7 @@ func printItems(w io.Writer, items []evidence.Item) error {
 			verified = "UNREADABLE manifest"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, dash(m.CaseID), m.SourceDescription(),
-			m.AcquiredAt.UTC().Format(time.DateTime), humanBytes(m.Size), verified)
+			m.AcquiredAt.UTC().Format(time.DateTime), forensics.HumanBytes(m.Size), verified)
 	}
 	return tw.Flush()
 }
@@ -208,7 +209,7 @@ func printItem(w io.Writer, it *evidence.Item, evs []evidence.Event) error {
 	}
 	row("ID", it.ID)
 	row("Archive", it.Archive)
-	row("Size", fmt.Sprintf("%d bytes (%s)", m.Size, humanBytes(m.Size)))
+	row("Size", fmt.Sprintf("%d bytes (%s)", m.Size, forensics.HumanBytes(m.Size)))
 	row("SHA-256 (local)", m.LocalSHA256)
 	row("SHA-256 (node)", m.NodeSHA256)
 	if m.Cluster != nil {
@@ -252,18 +253,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// humanBytes renders a size with binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -267,19 +267,6 @@ func (t *tree) write(w io.Writer) error {
 	return err
 }
 
-func inspectBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // quote renders a string for a one-line display: printable characters as they are, control
@@ -328,7 +315,7 @@ func (o *inspectOptions) writeText(w io.Writer, cp *forensics.Checkpoint) error 
 			}
 			n := pn.add("pipe:[%d] %s, owners %v", p.ID, kind, p.Owners)
 			if p.Buffer != nil {
-				n.add("unread %s: %q", inspectBytes(p.Buffer.Size), p.Buffer.Preview)
+				n.add("unread %s: %q", forensics.HumanBytes(p.Buffer.Size), p.Buffer.Preview)
 			}
 		}
 	}
@@ -407,12 +394,12 @@ func (o *inspectOptions) summary(root *tree, cp *forensics.Checkpoint) {
 			root.add("Container command: %s", quote(strings.Join(c.Args, " ")))
 		}
 		if c.RootfsDiffSz > 0 {
-			root.add("Root filesystem diff: %s", inspectBytes(c.RootfsDiffSz))
+			root.add("Root filesystem diff: %s", forensics.HumanBytes(c.RootfsDiffSz))
 		}
 	}
 	src := fmt.Sprintf("Source: %s", cp.Source.Format)
 	if cp.Source.Size > 0 {
-		src += ", " + inspectBytes(cp.Source.Size)
+		src += ", " + forensics.HumanBytes(cp.Source.Size)
 	}
 	sn := root.add("%s", src)
 	if cp.Source.SHA256 != "" {
@@ -425,7 +412,7 @@ func (o *inspectOptions) summary(root *tree, cp *forensics.Checkpoint) {
 			pages += im.Size
 		}
 	}
-	cn := root.add("CRIU images: %d files, %s (memory pages %s), image version %d", len(cp.CRIU.Images), inspectBytes(imgBytes), inspectBytes(pages), cp.CRIU.ImageVersion)
+	cn := root.add("CRIU images: %d files, %s (memory pages %s), image version %d", len(cp.CRIU.Images), forensics.HumanBytes(imgBytes), forensics.HumanBytes(pages), cp.CRIU.ImageVersion)
 	if cp.CRIU.PagemapFormat != "" {
 		cn.add("Pagemap encoding: %s", cp.CRIU.PagemapFormat)
 	}
@@ -564,7 +551,7 @@ func (o *inspectOptions) processTree(root *tree, cp *forensics.Checkpoint) {
 				if m.Deleted {
 					path += " (deleted)"
 				}
-				mn.add("%012x-%012x %s %-6s %8s resident %-9s %s", m.Start, m.End, m.Prot, m.Kind, inspectBytes(int64(m.Size())), inspectBytes(int64(m.ResidentBytes)), quote(path))
+				mn.add("%012x-%012x %s %-6s %8s resident %-9s %s", m.Start, m.End, m.Prot, m.Kind, forensics.HumanBytes(int64(m.Size())), forensics.HumanBytes(int64(m.ResidentBytes)), quote(path))
 			}
 		}
 		if depth > 256 {
@@ -635,10 +622,10 @@ func hostPort(addr string, port uint32) string {
 func socketNode(parent *tree, s forensics.Socket) {
 	n := parent.add("%s  owners %v", socketLine(s), s.Owners)
 	if s.RecvQueue != nil {
-		n.add("receive queue %s: %q", inspectBytes(s.RecvQueue.Size), s.RecvQueue.Preview)
+		n.add("receive queue %s: %q", forensics.HumanBytes(s.RecvQueue.Size), s.RecvQueue.Preview)
 	}
 	if s.SendQueue != nil {
-		n.add("send queue %s: %q", inspectBytes(s.SendQueue.Size), s.SendQueue.Preview)
+		n.add("send queue %s: %q", forensics.HumanBytes(s.SendQueue.Size), s.SendQueue.Preview)
 	}
 }
 
@@ -651,7 +638,7 @@ func (o *inspectOptions) rootfsNode(root *tree, cp *forensics.Checkpoint) {
 	for _, r := range cp.Rootfs {
 		line := fmt.Sprintf("%-8s %-8s %s", r.Kind, r.Type, quote(r.Path))
 		if r.Kind != forensics.RootfsDeleted {
-			line += fmt.Sprintf("  %s %s", r.Mode, inspectBytes(r.Size))
+			line += fmt.Sprintf("  %s %s", r.Mode, forensics.HumanBytes(r.Size))
 		}
 		if r.Executable {
 			line += "  executable"

@@ -104,20 +104,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// humanBytes renders a size as "12.3 MiB".
-func humanBytes[T int64 | uint64 | int](n T) string {
-	v := float64(n)
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", int64(n))
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
+// humanBytes renders a size as "12.3 MiB" (forensics.HumanBytes, for any integer type).
+func humanBytes[T int64 | uint64 | int](n T) string { return forensics.HumanBytes(int64(n)) }
 
 // utc renders a time as "2026-01-02 15:04:05Z"; "" for the zero time.
 func utc(t time.Time) string {
