@@ -37,6 +37,8 @@ type PodRow struct {
 	Owner      string    `json:"owner,omitempty"` // "ReplicaSet/web-7d9c"
 	// Running lists the containers that run now (the ones that can be checkpointed).
 	Running []string `json:"running,omitempty"`
+	// Labels are the pod's labels (label selectors in views and filters).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Age renders the pod's age like kubectl ("5m", "3d").
@@ -55,7 +57,7 @@ func Age(t, now time.Time) string {
 func PodRowFor(p *corev1.Pod) PodRow {
 	r := PodRow{
 		Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
-		IP: p.Status.PodIP, Created: p.CreationTimestamp.Time,
+		IP: p.Status.PodIP, Created: p.CreationTimestamp.Time, Labels: p.Labels,
 	}
 	for _, c := range p.Spec.Containers {
 		r.Containers = append(r.Containers, c.Name)
@@ -150,12 +152,37 @@ type NodeRow struct {
 	Runtime        string    `json:"runtime"`
 	InternalIP     string    `json:"internal_ip,omitempty"`
 	Created        time.Time `json:"created"`
+	// Roles come from the node-role.kubernetes.io/<role> labels, like kubectl's ROLES column.
+	Roles []string `json:"roles,omitempty"`
+	// Unschedulable is a cordoned node (kubectl shows "Ready,SchedulingDisabled").
+	Unschedulable bool              `json:"unschedulable,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+}
+
+// NamespaceRow is one namespace.
+type NamespaceRow struct {
+	Name    string            `json:"name"`
+	Status  string            `json:"status"` // Active, Terminating
+	Created time.Time         `json:"created"`
+	Labels  map[string]string `json:"labels,omitempty"`
+}
+
+// NamespaceRowFor turns a namespace into its row.
+func NamespaceRowFor(n *corev1.Namespace) NamespaceRow {
+	return NamespaceRow{Name: n.Name, Status: string(n.Status.Phase), Created: n.CreationTimestamp.Time, Labels: n.Labels}
 }
 
 // NodeRowFor turns a node into its row.
 func NodeRowFor(n *corev1.Node) NodeRow {
 	r := NodeRow{Name: n.Name, Ready: "Unknown", KubeletVersion: n.Status.NodeInfo.KubeletVersion,
-		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, Created: n.CreationTimestamp.Time}
+		Runtime: n.Status.NodeInfo.ContainerRuntimeVersion, Created: n.CreationTimestamp.Time,
+		Unschedulable: n.Spec.Unschedulable, Labels: n.Labels}
+	for k := range n.Labels {
+		if role, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok && role != "" {
+			r.Roles = append(r.Roles, role)
+		}
+	}
+	sort.Strings(r.Roles)
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			r.Ready = string(c.Status)
@@ -193,7 +220,7 @@ type BrowserOptions struct {
 type Browser struct {
 	mu      sync.RWMutex
 	pods    map[string]PodRow // key ns/name
-	nss     map[string]bool
+	nss     map[string]NamespaceRow
 	nodes   map[string]NodeRow
 	changes chan struct{}
 	cancel  context.CancelFunc
@@ -212,7 +239,7 @@ func NewBrowser(ctx context.Context, client kubernetes.Interface, o BrowserOptio
 	}
 	bctx, cancel := context.WithCancel(context.Background())
 	b := &Browser{
-		pods: map[string]PodRow{}, nss: map[string]bool{}, nodes: map[string]NodeRow{},
+		pods: map[string]PodRow{}, nss: map[string]NamespaceRow{}, nodes: map[string]NodeRow{},
 		changes: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 	}
 	podFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(o.Namespace))
@@ -358,7 +385,7 @@ func (b *Browser) setNamespace(obj any, present bool) {
 	}
 	b.mu.Lock()
 	if present {
-		b.nss[n.Name] = true
+		b.nss[n.Name] = NamespaceRowFor(n)
 	} else {
 		delete(b.nss, n.Name)
 	}
@@ -438,6 +465,24 @@ func (b *Browser) Namespaces() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NamespaceRows returns the namespaces with their status, sorted; without permission to list
+// them, the namespaces of the pods seen (with only their names).
+func (b *Browser) NamespaceRows() []NamespaceRow {
+	b.mu.RLock()
+	rows := make([]NamespaceRow, 0, len(b.nss))
+	for _, r := range b.nss {
+		rows = append(rows, r)
+	}
+	b.mu.RUnlock()
+	if len(rows) == 0 {
+		for _, n := range b.Namespaces() {
+			rows = append(rows, NamespaceRow{Name: n})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return rows
 }
 
 // Nodes returns the nodes, sorted by name (empty when RBAC hides them).
