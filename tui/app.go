@@ -479,6 +479,9 @@ func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (a *App) quit() tea.Cmd {
+	if c, ok := a.cluster.(closerCluster); ok {
+		c.Close()
+	}
 	for len(a.stack) > 0 {
 		a.closePage(a.top())
 		a.stack = a.stack[:len(a.stack)-1]

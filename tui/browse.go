@@ -5,22 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/informers"
-	listersv1 "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
@@ -35,9 +30,10 @@ import (
 	"github.com/podsleuth/podsleuth/tui/theme"
 )
 
-// ClusterSession is the App's connection to one cluster context: the pod informers behind the
-// pod list, the list loaders of namespaces, nodes and contexts, and the checkpoint + pull.
-// Everything that talks to the API server runs inside Cmds.
+// ClusterSession is the App's connection to one cluster context: one cluster.Browser (pods,
+// namespaces and nodes from shared informers) behind the pod, namespace and node views, the
+// contexts list, and the checkpoint + pull. Everything that talks to the API server runs
+// inside Cmds.
 type ClusterSession struct {
 	Conn    *cluster.Conn
 	flags   *genericclioptions.ConfigFlags
@@ -45,13 +41,14 @@ type ClusterSession struct {
 	log     *slog.Logger
 	version string
 
-	mu       sync.Mutex
-	browsers map[string]*podBrowser // by namespace, "" = all
+	browse *sessionBrowser
 }
 
 // NewClusterSession wraps a connection.
 func NewClusterSession(c *cluster.Conn, flags *genericclioptions.ConfigFlags, cfg *config.Config, log *slog.Logger, version string) *ClusterSession {
-	return &ClusterSession{Conn: c, flags: flags, cfg: cfg, log: log, version: version, browsers: map[string]*podBrowser{}}
+	s := &ClusterSession{Conn: c, flags: flags, cfg: cfg, log: log, version: version}
+	s.browse = newSessionBrowser(c.Client, c.Namespace, cfg.Cluster.ConnectTimeout, log)
+	return s
 }
 
 // Describe names the context and namespace for the header.
@@ -59,28 +56,8 @@ func (s *ClusterSession) Describe() string {
 	return fmt.Sprintf("ctx %s  ns %s", s.Conn.Context, s.Conn.Namespace)
 }
 
-// Close stops the informers.
-func (s *ClusterSession) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, b := range s.browsers {
-		b.stop()
-		delete(s.browsers, k)
-	}
-}
-
-// browser returns the pod source of namespace ns ("" all), creating it (not starting it:
-// the informer starts on the first Snapshot, inside a Cmd).
-func (s *ClusterSession) browser(ns string) *podBrowser {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.browsers[ns]; ok {
-		return b
-	}
-	b := &podBrowser{s: s, ns: ns, changes: make(chan struct{}, 1), stopCh: make(chan struct{})}
-	s.browsers[ns] = b
-	return b
-}
+// Close stops the session's Browser (context switch, quit).
+func (s *ClusterSession) Close() { s.browse.stop() }
 
 // View builds a cluster screen (no I/O: the screens load in their Init Cmds).
 func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (any, tea.Cmd, error) {
@@ -97,15 +74,21 @@ func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, rea
 		if !readonly {
 			cp = func(ns, pod, ct string) tea.Cmd { return nav.Push(s.acquireScreen(ns, pod, ct, th, km)) }
 		}
-		p := pods.New(s.browser(ns), ns, readonly, cp, th, km)
+		p := pods.New(s.browse.pods(ns), ns, readonly, cp, th, km)
 		p.Detail = func(ns, name string) tea.Cmd { return nav.Push(s.podDetail(ns, name, readonly, th, km)) }
 		return p, nil, nil
 	case "namespaces":
-		return list.New("namespaces", "namespaces", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "AGE", Right: true, Numeric: true}},
-			s.loadNamespaces, func(r table.Row) tea.Cmd { return nav.Goto("pods", r.Key) }, "pods of the namespace", th, km), nil, nil
+		l := list.New("namespaces", "namespaces", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "AGE", Right: true, Numeric: true}},
+			func(ctx context.Context) ([]table.Row, error) { return s.browse.namespaceRows(ctx, time.Now()) },
+			func(r table.Row) tea.Cmd { return nav.Goto("pods", r.Key) }, "pods of the namespace", th, km)
+		l.Changes = s.browse.changesFunc()
+		return l, nil, nil
 	case "nodes":
-		return list.New("nodes", "nodes", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "ROLES"}, {Title: "VERSION"},
-			{Title: "RUNTIME", Max: 30}, {Title: "INTERNAL-IP"}, {Title: "AGE", Right: true, Numeric: true}}, s.loadNodes, nil, "", th, km), nil, nil
+		l := list.New("nodes", "nodes", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "ROLES"}, {Title: "VERSION"},
+			{Title: "RUNTIME", Max: 30}, {Title: "INTERNAL-IP"}, {Title: "AGE", Right: true, Numeric: true}},
+			func(ctx context.Context) ([]table.Row, error) { return s.browse.nodeRows(ctx, time.Now()) }, nil, "", th, km)
+		l.Changes = s.browse.changesFunc()
+		return l, nil, nil
 	case "contexts":
 		if arg != "" {
 			return nil, s.switchContextCmd(arg), nil
@@ -122,61 +105,6 @@ func age(now, t time.Time) (string, string) {
 	}
 	d := now.Sub(t)
 	return pods.Age(d), strconv.FormatInt(int64(d.Seconds()), 10)
-}
-
-func (s *ClusterSession) loadNamespaces(ctx context.Context) ([]table.Row, error) {
-	l, err := s.Conn.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, explain(err, "list namespaces")
-	}
-	now := time.Now()
-	var rows []table.Row
-	for _, n := range l.Items {
-		a, ak := age(now, n.CreationTimestamp.Time)
-		rows = append(rows, table.Row{Key: n.Name, Cells: []string{n.Name, string(n.Status.Phase), a}, Keys: []string{n.Name, string(n.Status.Phase), ak}, Labels: n.Labels})
-	}
-	return rows, nil
-}
-
-func (s *ClusterSession) loadNodes(ctx context.Context) ([]table.Row, error) {
-	l, err := s.Conn.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, explain(err, "list nodes")
-	}
-	now := time.Now()
-	var rows []table.Row
-	for _, n := range l.Items {
-		status := "NotReady"
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				status = "Ready"
-			}
-		}
-		if n.Spec.Unschedulable {
-			status += ",SchedulingDisabled"
-		}
-		var roles []string
-		for k := range n.Labels {
-			if r, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok {
-				roles = append(roles, r)
-			}
-		}
-		sort.Strings(roles)
-		ip := ""
-		for _, a := range n.Status.Addresses {
-			if a.Type == corev1.NodeInternalIP {
-				ip = a.Address
-			}
-		}
-		a, ak := age(now, n.CreationTimestamp.Time)
-		tone := table.Normal
-		if status != "Ready" {
-			tone = table.Danger
-		}
-		rows = append(rows, table.Row{Key: n.Name, Cells: []string{n.Name, status, strings.Join(roles, ","), n.Status.NodeInfo.KubeletVersion, n.Status.NodeInfo.ContainerRuntimeVersion, ip, a},
-			Keys: []string{n.Name, status, "", "", "", ip, ak}, Labels: n.Labels, Tone: tone})
-	}
-	return rows, nil
 }
 
 func (s *ClusterSession) loadContexts(context.Context) ([]table.Row, error) {
@@ -233,14 +161,10 @@ func (s *ClusterSession) podDetail(ns, name string, readonly bool, th theme.Them
 		if err != nil {
 			return nil, explain(err, "get pod "+ns+"/"+name)
 		}
-		ev, err := s.Conn.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.AndSelectors(
-			fields.OneTermEqualSelector("involvedObject.name", name), fields.OneTermEqualSelector("involvedObject.kind", "Pod")).String()})
-		var events []corev1.Event
+		events, err := cluster.PodEvents(ctx, s.Conn.Client, ns, name)
 		evErr := ""
 		if err != nil {
-			evErr = explain(err, "events").Error()
-		} else {
-			events = ev.Items
+			evErr = err.Error()
 		}
 		return PodDetailRows(p, events, evErr, time.Now()), nil
 	}
@@ -271,12 +195,12 @@ var ConfirmLines = []string{
 }
 
 // PodDetailRows renders a pod's detail as lines.
-func PodDetailRows(p *corev1.Pod, events []corev1.Event, evErr string, now time.Time) []table.Row {
+func PodDetailRows(p *corev1.Pod, events []cluster.EventRow, evErr string, now time.Time) []table.Row {
 	var rows []table.Row
 	add := func(tone table.Tone, f string, a ...any) {
 		rows = append(rows, table.Row{Key: strconv.Itoa(len(rows)), Cells: []string{fmt.Sprintf(f, a...)}, Tone: tone})
 	}
-	row := podRow(p)
+	row := cluster.PodRowFor(p)
 	a, _ := age(now, p.CreationTimestamp.Time)
 	add(table.Normal, "Pod %s/%s  %s  ready %s  restarts %d  age %s", p.Namespace, p.Name, row.Status, row.Ready, row.Restarts, a)
 	add(table.Normal, "Node %s  IP %s  QoS %s  service account %s", orDash(p.Spec.NodeName), orDash(p.Status.PodIP), p.Status.QOSClass, orDash(p.Spec.ServiceAccountName))
@@ -325,7 +249,8 @@ func PodDetailRows(p *corev1.Pod, events []corev1.Event, evErr string, now time.
 	if evErr != "" {
 		add(table.Warn, "  %s", evErr)
 	}
-	sort.Slice(events, func(i, j int) bool { return eventTime(events[i]).After(eventTime(events[j])) })
+	events = slices.Clone(events)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Last.After(events[j].Last) })
 	for i, e := range events {
 		if i == 20 {
 			add(table.Muted, "  … %d older", len(events)-i)
@@ -335,7 +260,7 @@ func PodDetailRows(p *corev1.Pod, events []corev1.Event, evErr string, now time.
 		if e.Type == corev1.EventTypeWarning {
 			tone = table.Warn
 		}
-		ea, _ := age(now, eventTime(e))
+		ea, _ := age(now, e.Last)
 		add(tone, "  %-6s %-8s %-20s %s", ea, e.Type, e.Reason, e.Message)
 	}
 	if len(events) == 0 && evErr == "" {
@@ -344,155 +269,12 @@ func PodDetailRows(p *corev1.Pod, events []corev1.Event, evErr string, now time.
 	return rows
 }
 
-func eventTime(e corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
 }
-
-// podRow renders a pod like kubectl get pods: READY, STATUS (the most telling reason),
-// RESTARTS.
-func podRow(p *corev1.Pod) pods.PodRow {
-	r := pods.PodRow{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Created: p.CreationTimestamp.Time, Labels: p.Labels}
-	reason := string(p.Status.Phase)
-	if p.Status.Reason != "" {
-		reason = p.Status.Reason
-	}
-	for _, ic := range p.Status.InitContainerStatuses {
-		switch {
-		case ic.State.Terminated != nil && ic.State.Terminated.ExitCode == 0:
-		case ic.State.Terminated != nil:
-			reason = "Init:" + ic.State.Terminated.Reason
-		case ic.State.Waiting != nil && ic.State.Waiting.Reason != "" && ic.State.Waiting.Reason != "PodInitializing":
-			reason = "Init:" + ic.State.Waiting.Reason
-		}
-	}
-	ready := 0
-	for _, c := range p.Spec.Containers {
-		r.Containers = append(r.Containers, c.Name)
-	}
-	for _, cs := range p.Status.ContainerStatuses {
-		r.Restarts += int(cs.RestartCount)
-		switch {
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			reason = cs.State.Waiting.Reason
-		case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
-			reason = cs.State.Terminated.Reason
-		case cs.State.Running != nil && cs.Ready:
-			ready++
-		}
-	}
-	if p.DeletionTimestamp != nil {
-		reason = "Terminating"
-	}
-	r.Ready = fmt.Sprintf("%d/%d", ready, len(p.Spec.Containers))
-	r.Status = reason
-	return r
-}
-
-// podBrowser is a pods.Source over a shared informer of one namespace (or all).
-type podBrowser struct {
-	s       *ClusterSession
-	ns      string
-	once    sync.Once
-	lister  listersv1.PodLister
-	err     error
-	changes chan struct{}
-	stopCh  chan struct{}
-	stopped sync.Once
-}
-
-func (b *podBrowser) stop() { b.stopped.Do(func() { close(b.stopCh) }) }
-
-// start runs the informer and waits for its cache, bounded by the connect timeout plus a
-// margin. It runs inside a Cmd.
-func (b *podBrowser) start() {
-	// one cheap list first: RBAC and reachability problems fail fast, in words
-	pctx, pcancel := context.WithTimeout(context.Background(), b.s.cfg.Cluster.ConnectTimeout+5*time.Second)
-	_, err := b.s.Conn.Client.CoreV1().Pods(b.ns).List(pctx, metav1.ListOptions{Limit: 1})
-	pcancel()
-	if err != nil {
-		where := "in namespace " + b.ns
-		if b.ns == "" {
-			where = "in all namespaces (try :pods NAMESPACE)"
-		}
-		b.err = explain(err, "list pods "+where)
-		return
-	}
-	f := informers.NewSharedInformerFactoryWithOptions(b.s.Conn.Client, 0, informers.WithNamespace(b.ns))
-	inf := f.Core().V1().Pods()
-	notify := func() {
-		select {
-		case b.changes <- struct{}{}:
-		default: // already signalled: changes coalesce
-		}
-	}
-	var watchErr error
-	var mu sync.Mutex
-	_ = inf.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-		mu.Lock()
-		watchErr = err
-		mu.Unlock()
-		b.s.log.Warn("pod watch", "ns", b.ns, "err", err)
-	})
-	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { notify() }, UpdateFunc: func(any, any) { notify() }, DeleteFunc: func(any) { notify() },
-	})
-	b.lister = inf.Lister()
-	f.Start(b.stopCh)
-	timeout := b.s.cfg.Cluster.ConnectTimeout*3 + 5*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-		mu.Lock()
-		defer mu.Unlock()
-		if watchErr != nil {
-			b.err = explain(watchErr, "watch pods")
-		} else {
-			b.err = fmt.Errorf("watch pods: the pod list did not arrive within %s", timeout)
-		}
-	}
-}
-
-// Snapshot returns the pods sorted by namespace and name.
-func (b *podBrowser) Snapshot() []pods.PodRow {
-	b.once.Do(b.start)
-	if b.lister == nil {
-		return nil
-	}
-	l, err := b.lister.List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	rows := make([]pods.PodRow, 0, len(l))
-	for _, p := range l {
-		rows = append(rows, podRow(p))
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].Namespace != rows[j].Namespace {
-			return rows[i].Namespace < rows[j].Namespace
-		}
-		return rows[i].Name < rows[j].Name
-	})
-	return rows
-}
-
-// Err is the informer's start error, if any.
-func (b *podBrowser) Err() error { return b.err }
-
-// Changes signals (coalesced) that pods changed.
-func (b *podBrowser) Changes() <-chan struct{} { return b.changes }
 
 // acquireScreen checkpoints one container and pulls it into the evidence store.
 func (s *ClusterSession) acquireScreen(ns, pod, ct string, th theme.Theme, km keys.Map) *acquire.Model {

@@ -46,7 +46,7 @@ func TestPodRowStatusLikeKubectl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := podRow(&tt.pod)
+			r := podRowOf(cluster.PodRowFor(&tt.pod))
 			require.Equal(t, tt.status, r.Status)
 			require.Equal(t, tt.ready, r.Ready)
 			require.Equal(t, tt.rs, r.Restarts)
@@ -66,9 +66,9 @@ func TestPodDetailRows(t *testing.T) {
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true,
 			ContainerID: "containerd://abc", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
 	}
-	events := []corev1.Event{
-		{Type: "Normal", Reason: "Started", Message: "Started container app", LastTimestamp: metav1.Time{Time: now.Add(-3 * time.Hour)}},
-		{Type: "Warning", Reason: "BackOff", Message: "Back-off pulling", LastTimestamp: metav1.Time{Time: now.Add(-1 * time.Minute)}},
+	events := []cluster.EventRow{
+		{Type: "Normal", Reason: "Started", Message: "Started container app", Last: now.Add(-3 * time.Hour)},
+		{Type: "Warning", Reason: "BackOff", Message: "Back-off pulling", Last: now.Add(-1 * time.Minute)},
 	}
 	rows := PodDetailRows(p, events, "", now)
 	var text []string

@@ -40,6 +40,24 @@ func loadCmd(id string, gen int, l Loader) tea.Cmd {
 	}
 }
 
+// ChangedMsg says the live source of screen ID changed since generation Gen's rows.
+type ChangedMsg struct {
+	ID  string
+	Gen int
+}
+
+func waitChangeCmd(id string, gen int, ch <-chan struct{}) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		if _, ok := <-ch; !ok {
+			return nil
+		}
+		return ChangedMsg{ID: id, Gen: gen}
+	}
+}
+
 // Extra is a further key of the screen, run on the selected row.
 type Extra struct {
 	Binding key.Binding
@@ -52,7 +70,10 @@ type Extra struct {
 // Model is a loaded table.
 type Model struct {
 	// Extras are the screen's further keys (e.g. c on a pod detail's container).
-	Extras    []Extra
+	Extras []Extra
+	// Changes, when set, makes the screen live: each signal on the channel it returns reloads
+	// the rows (coalesced signals; a closed channel ends the updates).
+	Changes   func() <-chan struct{}
 	id, title string
 	load      Loader
 	action    Action
@@ -61,6 +82,7 @@ type Model struct {
 	km        keys.Map
 	tbl       table.Model
 	gen       int
+	wgen      int // generation of the armed change wait
 	err       error
 }
 
@@ -71,10 +93,14 @@ func New(id, title string, cols []table.Column, load Loader, action Action, acti
 	return m
 }
 
-// Init loads the rows.
+// Init loads the rows and, when live, waits for the next change.
 func (m *Model) Init() tea.Cmd {
 	m.gen++
-	return loadCmd(m.id, m.gen, m.load)
+	if m.Changes == nil {
+		return loadCmd(m.id, m.gen, m.load)
+	}
+	m.wgen++
+	return tea.Batch(loadCmd(m.id, m.gen, m.load), waitChangeCmd(m.id, m.wgen, m.Changes()))
 }
 
 // Title names the screen.
@@ -114,6 +140,12 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		m.tbl.Empty = "nothing here"
 		m.tbl.SetRows(msg.Rows)
 		return m, nil
+	case ChangedMsg:
+		if msg.ID != m.id || msg.Gen != m.wgen {
+			return m, nil
+		}
+		m.gen++
+		return m, tea.Batch(loadCmd(m.id, m.gen, m.load), waitChangeCmd(m.id, m.wgen, m.Changes()))
 	case tea.KeyPressMsg:
 		for _, x := range m.Extras {
 			if !x.Binding.Enabled() && x.Refused != nil && slices.Contains(x.Binding.Keys(), msg.String()) {
@@ -128,7 +160,10 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, m.km.Refresh):
-			return m, m.Init()
+			// a reload only: a live screen's change wait stays armed (a second waiter would
+			// take signals meant for the first)
+			m.gen++
+			return m, loadCmd(m.id, m.gen, m.load)
 		case key.Matches(msg, m.km.Enter) && m.action != nil:
 			if r, ok := m.tbl.Selected(); ok {
 				return m, m.action(r)
