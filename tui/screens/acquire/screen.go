@@ -17,6 +17,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/theme"
@@ -180,20 +181,6 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 	return m, nil
 }
 
-// HumanBytes renders a byte count.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // ETA is the time left at the current rate ("" when unknown).
 func ETA(p Progress) string {
 	if p.Total <= 0 || p.Rate <= 0 || p.Bytes >= p.Total {
@@ -248,9 +235,9 @@ func (m *Model) View() string {
 		barW := max(min(m.w-20, 60), 10)
 		fill := int(pct * float64(barW))
 		l = append(l, "", fmt.Sprintf("  [%s%s] %3.0f%%", strings.Repeat("█", fill), strings.Repeat("░", barW-fill), pct*100))
-		line := fmt.Sprintf("  %s of %s", HumanBytes(p.Bytes), HumanBytes(p.Total))
+		line := fmt.Sprintf("  %s of %s", forensics.HumanBytes(p.Bytes), forensics.HumanBytes(p.Total))
 		if p.Rate > 0 {
-			line += fmt.Sprintf("  %s/s", HumanBytes(int64(p.Rate)))
+			line += fmt.Sprintf("  %s/s", forensics.HumanBytes(int64(p.Rate)))
 		}
 		if eta := ETA(p); eta != "" {
 			line += "  ETA " + eta

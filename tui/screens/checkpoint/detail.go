@@ -110,7 +110,7 @@ func ProcessDetail(c *forensics.Checkpoint, p *forensics.Process, reveal bool, t
 		if path == "" {
 			path = "[" + v.Kind + "]"
 		}
-		s := fmt.Sprintf("  %012x-%012x %s %9s %9s %s", v.Start, v.End, v.Prot, HumanBytes(int64(v.Size())), HumanBytes(int64(v.ResidentBytes)), path)
+		s := fmt.Sprintf("  %012x-%012x %s %9s %9s %s", v.Start, v.End, v.Prot, forensics.HumanBytes(int64(v.Size())), forensics.HumanBytes(int64(v.ResidentBytes)), path)
 		if v.Deleted {
 			s += " (deleted)"
 		}
@@ -195,7 +195,7 @@ func SummaryLines(ld *Loaded, th theme.Theme) []string {
 	src := c.Source
 	l = append(l, fmt.Sprintf("  %s (%s)", src.Path, src.Format))
 	if src.Size > 0 {
-		l = append(l, fmt.Sprintf("  size %s  sha256 %s", HumanBytes(src.Size), orDash(src.SHA256)))
+		l = append(l, fmt.Sprintf("  size %s  sha256 %s", forensics.HumanBytes(src.Size), orDash(src.SHA256)))
 	}
 	if ct := c.Container; ct != nil {
 		l = append(l, "")
@@ -250,7 +250,7 @@ func SummaryLines(ld *Loaded, th theme.Theme) []string {
 		}
 	}
 	l = append(l, fmt.Sprintf("  %d processes  %d fds (%d deleted)  %d sockets  %d pipes", len(c.Processes), fds, deleted, len(c.Sockets), len(c.Pipes)))
-	l = append(l, fmt.Sprintf("  %d mappings  %s resident  %d mounts  %d rootfs changes  %d namespaces", vmas, HumanBytes(int64(resident)), len(c.Mounts), len(c.Rootfs), len(c.Namespaces)))
+	l = append(l, fmt.Sprintf("  %d mappings  %s resident  %d mounts  %d rootfs changes  %d namespaces", vmas, forensics.HumanBytes(int64(resident)), len(c.Mounts), len(c.Rootfs), len(c.Namespaces)))
 	if ld.IOCs != nil {
 		secrets := 0
 		for _, i := range ld.IOCs {

@@ -16,20 +16,6 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// HumanBytes renders a byte count as 1.5 KiB / 3.2 MiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 func pad(n int64) string { return fmt.Sprintf("%020d", n) }
 
 func comm(c *forensics.Checkpoint, pid int) string {
@@ -80,7 +66,7 @@ func queue(b *forensics.Buffer) string {
 	if b == nil || b.Size == 0 {
 		return ""
 	}
-	return HumanBytes(b.Size)
+	return forensics.HumanBytes(b.Size)
 }
 
 func networkColumns() []table.Column {
@@ -207,7 +193,7 @@ func rootfsRows(c *forensics.Checkpoint) []table.Row {
 	for _, r := range c.Rootfs {
 		size, mt := "", ""
 		if r.Size > 0 || r.Type == "file" {
-			size = HumanBytes(r.Size)
+			size = forensics.HumanBytes(r.Size)
 		}
 		if !r.ModTime.IsZero() {
 			mt = r.ModTime.UTC().Format("2006-01-02 15:04:05")

@@ -17,6 +17,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -735,7 +736,7 @@ func (m *Model) viewMemory(body int) string {
 		p := m.mem.progress
 		pct := ""
 		if p.Total > 0 {
-			pct = fmt.Sprintf(" %d%% (%s of %s)", p.Done*100/p.Total, HumanBytes(p.Done), HumanBytes(p.Total))
+			pct = fmt.Sprintf(" %d%% (%s of %s)", p.Done*100/p.Total, forensics.HumanBytes(p.Done), forensics.HumanBytes(p.Total))
 		}
 		if p.Hits > 0 {
 			pct += fmt.Sprintf(" %d hit(s) so far", p.Hits)

@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
@@ -195,7 +196,7 @@ func (m *Model) rows(items []fevidence.Item, samples []Sample) []table.Row {
 	for _, s := range samples {
 		rows = append(rows, table.Row{
 			Key:   samplePrefix + s.Name,
-			Cells: []string{"sample", "", s.Name + "  " + s.Note, "", "bundled", humanBytes(s.Size), "embedded"},
+			Cells: []string{"sample", "", s.Name + "  " + s.Note, "", "bundled", forensics.HumanBytes(s.Size), "embedded"},
 			Keys:  []string{"sample", "", s.Name, "", "", fmt.Sprint(s.Size)},
 			Tone:  table.Muted,
 		})
@@ -213,26 +214,13 @@ func (m *Model) rows(items []fevidence.Item, samples []Sample) []table.Row {
 		labels := map[string]string{"namespace": mf.Namespace, "pod": mf.Pod, "container": mf.Container, "node": mf.Node, "case": mf.CaseID}
 		rows = append(rows, table.Row{
 			Key:    it.ID,
-			Cells:  []string{it.ID, mf.CaseID, mf.SourceDescription(), mf.Node, acq, humanBytes(mf.Size), hashCell(it)},
+			Cells:  []string{it.ID, mf.CaseID, mf.SourceDescription(), mf.Node, acq, forensics.HumanBytes(mf.Size), hashCell(it)},
 			Keys:   []string{it.ID, mf.CaseID, mf.SourceDescription(), mf.Node, mf.AcquiredAt.UTC().Format(time.RFC3339), fmt.Sprint(mf.Size), hashCell(it)},
 			Labels: labels,
 			Tone:   tone,
 		})
 	}
 	return rows
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // Update handles keys and results.
