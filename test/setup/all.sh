@@ -5,7 +5,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 "$here/apt.sh"
 "$here/criu.sh" >/dev/null
-for s in checkpointctl.sh k8s.sh; do
-  [ -x "$here/$s" ] && "$here/$s" >/dev/null
-done
+"$here/checkpointctl.sh" >/dev/null
+"$here/k8s.sh" >/dev/null
 log "setup done in $(( $(date +%s) - t0 ))s"
