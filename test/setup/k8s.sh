@@ -11,7 +11,11 @@ K=$PODSLEUTH_CACHE/k8s; B=$K/bin; mkdir -p $B $K/pkgs
 export GOFLAGS=-buildvcs=false
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
 
-if [ ! -x $B/kube-apiserver ] || [ ! -x $B/kubelet ]; then
+# kube-apiserver, kubelet and kubectl (the pull benchmark's and the demo's reference client)
+# from one wrapper module; only the missing ones are built.
+need=""
+for c in kube-apiserver kubelet kubectl; do [ -x $B/$c ] || need="$need k8s.io/kubernetes/cmd/$c"; done
+if [ -n "$need" ]; then
   W=$K/wrap-$K8S_VERSION; mkdir -p $W; cd $W
   SV=v0.${K8S_VERSION#v1.}
   log "resolving k8s.io/kubernetes $K8S_VERSION"
@@ -23,20 +27,10 @@ if [ ! -x $B/kube-apiserver ] || [ ! -x $B/kubelet ]; then
     grep -E '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk -v sv=$SV '{print "replace " $1 " => " $1 " " sv}'
     grep -E '^\s*[^ ]+ .*=> [^.]' "$gomod" | grep -v staging | sed 's/^\s*/replace /' || true
   } > go.mod
-  printf '//go:build tools\npackage tools\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver"\n _ "k8s.io/kubernetes/cmd/kubelet"\n)\n' > tools.go
+  printf '//go:build tools\npackage tools\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver"\n _ "k8s.io/kubernetes/cmd/kubelet"\n _ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > tools.go
   go mod tidy >&2
-  log "building kube-apiserver and kubelet $K8S_VERSION (5-8 min cold)"
-  go build -trimpath -ldflags="$ldflags" -o $B/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubelet
-fi
-
-# kubectl: the reference client of the pull benchmark and the demo (about 30 s warm: same modules)
-if [ ! -x $B/kubectl ]; then
-  W=$K/wrap-kubectl-$K8S_VERSION; mkdir -p $W; cd $W
-  cp $K/wrap-$K8S_VERSION/go.mod $K/wrap-$K8S_VERSION/go.sum .
-  printf '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kubectl"\n' > tools.go
-  go mod tidy >&2
-  log "building kubectl $K8S_VERSION"
-  go build -trimpath -ldflags="$ldflags" -o $B/kubectl k8s.io/kubernetes/cmd/kubectl
+  log "building$need $K8S_VERSION (5-8 min cold)"
+  go build -trimpath -ldflags="$ldflags" -o $B/ $need
 fi
 
 if [ ! -x $B/containerd ] || [ ! -x $B/containerd-shim-runc-v2 ] || [ ! -x $B/ctr ]; then
