@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,11 @@ func Connect(ctx context.Context, flags genericclioptions.RESTClientGetter, o Co
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoKubeconfig, err)
 	}
+	if noKubeconfig(flags, raw) {
+		// client-go would fall back to http://localhost:8080 and report a refused connection,
+		// which hides the real reason.
+		return nil, fmt.Errorf("%w: no kubeconfig found (set KUBECONFIG or --kubeconfig, or pass --server)", ErrNoKubeconfig)
+	}
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
@@ -86,6 +92,18 @@ func Connect(ctx context.Context, flags genericclioptions.RESTClientGetter, o Co
 		ctxName = *cf.Context
 	}
 	return connectConfig(ctx, cfg, ctxName, ns, o)
+}
+
+// noKubeconfig reports that there is nothing to connect to: no cluster in any kubeconfig, no
+// --server flag and not running inside a pod (in-cluster config).
+func noKubeconfig(flags genericclioptions.RESTClientGetter, raw clientcmdapi.Config) bool {
+	if len(raw.Clusters) > 0 || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return false
+	}
+	if cf, ok := flags.(*genericclioptions.ConfigFlags); ok && cf.APIServer != nil && *cf.APIServer != "" {
+		return false
+	}
+	return true
 }
 
 // ConnectConfig is Connect for an already built rest.Config (tests, the TUI's context switch).

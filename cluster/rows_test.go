@@ -1,11 +1,15 @@
 package cluster
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 func TestRowsCarryLabelsRolesAndCordon(t *testing.T) {
@@ -25,4 +29,19 @@ func TestRowsCarryLabelsRolesAndCordon(t *testing.T) {
 
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "prod", Labels: map[string]string{"app": "web"}}}
 	require.Equal(t, "web", PodRowFor(pod).Labels["app"])
+}
+
+func TestConnectWithoutKubeconfigSaysSo(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("HOME", t.TempDir())
+	flags := genericclioptions.NewConfigFlags(false)
+	_, err := Connect(context.Background(), flags, ConnectOptions{Timeout: time.Second})
+	require.ErrorIs(t, err, ErrNoKubeconfig)
+	require.Contains(t, err.Error(), "no kubeconfig found")
+
+	server := "https://127.0.0.1:1"
+	flags.APIServer = &server
+	_, err = Connect(context.Background(), flags, ConnectOptions{Timeout: time.Second})
+	require.NotErrorIs(t, err, ErrNoKubeconfig, "an explicit --server is something to connect to")
 }
