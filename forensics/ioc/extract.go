@@ -163,11 +163,16 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 	var (
 		mu      sync.Mutex
 		keyEnds = map[segKey][]uint64{}
-		lone    []candidate
+		lones   []candidate
 	)
 	err := mem.Strings(ctx, opt.Filter, MinString, func(h memory.Hit) error {
 		text := string(h.Match)
 		ms := Scan(text) // outside the lock: this is the expensive part
+		t := strings.TrimSpace(text)
+		lone := len(t) == 40 && want(TypeAWSSecret) && reAWSSecret.MatchString(t) && awsSecretShape(t)
+		if len(ms) == 0 && !lone {
+			return nil // nearly every string of memory: no lock taken
+		}
 		loc := HitLocation(h)
 		base := h.Addr
 		if h.Kind != memory.KindMemory {
@@ -188,12 +193,12 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 				c.Add(m, l)
 			}
 		}
-		if t := strings.TrimSpace(text); len(t) == 40 && want(TypeAWSSecret) && reAWSSecret.MatchString(t) && awsSecretShape(t) {
-			lone = append(lone, candidate{k, base, t, loc})
+		if lone {
+			lones = append(lones, candidate{k, base, t, loc})
 		}
 		return nil
 	})
-	for _, cd := range lone {
+	for _, cd := range lones {
 		for _, end := range keyEnds[cd.key] {
 			if cd.addr >= end && cd.addr-end <= 256 {
 				c.Add(Match{Type: TypeAWSSecret, Value: cd.val, Secret: true}, cd.loc)

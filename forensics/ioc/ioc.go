@@ -161,7 +161,8 @@ func Scan(text string) []Match {
 			add(TypeDomain, dom, false, m[2], m[3])
 		}
 	}
-	if strings.IndexByte(text, '.') >= 0 {
+	ascii := isASCII(text)
+	if !ascii || lowerDotted(text) {
 		for _, m := range reDomain.FindAllStringIndex(text, -1) {
 			d := text[m[0]:m[1]]
 			// a bare name: lower case (as names are written), a known TLD, and standing alone
@@ -175,7 +176,7 @@ func Scan(text string) []Match {
 			add(TypeDomain, d, false, m[0], m[1])
 		}
 	}
-	if strings.IndexByte(text, '.') >= 0 {
+	if dottedDigits(text) >= 3 {
 		for _, m := range reIPv4.FindAllStringIndex(text, -1) {
 			if m[0] > 0 && (isDigit(text[m[0]-1]) || text[m[0]-1] == '.') || m[1] < len(text) && (isDigit(text[m[1]]) || text[m[1]] == '.' && m[1]+1 < len(text) && isDigit(text[m[1]+1])) {
 				continue // part of a longer dotted number (a version string)
@@ -208,8 +209,11 @@ func Scan(text string) []Match {
 		add(TypeAWSKeyID, text[m[0]:m[1]], false, m[0], m[1])
 		awsIDEnd = m[1]
 	}
-	for _, m := range reAWSSecretCtx.FindAllStringSubmatchIndex(text, -1) {
-		add(TypeAWSSecret, text[m[2]:m[3]], true, m[2], m[3])
+	// every name reAWSSecretCtx knows has "secret"; the shortest match is 50 bytes
+	if len(text) >= 50 && (!ascii || containsFoldASCII(text, "secret")) {
+		for _, m := range reAWSSecretCtx.FindAllStringSubmatchIndex(text, -1) {
+			add(TypeAWSSecret, text[m[2]:m[3]], true, m[2], m[3])
+		}
 	}
 	if awsIDEnd >= 0 {
 		// a bare 40-character secret right after a key id (within 256 bytes): the usual layout of
@@ -220,8 +224,10 @@ func Scan(text string) []Match {
 			}
 		}
 	}
-	for _, m := range reGCPKey.FindAllStringIndex(text, -1) {
-		add(TypeGCPAPIKey, text[m[0]:m[1]], true, m[0], m[1])
+	if strings.Contains(text, "AIza") {
+		for _, m := range reGCPKey.FindAllStringIndex(text, -1) {
+			add(TypeGCPAPIKey, text[m[0]:m[1]], true, m[0], m[1])
+		}
 	}
 	if strings.Contains(text, "gserviceaccount") {
 		for _, m := range reGCPSAEmail.FindAllStringIndex(text, -1) {
@@ -253,7 +259,7 @@ func Scan(text string) []Match {
 			add(TypeBearer, text[m[2]:m[3]], true, m[2], m[3])
 		}
 	}
-	if strings.IndexByte(text, '=') < 0 {
+	if strings.IndexByte(text, '=') < 0 || !secretWord(text) {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 		return out
 	}
@@ -279,6 +285,60 @@ func Scan(text string) []Match {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
 }
+
+// The cheap tests below gate the patterns in Scan. Each is implied by every match the pattern
+// can report, so a text that fails it yields nothing from that pattern: they only spare the
+// regular expressions the printable runs of binary memory, nearly all of which hold no indicator.
+// The case-insensitive ones hold for ASCII text only: under (?i) Go's regexp also matches
+// U+017F for s and U+212A for k, so text with other bytes is always scanned.
+
+func isASCII(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerDotted reports whether ASCII text has a lower-case letter or digit, a dot and two
+// lower-case letters in a row: the end of every bare domain Scan reports (no upper case, a TLD
+// of 2+ letters).
+func lowerDotted(text string) bool {
+	for i := 1; i+2 < len(text); i++ {
+		if text[i] == '.' && isLowerAlnum(text[i-1]) && isLower(text[i+1]) && isLower(text[i+2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// dottedDigits counts the dots between two digits (an IPv4 address has three).
+func dottedDigits(text string) int {
+	n := 0
+	for i := 1; i+1 < len(text); i++ {
+		if text[i] == '.' && isDigit(text[i-1]) && isDigit(text[i+1]) {
+			n++
+		}
+	}
+	return n
+}
+
+// secretWords are in every name reEnvName accepts, in any case (the names reEnvAssign takes
+// are ASCII).
+var secretWords = []string{"pass", "secret", "token", "key", "credential", "authorization"}
+
+func secretWord(text string) bool {
+	for _, w := range secretWords {
+		if containsFoldASCII(text, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLower(c byte) bool      { return c >= 'a' && c <= 'z' }
+func isLowerAlnum(c byte) bool { return isLower(c) || isDigit(c) }
 
 var awsPrefixes = []string{"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"}
 
