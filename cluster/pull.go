@@ -127,48 +127,60 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 			err = fmt.Errorf("pull %s: %w", r.Target, derr)
 		}
 	}()
-	if err := c.waitRunning(ctx, o.Namespace, name, o.StartTimeout); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+	// The manifest lookups (who am I) run while the collector starts.
+	m := o.Manifest
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		c.fillManifest(ctx, &m, r)
+	}()
+	werr := c.waitRunning(ctx, o.Namespace, name, o.StartTimeout)
+	<-filled
+	if werr != nil {
+		return nil, fmt.Errorf("pull %s: %w", r.Target, werr)
 	}
+	running := time.Now()
 
 	report(Progress{Phase: "hash"})
 	file := path.Join(mountPath, base)
-	// The stream starts at once, into a bounded buffer, while the node computes its SHA-256:
-	// the store needs the node's hash before it takes the stream, and hashing first would
-	// cost a second full read's time.
+	// The node hashes the file with its own read of it, beside the stream, and the store takes
+	// the stream from the first byte: it asks for the node's hash only once the archive is
+	// complete and synced (evidence.AcquireOptions.NodeSHA256Func). Because the node reads the
+	// whole file itself, its hash also proves a stream that broke and was resumed with
+	// `tail -c +N`. (A single pass, `cat | tee FIFO` with sha256sum on the FIFO, would hash only
+	// the first attempt of a resumed stream, and on a 256 MiB archive it cost the node 0.6-0.7 s
+	// more CPU in pipe copies than a second read from the page cache: see test/bench/pull.sh.)
+	nh := c.startNodeHash(ctx, o.Namespace, name, file)
+	defer nh.stop()
 	first := c.startStream(ctx, o.Namespace, name, file, 0)
 	defer first.stop() // idempotent; the reader stops it too
-	var out bytes.Buffer
-	if err := c.exec(ctx, o.Namespace, name, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, &out); err != nil {
-		return nil, fmt.Errorf("pull %s: %w: hash on the node: %v", r.Target, ErrStream, err)
-	}
-	size, nodeSum, err := parseStatSum(out.String())
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Target, err)
-	}
 
-	m := o.Manifest
-	c.fillManifest(ctx, &m, r)
-	m.ArchiveName, m.NodeSHA256, m.Collector = base, nodeSum, o.Namespace+"/"+name
+	m.ArchiveName, m.Collector = base, o.Namespace+"/"+name
 	m.PullStarted = first.started
-	rr := &resumingReader{ctx: ctx, cur: first, size: size, max: o.Retries,
+	rr := &resumingReader{ctx: ctx, cur: first, sizeOf: nh.size, max: o.Retries,
 		open: func(off int64) *stream { return c.startStream(ctx, o.Namespace, name, file, off) }}
-	item, finished, err := c.streamInto(ctx, o.Store, rr, size, first.started, m, report)
+	item, finished, err := c.streamInto(ctx, o.Store, rr, nh, first.started, m, report)
 	attempts := rr.resumes + 1
 	if err != nil {
 		if errors.Is(err, evidence.ErrHashMismatch) || ctx.Err() != nil {
 			return item, fmt.Errorf("pull %s: %w", r.Target, err)
 		}
+		if errors.Is(err, ErrStream) {
+			return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+		}
 		return nil, fmt.Errorf("pull %s: %w after %d attempt(s): %v", r.Target, ErrStream, attempts, err)
 	}
+	size := item.Manifest.Size
 	report(Progress{Phase: "done", Bytes: size, Total: size})
-	// The store writes the manifest from the values it got before the stream started; the
-	// finish time of the stream goes into the custody log.
+	// The store writes the manifest with the node's hash and the end of the stream; the custody
+	// log adds how the pull went.
 	secs := finished.Sub(m.PullStarted).Seconds()
 	_ = o.Store.Log(item.ID, evidence.Event{Action: "pulled", Actor: m.Acquirer, Details: map[string]string{
-		"collector": m.Collector, "node": r.Node, "node_path": r.NodePath, "node_sha256": nodeSum,
+		"collector": m.Collector, "node": r.Node, "node_path": r.NodePath, "node_sha256": item.Manifest.NodeSHA256,
 		"pull_started": m.PullStarted.Format(time.RFC3339Nano), "pull_finished": finished.Format(time.RFC3339Nano),
 		"bytes": strconv.FormatInt(size, 10), "seconds": strconv.FormatFloat(secs, 'f', 3, 64), "attempts": strconv.Itoa(attempts),
+		"collector_start_seconds": strconv.FormatFloat(running.Sub(started).Seconds(), 'f', 3, 64),
+		"node_hash_seconds":       strconv.FormatFloat(nh.took.Seconds(), 'f', 3, 64),
 	}})
 	if o.DeleteFromNode {
 		if derr := c.deleteFromNode(ctx, o, r.Node, dir, base); derr != nil {
@@ -180,9 +192,106 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	return item, nil
 }
 
-// pullBufferChunks bounds what a stream may buffer while the node is still hashing (exec
-// writes arrive in chunks of at most 32 KiB: about 128 MiB).
-const pullBufferChunks = 4096
+// pullBufferChunks bounds how far a stream runs ahead of the store (exec writes arrive in
+// chunks of at most 32 KiB: about 2 MiB). The store takes the stream from its first byte, so a
+// deep buffer would only hold a second copy of the archive in memory.
+const pullBufferChunks = 64
+
+// nodeHash is the `stat` + `sha256sum` of the archive, run in the collector beside the stream.
+type nodeHash struct {
+	cancel    context.CancelFunc
+	sizeKnown chan struct{} // closed once stat answered (or the exec ended)
+	done      chan struct{} // closed when the exec ended
+	// sz and szErr are set before sizeKnown closes, sum, err and took before done closes
+	sz    int64
+	szErr error
+	sum   string
+	err   error
+	took  time.Duration
+}
+
+func (c *Conn) startNodeHash(ctx context.Context, ns, pod, file string) *nodeHash {
+	hctx, cancel := context.WithCancel(ctx)
+	h := &nodeHash{cancel: cancel, sizeKnown: make(chan struct{}), done: make(chan struct{})}
+	var once sync.Once
+	w := &lineWatcher{first: func(line string) {
+		once.Do(func() {
+			h.sz, h.szErr = parseSize(line)
+			close(h.sizeKnown)
+		})
+	}}
+	go func() {
+		t := time.Now()
+		err := c.exec(hctx, ns, pod, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, w)
+		h.took = time.Since(t)
+		if err != nil {
+			err = fmt.Errorf("%w: hash on the node: %v", ErrStream, err)
+		} else {
+			var size int64
+			size, h.sum, err = parseStatSum(w.buf.String())
+			if err == nil && size != h.sz {
+				err = fmt.Errorf("%w: the archive changed size on the node while it was read", ErrStream)
+			}
+		}
+		once.Do(func() { h.szErr = err; close(h.sizeKnown) })
+		h.err = err
+		close(h.done)
+	}()
+	return h
+}
+
+// size waits for the archive's size on the node.
+func (h *nodeHash) size(ctx context.Context) (int64, error) {
+	select {
+	case <-h.sizeKnown:
+		return h.sz, h.szErr
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// knownSize is the size when stat has answered, else 0 (for progress).
+func (h *nodeHash) knownSize() int64 {
+	select {
+	case <-h.sizeKnown:
+		return h.sz
+	default:
+		return 0
+	}
+}
+
+// sha256 waits for the node's hash.
+func (h *nodeHash) sha256(ctx context.Context) (string, error) {
+	select {
+	case <-h.done:
+		return h.sum, h.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (h *nodeHash) stop() {
+	h.cancel()
+	<-h.done
+}
+
+// lineWatcher keeps an exec's output and calls first with its first line once it is complete.
+type lineWatcher struct {
+	buf   bytes.Buffer
+	first func(line string)
+	seen  bool
+}
+
+func (l *lineWatcher) Write(p []byte) (int, error) {
+	n, _ := l.buf.Write(p)
+	if !l.seen {
+		if i := bytes.IndexByte(l.buf.Bytes(), '\n'); i >= 0 {
+			l.seen = true
+			l.first(string(l.buf.Bytes()[:i]))
+		}
+	}
+	return n, nil
+}
 
 // stream is one running `cat` of the archive in the collector.
 type stream struct {
@@ -215,27 +324,33 @@ func (s *stream) stop() {
 	s.done <- nil // stop is idempotent
 }
 
-// streamInto pipes the archive into the store.
-func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, rr *resumingReader, size int64, started time.Time, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+// sourceHash is where the node's SHA-256 comes from (a nodeHash; tests fake it).
+type sourceHash interface {
+	knownSize() int64
+	sha256(ctx context.Context) (string, error)
+}
+
+// streamInto pipes the archive into the store, which asks for the node's hash at the end.
+func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, rr *resumingReader, nh sourceHash, started time.Time, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
 	defer rr.close()
-	cr := &countingReader{r: rr, total: size, start: started, report: report, attempt: func() int { return rr.resumes + 1 }}
-	item, err := st.Acquire(ctx, cr, m)
+	cr := &countingReader{r: rr, total: nh.knownSize, start: started, report: report, attempt: func() int { return rr.resumes + 1 }}
+	item, err := st.AcquireWith(ctx, cr, m, evidence.AcquireOptions{NodeSHA256Func: nh.sha256})
 	cr.final()
-	if err == nil && item != nil && item.Manifest.Size != size {
-		return item, cr.finished, fmt.Errorf("%w: received %d bytes, the node has %d", ErrStream, item.Manifest.Size, size)
-	}
 	return item, cr.finished, err
 }
 
 // resumingReader reads the archive from a stream and, when the stream breaks (an error, or an
 // end before size bytes), resumes from the byte it got to with a new exec of
-// `tail -c +OFFSET`, at most max times. The store hashes the concatenation; the node's hash
-// proves it whole.
+// `tail -c +OFFSET`, at most max times. The store hashes the concatenation; the node's hash,
+// from its own read of the whole file, proves it whole.
 type resumingReader struct {
-	ctx     context.Context
-	cur     *stream
-	open    func(offset int64) *stream
+	ctx  context.Context
+	cur  *stream
+	open func(offset int64) *stream
+	// size is the archive's size on the node; when sizeOf is set, it is asked for it the first
+	// time a stream ends (stat runs beside the first stream), and its error ends the pull.
 	n, size int64
+	sizeOf  func(ctx context.Context) (int64, error)
 	resumes int
 	max     int
 }
@@ -247,12 +362,23 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		if err == nil {
 			return k, nil
 		}
-		if err == io.EOF && r.n >= r.size {
+		if r.sizeOf != nil {
+			size, serr := r.sizeOf(r.ctx)
+			if serr != nil {
+				return k, serr
+			}
+			r.size, r.sizeOf = size, nil
+		}
+		size := r.size
+		if err == io.EOF && r.n == size {
 			return k, io.EOF
+		}
+		if r.n > size {
+			return k, fmt.Errorf("%w: received %d bytes, the node has %d", ErrStream, r.n, size)
 		}
 		if r.ctx.Err() != nil || r.resumes >= r.max {
 			if err == io.EOF {
-				err = fmt.Errorf("stream ended after %d of %d bytes", r.n, r.size)
+				err = fmt.Errorf("stream ended after %d of %d bytes", r.n, size)
 			}
 			return k, err
 		}
@@ -326,7 +452,7 @@ func (p *chunkPipe) Read(b []byte) (int, error) {
 type countingReader struct {
 	r       io.Reader
 	n       int64
-	total   int64
+	total   func() int64
 	attempt func() int
 	start   time.Time
 	last    time.Time
@@ -354,7 +480,7 @@ func (c *countingReader) emit() {
 	if el > 0 {
 		rate = float64(c.n) / el
 	}
-	c.report(Progress{Phase: "stream", Bytes: c.n, Total: c.total, Rate: rate, Attempt: c.attempt()})
+	c.report(Progress{Phase: "stream", Bytes: c.n, Total: c.total(), Rate: rate, Attempt: c.attempt()})
 }
 
 func (c *countingReader) final() { c.emit() }
@@ -389,6 +515,15 @@ func splitNodePath(p string) (dir, base string, err error) {
 		return "", "", fmt.Errorf("%w: %q", ErrBadNodePath, p)
 	}
 	return dir, base, nil
+}
+
+// parseSize parses stat's "SIZE".
+func parseSize(s string) (int64, error) {
+	size, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || size < 0 {
+		return 0, fmt.Errorf("%w: unexpected size from the collector: %q", ErrStream, truncate(s, 200))
+	}
+	return size, nil
 }
 
 // parseStatSum parses "SIZE\nSHA256  FILE\n".

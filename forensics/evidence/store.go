@@ -95,12 +95,30 @@ func validID(id string) error {
 	return nil
 }
 
+// AcquireOptions refine an acquisition.
+type AcquireOptions struct {
+	// NodeSHA256Func, when set, returns the source's SHA-256 once the whole stream has been
+	// received and synced: a source that hashes while it sends (or hashes beside the stream)
+	// knows its hash only at the end, and the receiver should not wait for it before taking
+	// the first byte. Its answer replaces Manifest.NodeSHA256 and lands in the manifest. Until
+	// it answers, the archive stays under incoming/: an error or an empty hash removes it and
+	// nothing is acquired; a hash that differs from the local one sends it to rejected/ with
+	// ErrHashMismatch, as a NodeSHA256 known in advance does.
+	NodeSHA256Func func(ctx context.Context) (string, error)
+}
+
 // Acquire streams r into the store as a new item, hashing while writing. m describes where the
 // archive came from; Size, LocalSHA256 and ID-related fields are filled here. When
 // m.NodeSHA256 is set and differs from the local hash, the archive is moved to rejected/ and
 // ErrHashMismatch is returned with the item (so the caller can report where it was kept).
 // A cancelled ctx or a read error leaves nothing in evidence/ (the partial file is removed).
 func (s *Store) Acquire(ctx context.Context, r io.Reader, m Manifest) (*Item, error) {
+	return s.AcquireWith(ctx, r, m, AcquireOptions{})
+}
+
+// AcquireWith is Acquire with options: see AcquireOptions.NodeSHA256Func for a source hash
+// that arrives after the stream.
+func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o AcquireOptions) (*Item, error) {
 	name := filepath.Base(m.ArchiveName)
 	if name == "" || name == "." || name == "/" || strings.HasPrefix(name, ".") || name == manifestName || name == custodyName {
 		name = "checkpoint.tar"
@@ -138,6 +156,19 @@ func (s *Store) Acquire(ctx context.Context, r io.Reader, m Manifest) (*Item, er
 	if !m.PullStarted.IsZero() && m.PullFinished.IsZero() {
 		// The stream was the pull: it finished when the last byte was written here.
 		m.PullFinished = s.now()
+	}
+	if o.NodeSHA256Func != nil {
+		// The archive is complete but still under incoming/: it becomes evidence (or is kept
+		// aside as rejected) only once the source's hash is known.
+		sum, err := o.NodeSHA256Func(ctx)
+		if err == nil && strings.TrimSpace(sum) == "" {
+			err = errors.New("the source gave no sha256")
+		}
+		if err != nil {
+			os.Remove(tmpName)
+			return nil, fmt.Errorf("acquire %s: source sha256: %w", name, err)
+		}
+		m.NodeSHA256 = strings.ToLower(strings.TrimSpace(sum))
 	}
 	m.SchemaVersion = ManifestSchemaVersion
 	id := m.AcquiredAt.UTC().Format("20060102T150405Z") + "-" + m.LocalSHA256[:12]

@@ -222,3 +222,85 @@ func actions(evs []Event) []string {
 	}
 	return out
 }
+
+// TestAcquireLateNodeHash: a source hash that arrives after the stream (a collector that hashes
+// beside it) decides between evidence/ and rejected/ only once the archive is complete and
+// synced under incoming/; without it nothing is acquired.
+func TestAcquireLateNodeHash(t *testing.T) {
+	data := bytes.Repeat([]byte("late-hash"), 10000)
+	boom := errors.New("exec: sha256sum: exit status 1")
+	tests := []struct {
+		name      string
+		r         io.Reader
+		node      string
+		nodeErr   error
+		wantErr   error
+		wantIn    string // "evidence", "rejected" or "" (nothing left)
+		wantCalls int
+	}{
+		{"matching hash: evidence", bytes.NewReader(data), sum(data), nil, nil, "evidence", 1},
+		{"uppercase matching hash: evidence", bytes.NewReader(data), strings.ToUpper(sum(data)), nil, nil, "evidence", 1},
+		{"different hash: rejected", bytes.NewReader(data), sum([]byte("what the node read")), nil, ErrHashMismatch, "rejected", 1},
+		{"no hash from the node: nothing", bytes.NewReader(data), "", boom, boom, "", 1},
+		{"empty hash: nothing", bytes.NewReader(data), " ", nil, nil, "", 1},
+		{"stream fails first: nothing, no question asked", &failingReader{n: 3}, sum(data), nil, nil, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			calls := 0
+			node := func(ctx context.Context) (string, error) {
+				calls++
+				// the archive is whole, synced and read-only in incoming/, and nothing is evidence yet
+				ents, err := os.ReadDir(filepath.Join(s.Dir(), "incoming"))
+				require.NoError(t, err)
+				require.Len(t, ents, 1)
+				st, err := os.Stat(filepath.Join(s.Dir(), "incoming", ents[0].Name()))
+				require.NoError(t, err)
+				require.EqualValues(t, len(data), st.Size())
+				require.Equal(t, os.FileMode(0o400), st.Mode().Perm())
+				for _, sub := range []string{"evidence", "rejected"} {
+					ents, err := os.ReadDir(filepath.Join(s.Dir(), sub))
+					require.NoError(t, err)
+					require.Empty(t, ents, sub)
+				}
+				return tt.node, tt.nodeErr
+			}
+			m := Manifest{ArchiveName: "a.tar", NodeSHA256: "stale, replaced by the late hash", PullStarted: s.now()}
+			it, err := s.AcquireWith(context.Background(), tt.r, m, AcquireOptions{NodeSHA256Func: node})
+			require.Equal(t, tt.wantCalls, calls)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else if tt.wantIn != "evidence" {
+				require.Error(t, err)
+			}
+			left := map[string]int{}
+			for _, sub := range []string{"evidence", "incoming", "rejected"} {
+				ents, err := os.ReadDir(filepath.Join(s.Dir(), sub))
+				require.NoError(t, err)
+				left[sub] = len(ents)
+			}
+			switch tt.wantIn {
+			case "":
+				require.Nil(t, it)
+				require.Equal(t, map[string]int{"evidence": 0, "incoming": 0, "rejected": 0}, left)
+			case "rejected":
+				require.NotNil(t, it)
+				require.Contains(t, err.Error(), "kept in")
+				require.Equal(t, map[string]int{"evidence": 0, "incoming": 0, "rejected": 1}, left)
+				require.Equal(t, tt.node, it.Manifest.NodeSHA256)
+			case "evidence":
+				require.NoError(t, err)
+				require.Equal(t, map[string]int{"evidence": 1, "incoming": 0, "rejected": 0}, left)
+				back, err := s.Get(it.ID)
+				require.NoError(t, err)
+				require.Equal(t, sum(data), back.Manifest.NodeSHA256, "the late hash is in the manifest")
+				require.Equal(t, back.Manifest.NodeSHA256, back.Manifest.LocalSHA256)
+				require.False(t, back.Manifest.PullFinished.IsZero())
+				evs, err := s.Custody(it.ID)
+				require.NoError(t, err)
+				require.Equal(t, sum(data), evs[0].Details["node_sha256"])
+			}
+		})
+	}
+}
