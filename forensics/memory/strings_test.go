@@ -194,3 +194,40 @@ func TestStringsMatchOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestNextRun: against its definition, on random buffers from every start and at several
+// minimum lengths.
+func TestNextRun(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	naive := func(b []byte, i, minLen int) int {
+		for j := i; j < len(b); j++ {
+			ok := true
+			for x := j; x < min(j+minLen, len(b)); x++ {
+				ok = ok && printable(b[x])
+			}
+			if ok {
+				return j
+			}
+		}
+		return len(b)
+	}
+	for range 300 {
+		b := make([]byte, r.IntN(80))
+		p := r.Float64()
+		for k := range b {
+			if r.Float64() < p {
+				b[k] = byte(0x20 + r.IntN(95))
+			} else {
+				b[k] = byte(r.IntN(256))
+			}
+		}
+		for minLen := 1; minLen <= 12; minLen++ {
+			for i := 0; i <= len(b); i++ {
+				if i > 0 && printable(b[i-1]) {
+					continue // nextRun is called after a byte that is not printable
+				}
+				require.Equal(t, naive(b, i, minLen), nextRun(b, i, minLen), "%q from %d, minLen %d", b, i, minLen)
+			}
+		}
+	}
+}
