@@ -166,6 +166,9 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 		lones   []candidate
 	)
 	err := mem.Strings(ctx, opt.Filter, MinString, func(h memory.Hit) error {
+		if len(h.Match) < 40 && !mayHold(h.Match) {
+			return nil // most strings of binary memory: not even copied
+		}
 		text := string(h.Match)
 		ms := Scan(text) // outside the lock: this is the expensive part
 		t := strings.TrimSpace(text)
@@ -319,4 +322,30 @@ func HitLocation(h memory.Hit) forensics.Location {
 		l.Kind = h.Kind
 	}
 	return l
+}
+
+// holdTab marks the bytes one of which every indicator Scan finds has: '.' (domains, IPv4,
+// JWTs), '@' (e-mail addresses, GCP service accounts), ':' (URLs, IPv6, private_key_id), '='
+// (NAME=VALUE, AWS secrets by name, Azure keys), 'A' (AWS key ids, GCP API keys, PRIVATE KEY),
+// 'b' or 'B' (bearer). Bytes outside ASCII are let through too: memory's strings have none, and
+// no pattern needs one, but the cost of being wrong is a lost indicator. A lone AWS secret has
+// 40 bytes.
+var holdTab = func() (t [256]bool) {
+	for _, c := range []byte(".@:=AbB") {
+		t[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// mayHold reports whether Scan could find anything in b (shorter than 40 bytes).
+func mayHold(b []byte) bool {
+	for _, c := range b {
+		if holdTab[c] {
+			return true
+		}
+	}
+	return false
 }
