@@ -304,3 +304,19 @@ func TestAcquireLateNodeHash(t *testing.T) {
 		})
 	}
 }
+
+// TestAcquireLargeArchiveWritesBehind: an archive of several write-behind chunks (background
+// fsyncs while it arrives) is stored whole.
+func TestAcquireLargeArchiveWritesBehind(t *testing.T) {
+	s := newStore(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), (3*writeBehindChunk+12345)/16)
+	it, err := s.AcquireWith(context.Background(), io.MultiReader(bytes.NewReader(data), strings.NewReader("tail")),
+		Manifest{ArchiveName: "big.tar"}, AcquireOptions{NodeSHA256Func: func(context.Context) (string, error) {
+			return sum(append(append([]byte{}, data...), "tail"...)), nil
+		}})
+	require.NoError(t, err)
+	require.EqualValues(t, len(data)+4, it.Manifest.Size)
+	got, err := os.ReadFile(it.Archive)
+	require.NoError(t, err)
+	require.Equal(t, sum(got), it.Manifest.LocalSHA256)
+}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Pull benchmark: a >= 256 MiB checkpoint archive (a busybox pod holding 256 MiB, checkpointed by
-# the real kubelet) brought off the node by podsleuth (collector pod, sha256 on the node, streaming
-# over exec with the local sha256 and fsync into the evidence store) vs plain
+# the real kubelet) brought off the node by podsleuth (collector pod, sha256 on the node beside the
+# stream, streaming over exec with the local sha256 and fsync into the evidence store) vs plain
 # `kubectl exec COLLECTOR -- cat FILE > file` through the same API server (no hashing at all).
 # Both read the same file through the same kind of pod. Prints one table; RUNS=N repeats (median).
 set -euo pipefail
@@ -64,7 +64,7 @@ spec:
 EOT
 "$K" -n "$NS" wait --for=condition=Ready pod/kcat --timeout=60s >/dev/null
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-kt=(); pt=(); ps=()
+kt=(); pt=(); ps=(); pc=(); ph=()
 for i in $(seq "$RUNS"); do
   rm -f "$W/k.tar"
   t=$(date +%s.%N); "$K" -n "$NS" exec kcat -- cat "/checkpoints/$BASE" > "$W/k.tar"; kt+=("$(echo "$(date +%s.%N) - $t" | bc)")
@@ -76,7 +76,8 @@ for i in $(seq "$RUNS"); do
   pt+=("$(echo "$(date +%s.%N) - $t" | bc)")
   id=$(jq -r '.[0].evidence.id' "$W/p.json")
   [ "$(jq -r '.[0].evidence.manifest.node_sha256 == .[0].evidence.manifest.local_sha256' "$W/p.json")" = true ] || { echo "hash mismatch"; exit 1; }
-  ps+=("$(jq -r 'select(.action == "pulled") | .details.seconds' "$W/store/evidence/$id/custody.jsonl")")
+  pulled=$(jq -c 'select(.action == "pulled") | .details' "$W/store/evidence/$id/custody.jsonl")
+  ps+=("$(jq -r .seconds <<<"$pulled")"); pc+=("$(jq -r .collector_start_seconds <<<"$pulled")"); ph+=("$(jq -r .node_hash_seconds <<<"$pulled")")
 done
 K_MED=$(printf '%s\n' "${kt[@]}" | median); P_MED=$(printf '%s\n' "${pt[@]}" | median); S_MED=$(printf '%s\n' "${ps[@]}" | median)
 mib=$(echo "scale=1; $SIZE / 1048576" | bc)
@@ -86,3 +87,4 @@ printf '%-62s %8.2f %10.1f %7s\n' "kubectl exec cat > file (no hashing, collecto
 printf '%-62s %8.2f %10.1f %7.2f\n' "podsleuth stream (overlaps node sha256) + local sha256 + fsync" "$S_MED" "$(echo "$SIZE/1048576/$S_MED" | bc -l)" "$(echo "$S_MED/$K_MED" | bc -l)"
 printf '%-62s %8.2f %10.1f %7.2f\n' "podsleuth pull total (+collector pod, node sha256, cleanup)" "$P_MED" "$(echo "$SIZE/1048576/$P_MED" | bc -l)" "$(echo "$P_MED/$K_MED" | bc -l)"
 echo "runs: kubectl ${kt[*]} | podsleuth stream ${ps[*]} | podsleuth total ${pt[*]}"
+echo "podsleuth phases (median): collector pod start $(printf '%s\n' "${pc[@]}" | median) s, node sha256 (beside the stream) $(printf '%s\n' "${ph[@]}" | median) s"
