@@ -148,8 +148,8 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	// complete and synced (evidence.AcquireOptions.NodeSHA256Func). Because the node reads the
 	// whole file itself, its hash also proves a stream that broke and was resumed with
 	// `tail -c +N`. (A single pass, `cat | tee FIFO` with sha256sum on the FIFO, would hash only
-	// the first attempt of a resumed stream, and on a 256 MiB archive it cost the node 0.6-0.7 s
-	// more CPU in pipe copies than a second read from the page cache: see test/bench/pull.sh.)
+	// the first attempt of a resumed stream, and with busybox on a 256 MiB archive it cost the
+	// node 0.6-0.7 s more CPU in pipe copies than a second read from the page cache.)
 	nh := c.startNodeHash(ctx, o.Namespace, name, file)
 	defer nh.stop()
 	first := c.startStream(ctx, o.Namespace, name, file, 0)
@@ -166,7 +166,7 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 			return item, fmt.Errorf("pull %s: %w", r.Target, err)
 		}
 		if errors.Is(err, ErrStream) {
-			return nil, fmt.Errorf("pull %s: %w", r.Target, err)
+			return nil, fmt.Errorf("pull %s (%d attempt(s)): %w", r.Target, attempts, err)
 		}
 		return nil, fmt.Errorf("pull %s: %w after %d attempt(s): %v", r.Target, ErrStream, attempts, err)
 	}
