@@ -19,7 +19,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /test/e2e)
 .PHONY: help build run setup test test-unit test-e2e golden fixtures fuzz bench lint cover clean demo demo-down
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 build: ## build bin/podsleuth and the kubectl plugin bin/kubectl-podsleuth
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/podsleuth ./cmd/podsleuth
