@@ -9,42 +9,14 @@
 # (archive bytes / podsleuth wall time, decode included), peak RSS of both tools, and hit counts
 # (which must agree). BIGMEM_SIZES="128 1024" and RUNS=3 can be overridden.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/usr/local/go/bin:$PATH
-CACHE=${PODSLEUTH_CACHE:-$HOME/.cache/podsleuth-dev}
-CC=${PODSLEUTH_CHECKPOINTCTL:-$CACHE/checkpointctl/bin/checkpointctl}
-RUNS=${RUNS:-3}
+. "$(dirname "$0")/lib.sh"
+bench_init memsearch
 SIZES=${BIGMEM_SIZES:-128 1024}
-WORK=$(mktemp -d /tmp/podsleuth-bench-memsearch.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-
-[ -x "$CC" ] || CC=$("$ROOT/test/setup/checkpointctl.sh")
-[ -x /usr/bin/time ] || { echo "memsearch bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-(cd "$ROOT" && go build -trimpath -o "$WORK/podsleuth" ./cmd/podsleuth)
-PS=$WORK/podsleuth
 
 inputs=("$ROOT/test/fixtures/archives/podman-crun.tar|CRIU-FORENSIC-MARKER-7f3a9c")
 for mb in $SIZES; do
-  d=$CACHE/bench/bigmem-$mb
-  if [ ! -s "$d/bigmem-crun.tar" ]; then
-    echo "making the ${mb} MiB checkpoint with criu+podman (test/fixtures/gen.sh bigmem $mb $d) ..." >&2
-    "$ROOT/test/fixtures/gen.sh" bigmem "$mb" "$d" >&2
-  fi
-  inputs+=("$d/bigmem-crun.tar|PODSLEUTH-BIGMEM-MARKER-")
+  inputs+=("$(bigmem_archive "$mb")|PODSLEUTH-BIGMEM-MARKER-")
 done
-
-# best PROG...: runs the command RUNS times, prints "seconds peakKB lines" of the fastest run
-best() {
-  local bt=999999 bm=0 bl=0 i t m l
-  for i in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" > "$WORK/out" 2>/dev/null || { echo "failed: $*" >&2; return 1; }
-    read -r t m < "$WORK/time"
-    l=$(wc -l < "$WORK/out")
-    if awk -v a="$t" -v b="$bt" 'BEGIN{exit !(a<b)}'; then bt=$t bl=$l; fi
-    [ "$m" -gt "$bm" ] && bm=$m
-  done
-  echo "$bt $bm $bl"
-}
 
 printf '%-30s %10s %9s %9s %8s %9s %11s %11s %6s %6s\n' INPUT BYTES PS_S CC_S SPEEDUP GB/S PS_RSS_MB CC_RSS_MB PS_HIT CC_HIT
 fail=0
@@ -52,8 +24,8 @@ for in in "${inputs[@]}"; do
   f=${in%%|*} pat=${in#*|}
   size=$(stat -c %s "$f")
   cat "$f" > /dev/null # warm the page cache: both tools read the same warm file
-  read -r pt pm pl < <(best "$PS" memsearch "$f" "$pat" --pid 1)
-  read -r ct cm cl < <(best "$CC" memparse --search "$pat" --pid 1 "$f")
+  read -r pt pm pl < <(best lines "$PS" memsearch "$f" "$pat" --pid 1)
+  read -r ct cm cl < <(best lines "$CC" memparse --search "$pat" --pid 1 "$f")
   phits=$((pl - 1))                              # header line
   chits=$([ "$cl" -gt 2 ] && echo $((cl - 2)) || echo 0) # two header lines, or "No matches"
   read -r speed gbs < <(awk -v p="$pt" -v c="$ct" -v s="$size" 'BEGIN{ if (p < 0.01) p = 0.01; printf "%.1fx %.2f\n", c/p, s/p/1e9 }')

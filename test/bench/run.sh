@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 mkdir -p out
 rc=0
 for s in [a-z]*.sh; do
-  [ "$s" = run.sh ] && continue
+  case $s in run.sh|lib.sh) continue ;; esac
   echo "=== $s"
   bash "$s" 2>&1 | tee "out/${s%.sh}.txt" || rc=1
 done

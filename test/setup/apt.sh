@@ -2,7 +2,7 @@
 # Debian packages the tests use on the host: tmux (TUI end-to-end), chromium (HTML reports),
 # iproute2/nftables (sandbox, cluster node), openssl (test PKI), zstd (fixtures), util-linux.
 . "$(dirname "$0")/common.sh"
-want="tmux chromium iproute2 nftables openssl zstd util-linux procps gcc libc6-dev conntrack iptables socat jq curl bc"
+want="tmux chromium iproute2 nftables openssl zstd util-linux procps gcc libc6-dev conntrack iptables socat jq curl bc time"
 missing=""
 for p in $want; do dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0
