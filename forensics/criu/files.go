@@ -193,23 +193,11 @@ func (d *decoder) fd(pid int, e *fdinfo.FdinfoEntry) forensics.FD {
 			out.Flags = OpenFlags(rf.GetReg().GetFlags(), cloexec)
 		}
 	case fdinfo.FdTypes_INETSK:
-		s := f.GetIsk()
-		out.Type = forensics.FDInet
-		out.SocketIno = s.GetIno()
-		out.Path = fmt.Sprintf("socket:[%d]", s.GetIno())
-		out.Flags = OpenFlags(s.GetFlags(), cloexec)
+		socketFD(&out, forensics.FDInet, f.GetIsk().GetIno(), OpenFlags(f.GetIsk().GetFlags(), cloexec))
 	case fdinfo.FdTypes_UNIXSK:
-		s := f.GetUsk()
-		out.Type = forensics.FDUnix
-		out.SocketIno = s.GetIno()
-		out.Path = fmt.Sprintf("socket:[%d]", s.GetIno())
-		out.Flags = OpenFlags(s.GetFlags(), cloexec)
+		socketFD(&out, forensics.FDUnix, f.GetUsk().GetIno(), OpenFlags(f.GetUsk().GetFlags(), cloexec))
 	case fdinfo.FdTypes_NETLINKSK:
-		s := f.GetNlsk()
-		out.Type = forensics.FDNetlink
-		out.SocketIno = s.GetIno()
-		out.Path = fmt.Sprintf("socket:[%d]", s.GetIno())
-		out.Flags = OpenFlags(s.GetFlags(), cloexec)
+		socketFD(&out, forensics.FDNetlink, f.GetNlsk().GetIno(), OpenFlags(f.GetNlsk().GetFlags(), cloexec))
 	case fdinfo.FdTypes_PACKETSK:
 		s := f.GetPsk()
 		out.Type = forensics.FDPacket
@@ -398,4 +386,10 @@ func (d *decoder) shmemResident(id uint64, v *vma.VmaEntry) uint64 {
 	}
 	off := v.GetPgoff()
 	return m.ResidentBytes(off, off+(v.GetEnd()-v.GetStart()))
+}
+
+// socketFD fills an fd that refers to a socket with inode ino.
+func socketFD(out *forensics.FD, typ string, ino uint32, flags string) {
+	out.Type, out.SocketIno, out.Flags = typ, ino, flags
+	out.Path = fmt.Sprintf("socket:[%d]", ino)
 }
