@@ -247,7 +247,7 @@ func TestParseStatSum(t *testing.T) {
 
 // TestCollectorPod: least privilege is a property of the spec.
 func TestCollectorPod(t *testing.T) {
-	p := collectorPod("podsleuth-system", "node-1", "/var/lib/kubelet/checkpoints", "busybox:1.36", true, []string{"sleep", "3600"})
+	p := collectorPod("podsleuth-system", "node-1", "/var/lib/kubelet/checkpoints", "busybox:1.37", true, []string{"sleep", "3600"})
 	require.Equal(t, "node-1", p.Spec.NodeName)
 	require.Equal(t, ManagedBy, p.Labels[LabelManagedBy])
 	require.False(t, *p.Spec.AutomountServiceAccountToken)

@@ -27,7 +27,7 @@ type Cluster struct {
 
 func clusterDefaults(v *viper.Viper) {
 	v.SetDefault("cluster.collector_namespace", "podsleuth-system")
-	v.SetDefault("cluster.collector_image", "busybox:1.36")
+	v.SetDefault("cluster.collector_image", "busybox:1.37")
 	v.SetDefault("cluster.checkpoint_timeout", 2*time.Minute)
 	v.SetDefault("cluster.concurrency", 4)
 	v.SetDefault("cluster.kubelet_checkpoint_dir", "/var/lib/kubelet/checkpoints")

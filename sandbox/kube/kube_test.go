@@ -70,7 +70,7 @@ func TestPreflightRefusals(t *testing.T) {
 
 func TestQuarantineObjects(t *testing.T) {
 	c := fake.NewClientset()
-	k := New(Config{Client: c, Node: "n", Image: "busybox:1.36"})
+	k := New(Config{Client: c, Node: "n", Image: "busybox:1.37"})
 	info := &sandbox.Info{ID: "0123456789", Namespace: Namespace("0123456789")}
 	sum := "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c"
 	require.NoError(t, k.quarantine(context.Background(), info, sandbox.Request{CaseID: "IR 2024/42", EvidenceSHA256: sum, EvidenceID: "ev1"}))

@@ -37,7 +37,7 @@ BRIDGE=psl0; SUBNET=10.244.77.0/24
 IMG_BUSYBOX=podsleuth.local/busybox:1; IMG_PAUSE=podsleuth.local/pause:1
 # The collector's default image (config cluster.collector_image) is tagged too, so the default
 # configuration works offline against this cluster.
-IMG_BUSYBOX_ALIAS=docker.io/library/busybox:1.36
+IMG_BUSYBOX_ALIAS=docker.io/library/busybox:1.37
 KC=$R/kubeconfig
 SOCK=$R/containerd/containerd.sock
 
@@ -177,7 +177,9 @@ EOT
 
 make_images() {
   local I=$R/images
-  [ -f "$I/busybox.tar" ] && [ -f "$I/pause.tar" ] && return 0
+  # rebuilt when the busybox binary or the tags change
+  local stamp; stamp="$(sha256sum "$B/busybox" | cut -d' ' -f1) $IMG_BUSYBOX $IMG_BUSYBOX_ALIAS $IMG_PAUSE"
+  [ -f "$I/busybox.tar" ] && [ -f "$I/pause.tar" ] && [ "$(cat "$I/stamp" 2>/dev/null)" = "$stamp" ] && return 0
   rm -rf "$I"; mkdir -p "$I/root/bin" "$I/root/tmp" "$I/root/etc"
   cp "$B/busybox" "$I/root/bin/busybox"
   for a in $("$B/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$I/root/bin/$a"; done
@@ -196,6 +198,7 @@ make_images() {
   }
   mk busybox '["/bin/sh"]' "$IMG_BUSYBOX" "$IMG_BUSYBOX_ALIAS"
   mk pause '["/bin/sleep","2147483647"]' "$IMG_PAUSE"
+  echo "$stamp" > "$I/stamp"
 }
 
 start_containerd() {
