@@ -212,6 +212,13 @@ func imageDigest(imageID string) string {
 // ?timeout=N). The container keeps running. timeout is passed to the kubelet (whole seconds)
 // and bounds the wait here too, plus a margin for the API server's proxying.
 func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) (*CheckpointResult, error) {
+	return c.CheckpointWith(ctx, t, timeout, nil)
+}
+
+// CheckpointWith is Checkpoint that, once the pod's node is known and before the kubelet is
+// asked, prestarts the pool's collector on that node, so that the collector starts while the
+// kubelet checkpoints and the pull that follows finds it running.
+func (c *Conn) CheckpointWith(ctx context.Context, t Target, timeout time.Duration, pool *CollectorPool) (*CheckpointResult, error) {
 	if c.Readonly {
 		return nil, &CheckpointError{Target: t, Class: ErrReadonly, Detail: "a checkpoint writes an archive on the node", Fix: "drop --readonly (or readonly: false in the config)"}
 	}
@@ -219,6 +226,7 @@ func (c *Conn) Checkpoint(ctx context.Context, t Target, timeout time.Duration) 
 	if err != nil {
 		return nil, err
 	}
+	pool.Prestart(res.Node)
 	secs := int64(timeout / time.Second)
 	if secs < 1 {
 		secs = 1
@@ -421,8 +429,10 @@ func truncate(s string, n int) string {
 }
 
 // CheckpointAll checkpoints targets with at most concurrency requests in flight. Results and
-// errors are in the targets' order; a failure does not stop the others.
-func (c *Conn) CheckpointAll(ctx context.Context, ts []Target, timeout time.Duration, concurrency int, done func(i int, r *CheckpointResult, err error)) ([]*CheckpointResult, []error) {
+// errors are in the targets' order; a failure does not stop the others. done, when set, is
+// called (one call at a time) as each checkpoint ends; pool, when set, prestarts collectors as
+// CheckpointWith does.
+func (c *Conn) CheckpointAll(ctx context.Context, ts []Target, timeout time.Duration, concurrency int, pool *CollectorPool, done func(i int, r *CheckpointResult, err error)) ([]*CheckpointResult, []error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -442,7 +452,7 @@ func (c *Conn) CheckpointAll(ctx context.Context, ts []Target, timeout time.Dura
 				return
 			}
 			defer func() { <-sem }()
-			res[i], errs[i] = c.Checkpoint(ctx, t, timeout)
+			res[i], errs[i] = c.CheckpointWith(ctx, t, timeout, pool)
 			if done != nil {
 				mu.Lock()
 				done(i, res[i], errs[i])

@@ -280,20 +280,30 @@ func orDash(s string) string {
 func (s *ClusterSession) acquireScreen(ns, pod, ct string, th theme.Theme, km keys.Map) *acquire.Model {
 	target := ns + "/" + pod + "/" + ct
 	cfg, conn, version := s.cfg, s.Conn, s.version
-	run := func(ctx context.Context, progress func(acquire.Progress)) (acquire.Result, error) {
+	run := func(ctx context.Context, progress func(acquire.Progress)) (_ acquire.Result, rerr error) {
 		store, err := evidence.Open(cfg.DataDir)
 		if err != nil {
 			return acquire.Result{}, err
 		}
 		started := time.Now()
 		progress(acquire.Progress{Phase: "checkpoint"})
-		res, err := conn.Checkpoint(ctx, cluster.Target{Namespace: ns, Pod: pod, Container: ct}, cfg.Cluster.CheckpointTimeout)
+		// the collector starts on the node while the kubelet checkpoints
+		pool := conn.NewCollectorPool(ctx, cluster.CollectorOptions{
+			Namespace: cfg.Cluster.CollectorNamespace, Image: cfg.Cluster.CollectorImage,
+			CheckpointDir: cfg.Cluster.KubeletCheckpointDir,
+		})
+		defer func() {
+			if cerr := pool.Close(); cerr != nil && rerr == nil {
+				rerr = cerr
+			}
+		}()
+		res, err := conn.CheckpointWith(ctx, cluster.Target{Namespace: ns, Pod: pod, Container: ct}, cfg.Cluster.CheckpointTimeout, pool)
 		if err != nil {
 			return acquire.Result{}, err
 		}
 		progress(acquire.Progress{Phase: "collector", Elapsed: time.Since(started)})
 		item, err := conn.Pull(ctx, res, cluster.PullOptions{
-			Namespace: cfg.Cluster.CollectorNamespace, Image: cfg.Cluster.CollectorImage, Store: store,
+			Collectors: pool, Store: store,
 			Manifest:       evidence.Manifest{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: cfg.Case.Notes, ToolVersion: version},
 			DeleteFromNode: cfg.Cluster.DeleteFromNode,
 			Progress: func(p cluster.Progress) {

@@ -117,7 +117,7 @@ func splitNamespacedName(s, defaultNS string) (string, string) {
 	return defaultNS, s
 }
 
-func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command) error {
+func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command) (err error) {
 	conn, cfg, err := a.connect(ctx, cmd)
 	if err != nil {
 		return err
@@ -161,7 +161,66 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 		fmt.Fprintf(a.ErrOut, format, args...)
 	}
 	outcomes := make([]checkpointOutcome, len(targets))
-	var results []*cluster.CheckpointResult
+	for i, t := range targets {
+		outcomes[i].Target = t
+	}
+	// One collector per node, started while its kubelet checkpoints and shared by the pulls of
+	// this run; deleted on every way out, Ctrl-C included.
+	var pool *cluster.CollectorPool
+	if o.pull {
+		pool = conn.NewCollectorPool(ctx, cluster.CollectorOptions{
+			Namespace: o.collectorNS, Image: o.collectorImg, CheckpointDir: cfg.Cluster.KubeletCheckpointDir,
+		})
+		defer func() {
+			if cerr := pool.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	}
+	// Each pull starts as soon as its checkpoint is done, with the same bound as the checkpoints.
+	sem := make(chan struct{}, o.concurrency)
+	var wg sync.WaitGroup
+	pull := func(i int, r *cluster.CheckpointResult) {
+		t := targets[i]
+		defer wg.Done()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			outcomes[i].Error = fmt.Sprintf("pull %s: %v", t, ctx.Err())
+			return
+		}
+		defer func() { <-sem }()
+		m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
+		item, err := conn.Pull(ctx, r, cluster.PullOptions{
+			Collectors: pool, Store: store, Manifest: m, DeleteFromNode: o.deleteNode,
+			Progress: progressPrinter(a.ErrOut, &mu, o.quiet || len(targets) > 1, t.String()),
+		})
+		outcomes[i].Evidence = item
+		if err != nil {
+			outcomes[i].Error = err.Error()
+		}
+		if len(targets) > 1 && !o.quiet {
+			if err != nil {
+				logf("pull %s failed: %v\n", t, err)
+			} else {
+				logf("pulled %s: evidence %s\n", t, item.ID)
+			}
+		}
+	}
+	done := func(i int, r *cluster.CheckpointResult, err error) {
+		outcomes[i].Checkpoint = r
+		if err != nil {
+			outcomes[i].Error = err.Error()
+			return
+		}
+		if o.existing == "" {
+			logf("checkpointed %s on %s in %s: %s\n", r.Target, r.Node, r.Completed.Sub(r.Requested).Round(time.Millisecond), r.NodePath)
+		}
+		if o.pull {
+			wg.Add(1)
+			go pull(i, r)
+		}
+	}
 	var errs []error
 	if o.existing != "" {
 		if len(targets) != 1 || !o.pull {
@@ -171,53 +230,10 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 			o.existing = cfg.Cluster.KubeletCheckpointDir + "/" + o.existing
 		}
 		r, err := conn.Existing(ctx, targets[0], o.existing)
-		results, errs = []*cluster.CheckpointResult{r}, []error{err}
+		errs = []error{err}
+		done(0, r, err)
 	} else {
-		results, errs = conn.CheckpointAll(ctx, targets, o.timeout, o.concurrency, func(i int, r *cluster.CheckpointResult, err error) {
-			if err == nil {
-				logf("checkpointed %s on %s in %s: %s\n", r.Target, r.Node, r.Completed.Sub(r.Requested).Round(time.Millisecond), r.NodePath)
-			}
-		})
-	}
-	// Pulls run with the same bound as the checkpoints: one collector pod per archive.
-	sem := make(chan struct{}, o.concurrency)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		outcomes[i] = checkpointOutcome{Target: t, Checkpoint: results[i]}
-		if errs[i] != nil {
-			outcomes[i].Error = errs[i].Error()
-			continue
-		}
-		if !o.pull {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				outcomes[i].Error = fmt.Sprintf("pull %s: %v", t, ctx.Err())
-				return
-			}
-			defer func() { <-sem }()
-			m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
-			item, err := conn.Pull(ctx, results[i], cluster.PullOptions{
-				Namespace: o.collectorNS, Image: o.collectorImg, Store: store, Manifest: m,
-				DeleteFromNode: o.deleteNode, Progress: progressPrinter(a.ErrOut, &mu, o.quiet || len(targets) > 1, t.String()),
-			})
-			outcomes[i].Evidence = item
-			if err != nil {
-				outcomes[i].Error = err.Error()
-			}
-			if len(targets) > 1 && !o.quiet {
-				if err != nil {
-					logf("pull %s failed: %v\n", t, err)
-				} else {
-					logf("pulled %s: evidence %s\n", t, item.ID)
-				}
-			}
-		}()
+		_, errs = conn.CheckpointAll(ctx, targets, o.timeout, o.concurrency, pool, done)
 	}
 	wg.Wait()
 	failed := 0

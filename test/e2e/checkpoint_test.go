@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/test/testenv"
 )
 
 // TestCheckpointAndPull checkpoints a running container through the real API server, kubelet,
@@ -393,7 +397,7 @@ func TestSelectorCheckpointsADeployment(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ts, 3)
 	var done int
-	res, errs := c.CheckpointAll(t.Context(), ts, time.Minute, 2, func(int, *cluster.CheckpointResult, error) { done++ })
+	res, errs := c.CheckpointAll(t.Context(), ts, time.Minute, 2, nil, func(int, *cluster.CheckpointResult, error) { done++ })
 	require.Equal(t, 3, done)
 	for i := range ts {
 		require.NoError(t, errs[i])
@@ -485,4 +489,113 @@ func killWhenRunning(t *testing.T, prefix string, after, timeout time.Duration) 
 		time.Sleep(10 * time.Millisecond)
 	}
 	return 0
+}
+
+// TestCollectorPoolPrestartsAndShares: in a run of several checkpoints on one node, the collector
+// pod is created while the kubelet still checkpoints (before its reply, per the API server's
+// audit log) and is the one collector of every pull of the run; Close leaves nothing. With a
+// wrong checkpoint directory configured, the prestarted collector is of no use: the pull starts
+// one for the directory the kubelet named, and Close deletes both.
+func TestCollectorPoolPrestartsAndShares(t *testing.T) {
+	ns := namespace(t, "e2e-pool")
+	for _, n := range []string{"web-a", "web-b"} {
+		runPod(t, busyboxPod(ns, n, realNode, `while true; do sleep 1; done`, map[string]string{"app": "web"}))
+	}
+	ckdir := os.Getenv("PODSLEUTH_TEST_CHECKPOINT_DIR")
+	if ckdir == "" {
+		ckdir = filepath.Join(filepath.Dir(testenv.Kubeconfig(t)), "kubelet", "checkpoints")
+	}
+	for _, tc := range []struct {
+		name, dir   string
+		wantCreates int
+	}{
+		{"configured directory", ckdir, 1},
+		{"wrong directory", "/nonexistent/kubelet/checkpoints", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ua := "podsleuth-e2e-pool-" + randSuffix()
+			c := connect(t, ctxAdmin, cluster.ConnectOptions{UserAgent: ua})
+			collectorNS := "e2e-pool-collect-" + randSuffix()
+			ts, err := c.Resolve(t.Context(), ns, "", "", false, "app=web")
+			require.NoError(t, err)
+			require.Len(t, ts, 2)
+			st, err := evidence.Open(t.TempDir())
+			require.NoError(t, err)
+			pool := c.NewCollectorPool(t.Context(), cluster.CollectorOptions{Namespace: collectorNS, Image: testImage, CheckpointDir: tc.dir})
+			items := make([]*evidence.Item, len(ts))
+			pullErrs := make([]error, len(ts))
+			var wg sync.WaitGroup
+			_, errs := c.CheckpointAll(t.Context(), ts, time.Minute, 2, pool, func(i int, r *cluster.CheckpointResult, err error) {
+				if err != nil {
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					items[i], pullErrs[i] = c.Pull(t.Context(), r, cluster.PullOptions{Collectors: pool, Store: st})
+				}()
+			})
+			wg.Wait()
+			for i := range ts {
+				require.NoError(t, errs[i])
+				require.NoError(t, pullErrs[i])
+				require.Equal(t, items[i].Manifest.NodeSHA256, items[i].Manifest.LocalSHA256)
+			}
+			require.Equal(t, items[0].Manifest.Collector, items[1].Manifest.Collector, "the pulls on one node share their collector")
+			require.NoError(t, pool.Close())
+			noCollectors(t, collectorNS)
+			require.NoError(t, pool.Close(), "Close twice")
+
+			var creates []time.Time
+			var firstReply time.Time
+			require.Eventually(t, func() bool {
+				creates, firstReply = podCreatesAndFirstCheckpointReply(t, ua, collectorNS)
+				return len(creates) >= tc.wantCreates && !firstReply.IsZero()
+			}, 10*time.Second, 200*time.Millisecond)
+			require.Len(t, creates, tc.wantCreates, "collector pods created")
+			require.True(t, creates[0].Before(firstReply), "the collector was created (%s) before the kubelet's first reply (%s)", creates[0], firstReply)
+		})
+	}
+}
+
+// podCreatesAndFirstCheckpointReply reads the audit log: when the user agent created pods in ns,
+// and when the first of its checkpoint requests (nodes/proxy) completed.
+func podCreatesAndFirstCheckpointReply(t *testing.T, ua, ns string) (creates []time.Time, firstReply time.Time) {
+	f, err := os.Open(auditLog(t))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), ua) {
+			continue
+		}
+		var ev struct {
+			Verb      string    `json:"verb"`
+			Stage     string    `json:"stage"`
+			UserAgent string    `json:"userAgent"`
+			Received  time.Time `json:"requestReceivedTimestamp"`
+			StageTime time.Time `json:"stageTimestamp"`
+			ObjectRef *struct {
+				Resource    string `json:"resource"`
+				Subresource string `json:"subresource"`
+				Namespace   string `json:"namespace"`
+			} `json:"objectRef"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
+		if ev.UserAgent != ua || ev.ObjectRef == nil || ev.Stage != "ResponseComplete" {
+			continue
+		}
+		switch r := ev.ObjectRef; {
+		case ev.Verb == "create" && r.Resource == "pods" && r.Subresource == "" && r.Namespace == ns:
+			creates = append(creates, ev.Received)
+		case ev.Verb == "create" && r.Resource == "nodes" && r.Subresource == "proxy":
+			if firstReply.IsZero() || ev.StageTime.Before(firstReply) {
+				firstReply = ev.StageTime
+			}
+		}
+	}
+	require.NoError(t, sc.Err())
+	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
+	return creates, firstReply
 }
