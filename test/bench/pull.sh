@@ -2,8 +2,11 @@
 # Pull benchmark: a >= 256 MiB checkpoint archive (a busybox pod holding 256 MiB, checkpointed by
 # the real kubelet) brought off the node by podsleuth (collector pod, sha256 on the node beside the
 # stream, streaming over exec with the local sha256 and fsync into the evidence store) vs plain
-# `kubectl exec COLLECTOR -- cat FILE > file` through the same API server (no hashing at all).
-# Both read the same file through the same kind of pod. Prints one table; RUNS=N repeats (median).
+# `kubectl exec POD -- cat FILE > file` through the same API server (no hashing at all) into a pod
+# that already runs. podsleuth is timed twice: in the responder's flow, `checkpoint --pull`, whose
+# collector starts while the kubelet checkpoints (the pull: from the kubelet's reply to the
+# evidence sealed, from the custody log), and `--existing`, a pull on its own that waits for its
+# collector pod to start. Prints one table; RUNS=N repeats (median).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH=/usr/local/go/bin:$PATH
@@ -64,27 +67,49 @@ spec:
 EOT
 "$K" -n "$NS" wait --for=condition=Ready pod/kcat --timeout=60s >/dev/null
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-kt=(); pt=(); ps=(); pc=(); ph=()
+# the evidence of one podsleuth run: the "pulled" custody event's details
+pulled() {
+  local id; id=$(jq -r '.[0].evidence.id' "$W/p.json")
+  [ "$(jq -r '.[0].evidence.manifest.node_sha256 == .[0].evidence.manifest.local_sha256' "$W/p.json")" = true ] || { echo "hash mismatch"; exit 1; }
+  [ "$(jq -r '.[0].evidence.manifest.size' "$W/p.json")" -ge $((MB * 1048576)) ] || { echo "short archive"; exit 1; }
+  jq -c 'select(.action == "pulled") | .details' "$W/store/evidence/$id/custody.jsonl"
+}
+kt=(); ct=(); cp=(); cw=(); cs=(); et=(); es=(); eh=()
+export PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR=$DIR
 for i in $(seq "$RUNS"); do
   rm -f "$W/k.tar"
   t=$(date +%s.%N); "$K" -n "$NS" exec kcat -- cat "/checkpoints/$BASE" > "$W/k.tar"; kt+=("$(echo "$(date +%s.%N) - $t" | bc)")
   [ "$(stat -c %s "$W/k.tar")" = "$SIZE" ] || { echo "kubectl pulled a short file"; exit 1; }
+  rm -f "$W/k.tar"
+
+  # the responder's flow: checkpoint --pull (the collector starts while the kubelet checkpoints)
+  rm -rf "$W/store"
+  t=$(date +%s.%N)
+  "$W/podsleuth" checkpoint "$NS/big" -c app --pull --data-dir "$W/store" \
+    --collector-image "$PODSLEUTH_TEST_IMAGE" -q -o json > "$W/p.json"
+  ct+=("$(echo "$(date +%s.%N) - $t" | bc)")
+  d=$(pulled)
+  cp+=("$(jq -r .pull_seconds <<<"$d")"); cw+=("$(jq -r .collector_wait_seconds <<<"$d")"); cs+=("$(jq -r .collector_start_seconds <<<"$d")")
+  rm -f "$(jq -r '.[0].checkpoint.node_path' "$W/p.json")"
+
+  # a pull on its own of the archive already on the node: the collector's start is all in it
   rm -rf "$W/store"
   t=$(date +%s.%N)
   "$W/podsleuth" checkpoint "$NS/big" -c app --pull --existing "$F" --data-dir "$W/store" \
     --collector-image "$PODSLEUTH_TEST_IMAGE" -q -o json > "$W/p.json"
-  pt+=("$(echo "$(date +%s.%N) - $t" | bc)")
-  id=$(jq -r '.[0].evidence.id' "$W/p.json")
-  [ "$(jq -r '.[0].evidence.manifest.node_sha256 == .[0].evidence.manifest.local_sha256' "$W/p.json")" = true ] || { echo "hash mismatch"; exit 1; }
-  pulled=$(jq -c 'select(.action == "pulled") | .details' "$W/store/evidence/$id/custody.jsonl")
-  ps+=("$(jq -r .seconds <<<"$pulled")"); pc+=("$(jq -r .collector_start_seconds <<<"$pulled")"); ph+=("$(jq -r .node_hash_seconds <<<"$pulled")")
+  et+=("$(echo "$(date +%s.%N) - $t" | bc)")
+  d=$(pulled)
+  es+=("$(jq -r .collector_start_seconds <<<"$d")"); eh+=("$(jq -r .node_hash_seconds <<<"$d")")
 done
-K_MED=$(printf '%s\n' "${kt[@]}" | median); P_MED=$(printf '%s\n' "${pt[@]}" | median); S_MED=$(printf '%s\n' "${ps[@]}" | median)
+med() { printf '%s\n' "$@" | median; }
+K_MED=$(med "${kt[@]}"); CP_MED=$(med "${cp[@]}"); CT_MED=$(med "${ct[@]}"); ET_MED=$(med "${et[@]}")
 mib=$(echo "scale=1; $SIZE / 1048576" | bc)
+row() { printf '%-70s %8.2f %10.1f %7.2f\n' "$1" "$2" "$(echo "$SIZE/1048576/$2" | bc -l)" "$(echo "$2/$K_MED" | bc -l)"; }
 printf '\npull of a %s MiB kubelet checkpoint archive (checkpoint itself: %.2f s), median of %d runs\n' "$mib" "$ckpt" "$RUNS"
-printf '%-62s %8s %10s %7s\n' "tool" "seconds" "MiB/s" "ratio"
-printf '%-62s %8.2f %10.1f %7s\n' "kubectl exec cat > file (no hashing, collector already up)" "$K_MED" "$(echo "$SIZE/1048576/$K_MED" | bc -l)" "1.00"
-printf '%-62s %8.2f %10.1f %7.2f\n' "podsleuth stream (overlaps node sha256) + local sha256 + fsync" "$S_MED" "$(echo "$SIZE/1048576/$S_MED" | bc -l)" "$(echo "$S_MED/$K_MED" | bc -l)"
-printf '%-62s %8.2f %10.1f %7.2f\n' "podsleuth pull total (+collector pod, node sha256, cleanup)" "$P_MED" "$(echo "$SIZE/1048576/$P_MED" | bc -l)" "$(echo "$P_MED/$K_MED" | bc -l)"
-echo "runs: kubectl ${kt[*]} | podsleuth stream ${ps[*]} | podsleuth total ${pt[*]}"
-echo "podsleuth phases (median): collector pod start $(printf '%s\n' "${pc[@]}" | median) s, node sha256 (beside the stream) $(printf '%s\n' "${ph[@]}" | median) s"
+printf '%-70s %8s %10s %7s\n' "tool" "seconds" "MiB/s" "ratio"
+row "kubectl exec cat > file (no hashing, its pod already running)" "$K_MED"
+row "podsleuth checkpoint --pull: the pull (both sha256, fsync, sealed)" "$CP_MED"
+row "podsleuth checkpoint --pull: checkpoint + pull, whole command" "$CT_MED"
+row "podsleuth --existing: pull alone (+collector pod start, cleanup)" "$ET_MED"
+echo "runs: kubectl ${kt[*]} | pull after checkpoint ${cp[*]} | checkpoint+pull ${ct[*]} | pull alone ${et[*]}"
+echo "collector (median): start $(med "${cs[@]}") s of which the pull after the checkpoint waited $(med "${cw[@]}") s; alone: start $(med "${es[@]}") s; node sha256 beside the stream $(med "${eh[@]}") s"
