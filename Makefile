@@ -61,7 +61,7 @@ cover: ## unit test coverage report
 	$(GO) test -coverprofile=cover.out $(UNIT_PKGS) && $(GO) tool cover -func=cover.out | tail -1
 
 demo: setup build ## start the real single-node cluster with demo workloads and open podsleuth on it
-	test/e2e/demo.sh up && KUBECONFIG=$$(test/e2e/demo.sh kubeconfig) $(BIN)/podsleuth
+	test/e2e/demo.sh up && eval "$$(test/e2e/demo.sh env)" && $(BIN)/podsleuth
 
 demo-down: ## stop the demo cluster and leave nothing running
 	test/e2e/demo.sh down

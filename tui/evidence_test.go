@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/podsleuth/podsleuth/config"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/tui/keys"
@@ -75,4 +76,32 @@ func TestEvidenceOpenSendsOpen(t *testing.T) {
 	msg := cmd().(nav.OpenCheckpointMsg)
 	require.Equal(t, it.Archive, msg.Path)
 	require.Equal(t, "prod/web-1/app", msg.Label)
+}
+
+// TestOpeningEvidenceIsRecorded: opening an evidence item in the workbench (enter in the
+// evidence view, decoded by the real Loader) adds an "opened" event to its custody log and says so.
+func TestOpeningEvidenceIsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	st, err := fevidence.Open(dir)
+	require.NoError(t, err)
+	it, err := st.Import(t.Context(), filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar.zst"), fevidence.Manifest{CaseID: "IR-8"})
+	require.NoError(t, err)
+	cfg := &config.Config{CacheDir: t.TempDir(), DataDir: dir}
+	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Evidence: evidence.Source{Store: st}, Loader: NewLoader(cfg)})
+	a.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
+	run(t, a, a.Init())
+	_, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	run(t, a, cmd)
+	status, errLine := a.Status()
+	require.Empty(t, errLine)
+	require.Contains(t, status, "opening recorded in the custody log of "+it.ID)
+	evs, err := st.Custody(it.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	require.Equal(t, fevidence.ActionOpened, last.Action)
+	require.Equal(t, "podsleuth TUI", last.Details["by"])
+	vr, err := st.Verify(t.Context(), it.ID)
+	require.NoError(t, err)
+	require.True(t, vr.OK)
 }

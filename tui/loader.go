@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/criu"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
@@ -64,8 +65,30 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 		} else {
 			cp.Findings = findings.Analyze(cp)
 		}
+		ld.Custody = recordOpen(cfg.DataDir, path)
 		return ld, nil
 	}
+}
+
+// recordOpen records in its custody log that an evidence archive was opened in the workbench and
+// says so; a path outside the evidence store is not evidence (and the store is not created for it).
+func recordOpen(dataDir, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil || dataDir == "" || !strings.HasPrefix(abs, filepath.Clean(dataDir)+string(filepath.Separator)) {
+		return ""
+	}
+	st, err := evidence.Open(dataDir)
+	if err != nil {
+		return "warning: opening not recorded: " + err.Error()
+	}
+	it, err := st.RecordOpen(abs, map[string]string{"by": "podsleuth TUI"})
+	switch {
+	case err != nil:
+		return "warning: opening not recorded: " + err.Error()
+	case it != nil:
+		return "opening recorded in the custody log of " + it.ID
+	}
+	return ""
 }
 
 // memSearcher adapts forensics/memory to the Memory tab.

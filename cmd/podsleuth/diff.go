@@ -65,7 +65,7 @@ func (o *diffOptions) run(ctx context.Context, a *app) error {
 		if err != nil {
 			return err
 		}
-		in, err := loadEvidence(ctx, o.cfg, st, arg, loadOptions{reveal: o.reveal, noMemory: o.noMem})
+		in, err := loadEvidence(ctx, o.cfg, st, arg, loadOptions{reveal: o.reveal, noMemory: o.noMem, by: "podsleuth diff"})
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ type findingsOptions struct {
 func newFindingsCmd(a *app) *cobra.Command {
 	o := &findingsOptions{}
 	cmd := &cobra.Command{
-		Use:   "findings ARCHIVE",
+		Use:   "findings ARCHIVE|EVIDENCE-ID",
 		Short: "List suspicious findings in a checkpoint, most severe first",
 		Long: `findings applies podsleuth's rules to a decoded checkpoint: anonymous executable mappings (RWX is
 critical, R-X high), executable memfd mappings and mappings of deleted files, deleted executables,

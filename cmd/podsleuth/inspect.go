@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,7 +92,7 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 	}
 	o.paths = nil
 	for _, arg := range args {
-		p, err := resolveInspectArg(a, cmd, arg)
+		p, err := a.archiveArg(cmd, arg)
 		if err != nil {
 			return err
 		}
@@ -111,24 +110,6 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 		o.psTree = true // default: summary + tree
 	}
 	return nil
-}
-
-// resolveInspectArg returns arg when it names a file or directory; otherwise, when it looks
-// like an evidence ID (or a unique prefix of one), the archive of that evidence item.
-func resolveInspectArg(a *app, cmd *cobra.Command, arg string) (string, error) {
-	_, statErr := os.Stat(arg)
-	if statErr == nil || !errors.Is(statErr, os.ErrNotExist) || strings.ContainsRune(arg, '/') {
-		return arg, nil // Open reports any problem with the path itself
-	}
-	st, err := a.evidenceStore(cmd)
-	if err != nil {
-		return arg, nil
-	}
-	it, err := st.Get(arg)
-	if err != nil {
-		return "", fmt.Errorf("%s: no such file, and not an evidence ID (%v)", arg, err)
-	}
-	return it.Archive, nil
 }
 
 // Validate checks the option values.

@@ -23,7 +23,7 @@ type iocsOptions struct {
 func newIOCsCmd(a *app) *cobra.Command {
 	o := &iocsOptions{}
 	cmd := &cobra.Command{
-		Use:   "iocs ARCHIVE",
+		Use:   "iocs ARCHIVE|EVIDENCE-ID",
 		Short: "Extract indicators of compromise (addresses, URLs, keys, tokens, secrets) from a checkpoint",
 		Long: `iocs scans the environment and command line of every process, the container's configuration and
 every printable string (6+ characters) of process memory, shared memory, memfds, pipe buffers,

@@ -29,11 +29,14 @@ type memCheckpoint struct {
 
 func (m *memCheckpoint) Close() error { return m.arc.Close() }
 
-// memOpen opens ARCHIVE (tar, tar.gz, tar.zst or a CRIU image directory), decodes it and
-// indexes its memory.
+// memOpen opens ARCHIVE (tar, tar.gz, tar.zst, a CRIU image directory or an evidence ID),
+// decodes it and indexes its memory.
 func (a *app) memOpen(ctx context.Context, cmd *cobra.Command, path string) (*memCheckpoint, error) {
 	c, err := a.config(cmd)
 	if err != nil {
+		return nil, err
+	}
+	if path, err = a.archiveArg(cmd, path); err != nil {
 		return nil, err
 	}
 	arc, err := archive.Open(ctx, path, archive.LimitsFrom(c.Limits), c.CacheDir)
@@ -97,7 +100,7 @@ type memdumpOptions struct {
 func newMemdumpCmd(a *app) *cobra.Command {
 	o := &memdumpOptions{}
 	cmd := &cobra.Command{
-		Use:   "memdump ARCHIVE --pid N (--addr 0xADDR --len N | --maps)",
+		Use:   "memdump ARCHIVE|EVIDENCE-ID --pid N (--addr 0xADDR --len N | --maps)",
 		Short: "Hexdump or extract a process's memory from a checkpoint, or list its VMAs",
 		Long: `memdump reads a process's memory straight from the checkpoint's page images (no extraction):
 a hexdump in canonical "hexdump -C" layout with the VMA named, the raw bytes (-o raw, to stdout

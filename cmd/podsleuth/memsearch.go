@@ -61,7 +61,7 @@ type memsearchOptions struct {
 func newMemsearchCmd(a *app) *cobra.Command {
 	o := &memsearchOptions{}
 	cmd := &cobra.Command{
-		Use:   "memsearch ARCHIVE PATTERN",
+		Use:   "memsearch ARCHIVE|EVIDENCE-ID PATTERN",
 		Short: "Search a checkpoint's memory, shared memory, pipe buffers and socket queues",
 		Long: `memsearch searches every process's memory in a checkpoint (or those of --pid), plus the contents
 of shared memory and memfd objects, unread pipe buffers and queued socket data, each hit attributed

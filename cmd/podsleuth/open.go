@@ -30,7 +30,7 @@ type openOptions struct {
 func newOpenCmd(a *app) *cobra.Command {
 	o := &openOptions{}
 	return &cobra.Command{
-		Use:   "open ARCHIVE|IMAGE-DIR...",
+		Use:   "open ARCHIVE|IMAGE-DIR|EVIDENCE-ID...",
 		Short: "Open checkpoints in the workbench TUI",
 		Long: `Open decodes the given checkpoint archives (tar, tar.gz, tar.zst) or CRIU image directories and
 shows them in the workbench: summary and findings, the process tree with each process's
@@ -50,8 +50,12 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range archives {
-		if _, err := os.Stat(p); err != nil {
+	for i, p := range archives {
+		// the loader records the opening of evidence in its custody log
+		if archives[i], err = a.resolveArchive(cmd, p, false); err != nil {
+			return fmt.Errorf("open %w", err)
+		}
+		if _, err := os.Stat(archives[i]); err != nil {
 			return fmt.Errorf("open %s: %w", p, err)
 		}
 	}

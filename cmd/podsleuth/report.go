@@ -138,7 +138,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	r, inputs, err := buildCaseReport(ctx, o.cfg, st, o.inputs, o.notes, loadOptions{reveal: o.reveal, noMemory: o.noMem}, o.diff)
+	r, inputs, err := buildCaseReport(ctx, o.cfg, st, o.inputs, o.notes, loadOptions{reveal: o.reveal, noMemory: o.noMem, by: "podsleuth report"}, o.diff)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (
 		if err != nil {
 			return "", err
 		}
-		r, inputs, err := buildCaseReport(ctx, cfg, st, []string{path}, cfg.Case.Notes, loadOptions{reveal: cfg.Report.Reveal}, false)
+		r, inputs, err := buildCaseReport(ctx, cfg, st, []string{path}, cfg.Case.Notes, loadOptions{reveal: cfg.Report.Reveal, by: "podsleuth TUI (report)"}, false)
 		if err != nil {
 			return "", err
 		}
@@ -272,6 +272,8 @@ type loadOptions struct {
 	reveal bool
 	// noMemory skips the indicator scan of process memory (and memory-reading finding rules).
 	noMemory bool
+	// by, when set, records an "opened" custody event by it on an input that is evidence.
+	by string
 }
 
 func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, arg string, lo loadOptions) (*loadedEvidence, error) {
@@ -316,6 +318,11 @@ func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, a
 	if st != nil {
 		if item == nil {
 			item = storeItem(st, path, cp)
+		}
+		if item != nil && lo.by != "" {
+			if _, err := st.RecordOpen(path, map[string]string{"by": lo.by}); err != nil {
+				return nil, err
+			}
 		}
 		if item != nil {
 			evs, err := st.Custody(item.ID)

@@ -406,6 +406,21 @@ func (s *Store) ItemForPath(path string) (*Item, error) {
 	return it, nil
 }
 
+// RecordOpen records in the custody log that the evidence archive at path was opened for
+// analysis, by which tool or command (details, e.g. {"by": "podsleuth findings"}): the chain of
+// custody lists every access, not only the changes. It returns the item, or nil when path is not
+// an evidence archive of this store (nothing to record).
+func (s *Store) RecordOpen(path string, details map[string]string) (*Item, error) {
+	it, err := s.ItemForPath(path)
+	if err != nil {
+		return nil, nil // not evidence: nothing to record
+	}
+	if err := s.Log(it.ID, Event{Action: ActionOpened, Details: details}); err != nil {
+		return it, fmt.Errorf("custody log of %s: %w", it.ID, err)
+	}
+	return it, nil
+}
+
 // Log appends an event to an item's custody log. Time and Actor are filled when empty.
 func (s *Store) Log(id string, e Event) error {
 	it, err := s.Get(id)

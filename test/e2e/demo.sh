@@ -8,7 +8,7 @@
 #   payments/payments-api   the compromised pod: secrets in its environment, a busybox copy dropped
 #                       under /tmp/.x and run from there as a backdoor listener (:31337) and as a
 #                       beacon that connects to shop/c2 every 5 s and sends the host name
-# Usage: demo.sh up|down|kubeconfig|status
+# Usage: demo.sh up|down|kubeconfig|env|status
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 export PODSLEUTH_CACHE=${PODSLEUTH_CACHE:-$HOME/.cache/podsleuth-dev}
@@ -53,11 +53,12 @@ EOT
   "$K" -n payments wait --for=condition=Ready pod/payments-api --timeout=90s >/dev/null
   cat <<EOT
 
-podsleuth demo is up. KUBECONFIG=$KUBECONFIG
+podsleuth demo is up.
   namespaces shop (web, worker, c2) and payments (payments-api: the compromised pod)
 Try:
+  eval "\$(test/e2e/demo.sh env)"    # KUBECONFIG, and this kubelet's checkpoint directory
   podsleuth preflight payments/payments-api
-  podsleuth checkpoint payments/payments-api --pull --collector-image $PODSLEUTH_TEST_IMAGE
+  podsleuth checkpoint payments/payments-api --pull
   podsleuth evidence list
   podsleuth                         # the workbench: browse, checkpoint, pull, analyse
 Stop with: make demo-down
@@ -68,6 +69,11 @@ case ${1:-} in
   up) up ;;
   down) "$HERE/cluster.sh" down ;;
   kubeconfig) "$HERE/cluster.sh" kubeconfig ;;
+  env) # what podsleuth needs to know about the demo cluster
+    eval "$("$HERE/cluster.sh" env)"
+    echo "export KUBECONFIG=$KUBECONFIG"
+    # this kubelet's root is not /var/lib/kubelet: the collector is prestarted in the right place
+    echo "export PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR=$PODSLEUTH_TEST_CHECKPOINT_DIR" ;;
   status) "$HERE/cluster.sh" status; "$K" --kubeconfig "$("$HERE/cluster.sh" kubeconfig)" get pods -n shop -o wide; "$K" --kubeconfig "$("$HERE/cluster.sh" kubeconfig)" get pods -n payments -o wide ;;
-  *) echo "usage: $0 up|down|kubeconfig|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|kubeconfig|env|status" >&2; exit 2 ;;
 esac

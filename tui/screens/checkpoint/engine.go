@@ -21,6 +21,9 @@ type Loaded struct {
 	IOCNote string
 	// FindingsNote explains why Checkpoint.Findings is empty when analysis did not run.
 	FindingsNote string
+	// Custody says where the opening was recorded (evidence) or why it could not be; empty for
+	// a file that is not evidence.
+	Custody string
 	// Close releases the archive (temporary files) when the screen is popped.
 	Close func() error
 }

@@ -360,8 +360,12 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 			return m, nav.Err(fmt.Errorf("open %s: %w", m.path, msg.Err), "")
 		}
 		m.setLoaded(msg.Loaded)
-		return m, nav.Status(fmt.Sprintf("decoded %s: %d processes, %d sockets, %d findings", m.Title(),
-			len(msg.Loaded.Checkpoint.Processes), len(msg.Loaded.Checkpoint.Sockets), len(msg.Loaded.Checkpoint.Findings)))
+		status := fmt.Sprintf("decoded %s: %d processes, %d sockets, %d findings", m.Title(),
+			len(msg.Loaded.Checkpoint.Processes), len(msg.Loaded.Checkpoint.Sockets), len(msg.Loaded.Checkpoint.Findings))
+		if msg.Loaded.Custody != "" {
+			status += "; " + msg.Loaded.Custody
+		}
+		return m, nav.Status(status)
 	case SearchProgressMsg:
 		if msg.ID != m.mem.searchID || !m.mem.running {
 			return m, nil
