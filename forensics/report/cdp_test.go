@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +59,9 @@ func startBrowser(ctx context.Context, t testing.TB, bin string) *browser {
 		"--disable-default-apps", "--disable-extensions", "--no-default-browser-check", "--mute-audio",
 		"--host-resolver-rules=MAP * ~NOTFOUND", "--user-data-dir="+profile, "--remote-debugging-port=0",
 		"--window-size=1280,900", "about:blank")
+	// its own process group: the renderer, GPU and crashpad children go with it, and none of
+	// them still writes into the profile when the test's TempDir is removed
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -66,8 +70,12 @@ func startBrowser(ctx context.Context, t testing.TB, bin string) *browser {
 		if b.conn != nil {
 			b.conn.Close(websocket.StatusNormalClosure, "")
 		}
-		_ = cmd.Process.Kill()
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		_ = cmd.Wait()
+		for i := 0; i < 100 && syscall.Kill(-pgid, 0) == nil; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 	urlc := make(chan string, 1)
 	var logMu sync.Mutex

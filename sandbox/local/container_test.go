@@ -139,11 +139,12 @@ func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 		rt = testenv.Tool(t, "runc")
 	}
 	l.cfg.Runtime = rt
-	bb := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "busybox")
+	// the exact busybox the fixture ran: Debian bookworm's busybox-static 1.35 (test/setup/k8s.sh)
+	bb := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "busybox-bookworm")
 	if _, err := os.Stat(bb); err != nil {
-		bb = testenv.Tool(t, "busybox")
+		testenv.Missing(t, "the fixture's busybox "+bb, "run test/setup/k8s.sh (make setup)")
 	}
-	// the test cluster's busybox image: busybox-static and a symlink per applet (cluster.sh)
+	// the busybox image the fixture was taken with: busybox-static and a symlink per applet
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755))
 	out, err := exec.Command("cp", bb, filepath.Join(rootfs, "bin", "busybox")).CombinedOutput()

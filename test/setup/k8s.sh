@@ -48,11 +48,14 @@ if [ ! -x $B/etcd ]; then
   ln -sf $K/pkgs/etcd/root/usr/bin/etcd $B/etcd
 fi
 
-if [ ! -x $B/runc ] || [ ! -d $K/cni-bin ]; then
-  log "unpacking runc, CNI plugins (Debian bookworm)"
-  suite_download bookworm $K/pkgs/node runc containernetworking-plugins >&2
+# busybox-bookworm (1.35) is the exact binary the committed kubelet/containerd fixture
+# archive ran (test/fixtures/archives/containerd-busybox.tar): restoring it needs that build.
+if [ ! -x $B/runc ] || [ ! -d $K/cni-bin ] || [ ! -x $B/busybox-bookworm ]; then
+  log "unpacking runc, CNI plugins, busybox-static 1.35 (Debian bookworm)"
+  suite_download bookworm $K/pkgs/node runc containernetworking-plugins busybox-static >&2
   ln -sf $K/pkgs/node/root/usr/sbin/runc $B/runc
   mkdir -p $K/cni-bin; cp -a $K/pkgs/node/root/usr/lib/cni/* $K/cni-bin/
+  cp $K/pkgs/node/root/bin/busybox $B/busybox-bookworm
 fi
 
 # The test image's busybox, also tagged as the default collector image busybox:1.37. BusyBox >=
