@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -104,4 +106,58 @@ func TestOpeningEvidenceIsRecorded(t *testing.T) {
 	vr, err := st.Verify(t.Context(), it.ID)
 	require.NoError(t, err)
 	require.True(t, vr.OK)
+}
+
+// TestRestoreAsksForTheBaseRootfs: R on an evidence item asks for the container's base root
+// filesystem (and the sinkhole, tab) before restoring; the answer reaches the restore engine,
+// esc restores nothing, and the next question offers the last answer.
+func TestRestoreAsksForTheBaseRootfs(t *testing.T) {
+	st, err := fevidence.Open(t.TempDir())
+	require.NoError(t, err)
+	it, err := st.Import(t.Context(), filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar.zst"),
+		fevidence.Manifest{CaseID: "IR-9", Namespace: "prod", Pod: "web-1", Container: "app"})
+	require.NoError(t, err)
+	type call struct {
+		path string
+		o    evidence.RestoreOptions
+	}
+	var calls []call
+	restore := func(_ context.Context, path string, o evidence.RestoreOptions) (string, error) {
+		calls = append(calls, call{path, o})
+		return "restored into sandbox sb-1", nil
+	}
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test",
+		Evidence: evidence.Source{Store: st, Actions: evidence.Actions{Restore: restore}}})
+	a.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
+	run(t, a, a.Init())
+
+	_, cmd := a.Update(press('R'))
+	run(t, a, cmd)
+	frame := ansi.Strip(a.Render())
+	require.Len(t, strings.Split(frame, "\n"), 30)
+	require.Contains(t, frame, "Restore prod/web-1/app into an isolated sandbox?")
+	require.Contains(t, frame, "sinkhole (answers and records every outbound attempt): off")
+	require.Contains(t, frame, "base rootfs: █")
+	typeKeys(t, a, "/srv/rootfs.tar")
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), "outbound attempt): on")
+	require.Empty(t, calls, "nothing runs before enter")
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	run(t, a, cmd)
+	require.Equal(t, []call{{it.Archive, evidence.RestoreOptions{Rootfs: "/srv/rootfs.tar", Sinkhole: true}}}, calls)
+	status, _ := a.Status()
+	require.Contains(t, status, "restored into sandbox sb-1")
+	require.NotContains(t, ansi.Strip(a.Render()), "base rootfs:", "the question is gone")
+
+	// asked again: the last rootfs is offered; esc cancels
+	_, cmd = a.Update(press('R'))
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), "base rootfs: /srv/rootfs.tar█")
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	run(t, a, cmd)
+	require.Len(t, calls, 1, "esc restores nothing")
+	status, _ = a.Status()
+	require.Contains(t, status, "restore cancelled")
+	require.NotContains(t, ansi.Strip(a.Render()), "base rootfs:")
 }

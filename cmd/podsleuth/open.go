@@ -140,9 +140,9 @@ func silenceKlog(l *slog.Logger) {
 
 // tuiRestorer is the evidence view's restore (key R): the same local restore as
 // `podsleuth restore --local`, the tree left stopped, the outcome in the custody log.
-func tuiRestorer(a *app, cmd *cobra.Command) func(ctx context.Context, path string) (string, error) {
-	return func(ctx context.Context, path string) (string, error) {
-		o := &restoreOptions{local: true, output: "text"}
+func tuiRestorer(a *app, cmd *cobra.Command) func(ctx context.Context, path string, ro evscreen.RestoreOptions) (string, error) {
+	return func(ctx context.Context, path string, ro evscreen.RestoreOptions) (string, error) {
+		o := &restoreOptions{local: true, output: "text", rootfs: ro.Rootfs, sinkhole: ro.Sinkhole}
 		if err := o.complete(a, cmd, []string{path}); err != nil {
 			return "", err
 		}

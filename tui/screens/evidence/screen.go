@@ -20,6 +20,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/tui/components/prompt"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -45,7 +46,16 @@ type Actions struct {
 	// Report exports a report of the archive at path and returns the written file.
 	Report func(ctx context.Context, path string) (string, error)
 	// Restore restores the archive into a sandbox and returns a description of it.
-	Restore func(ctx context.Context, path string) (string, error)
+	Restore func(ctx context.Context, path string, o RestoreOptions) (string, error)
+}
+
+// RestoreOptions are what the view asks before a restore.
+type RestoreOptions struct {
+	// Rootfs is the container's base root filesystem (a directory or a tar): a container
+	// checkpoint holds only the changes to it. Empty: none (a bare CRIU image needs none).
+	Rootfs string
+	// Sinkhole gives the sandbox a sinkhole that answers and records every outbound attempt.
+	Sinkhole bool
 }
 
 // Source loads the list: the store (nil when it could not be opened; StoreErr says why) and
@@ -106,6 +116,10 @@ func actionCmd(action, path string, f func(context.Context, string) (string, err
 	}
 }
 
+func restoreCmd(path string, o RestoreOptions, f func(context.Context, string, RestoreOptions) (string, error)) tea.Cmd {
+	return actionCmd("restore", path, func(ctx context.Context, p string) (string, error) { return f(ctx, p, o) })
+}
+
 // Model is the evidence view.
 type Model struct {
 	src      Source
@@ -120,6 +134,10 @@ type Model struct {
 	loaded   bool
 	Banner   string
 	busy     map[string]string
+	// restoring is the archive a restore is asked for (the rootfs prompt is shown), else "".
+	restoring, restoreLabel string
+	rootfs                  prompt.Model
+	sinkhole                bool
 }
 
 const samplePrefix = "sample:"
@@ -131,7 +149,8 @@ func New(src Source, th theme.Theme, km keys.Map) *Model {
 		{Title: "NODE", Max: 20}, {Title: "ACQUIRED"}, {Title: "SIZE", Right: true, Numeric: true},
 		{Title: "HASH"},
 	}
-	m := &Model{src: src, th: th, km: km, tbl: table.New(cols, th, km), busy: map[string]string{}}
+	m := &Model{src: src, th: th, km: km, tbl: table.New(cols, th, km), busy: map[string]string{},
+		rootfs: prompt.New("base rootfs: ")}
 	m.tbl.Empty = "loading…"
 	return m
 }
@@ -156,7 +175,32 @@ func (m *Model) layout() {
 	if m.Banner != "" {
 		top = 2
 	}
+	if m.restoring != "" {
+		top += len(m.restoreLines())
+	}
 	m.tbl.SetSize(m.w, max(m.h-top, 1))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// Capturing: the rootfs prompt takes every key while shown.
+func (m *Model) Capturing() bool { return m.restoring != "" }
+
+// restoreLines are the restore question under the list, the prompt last.
+func (m *Model) restoreLines() []string {
+	return []string{
+		m.th.Title.Render("Restore " + m.restoreLabel + " into an isolated sandbox?"),
+		"Fresh local namespaces, loopback only; the copy stays stopped until `podsleuth sandbox resume`.",
+		"A container checkpoint holds only its changes: give the base image's root filesystem (directory or tar), or leave it empty.",
+		"sinkhole (answers and records every outbound attempt): " + onOff(m.sinkhole),
+		m.th.Key.Render("enter") + " restore   " + m.th.Key.Render("tab") + " sinkhole on/off   " + m.th.Key.Render("esc") + " cancel",
+		m.rootfs.View(),
+	}
 }
 
 // SetBanner shows a line above the list (e.g. why there is no cluster).
@@ -308,6 +352,26 @@ func (m *Model) selected() (path, label, embedded string, item *fevidence.Item) 
 
 func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	km := m.km
+	if m.restoring != "" {
+		if msg.String() == "tab" {
+			m.sinkhole = !m.sinkhole
+			return m, nil
+		}
+		var res prompt.Result
+		m.rootfs, res = m.rootfs.Update(msg)
+		switch res {
+		case prompt.Submitted:
+			path, o := m.restoring, RestoreOptions{Rootfs: strings.TrimSpace(m.rootfs.Value), Sinkhole: m.sinkhole}
+			m.restoring = ""
+			m.layout()
+			return m, tea.Batch(nav.Status("restoring into an isolated sandbox…"), restoreCmd(path, o, m.src.Actions.Restore))
+		case prompt.Cancelled:
+			m.restoring = ""
+			m.layout()
+			return m, nav.Status("restore cancelled")
+		}
+		return m, nil
+	}
 	switch {
 	case key.Matches(msg, km.Enter):
 		path, label, emb, _ := m.selected()
@@ -348,7 +412,12 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		if m.src.Actions.Restore == nil {
 			return m, nav.Err(errors.New("restore into a sandbox is not available in this build yet"), "use `podsleuth restore` once the sandbox engine is built")
 		}
-		return m, tea.Batch(nav.Status("restoring into an isolated sandbox…"), actionCmd("restore", path, m.src.Actions.Restore))
+		_, label, _, _ := m.selected()
+		// ask for the base rootfs, offering the last one given
+		m.restoring, m.restoreLabel = path, label
+		m.rootfs.Reset(m.rootfs.Value)
+		m.layout()
+		return m, nil
 	case key.Matches(msg, km.Refresh):
 		return m, m.Init()
 	}
@@ -359,6 +428,13 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 // View renders the banner and the list.
 func (m *Model) View() string {
 	v := m.tbl.View()
+	if m.restoring != "" {
+		q := m.restoreLines()
+		for i := range q {
+			q[i] = fit(q[i], m.w)
+		}
+		v += "\n" + strings.Join(q, "\n")
+	}
 	if m.Banner != "" {
 		v = m.th.Warning.Render(fit(m.Banner, m.w)) + "\n" + fit("", m.w) + "\n" + v
 	}
