@@ -226,6 +226,101 @@ type FD struct {
 	SocketIno uint32 `json:"socket_ino,omitempty"`
 	// PipeID is set for pipes and FIFOs: the id in Checkpoint.Pipes.
 	PipeID uint32 `json:"pipe_id,omitempty"`
+	// The state of kernel objects that are neither files nor sockets, as CRIU saved it; at
+	// most one is set, matching Type.
+	EventFD  *EventFD  `json:"eventfd,omitempty"`
+	TimerFD  *TimerFD  `json:"timerfd,omitempty"`
+	SignalFD *SignalFD `json:"signalfd,omitempty"`
+	Inotify  *Inotify  `json:"inotify,omitempty"`
+	Epoll    *Epoll    `json:"epoll,omitempty"`
+	TTY      *TTY      `json:"tty,omitempty"`
+}
+
+// EventFD is an eventfd's state (CRIU eventfd.proto). CRIU 4.2 does not record EFD_SEMAPHORE,
+// so the image cannot tell a semaphore eventfd from a plain one; EFD_NONBLOCK and EFD_CLOEXEC
+// are FD.Flags' O_NONBLOCK and O_CLOEXEC.
+type EventFD struct {
+	// Counter is the 64-bit counter: the sum written and not yet read.
+	Counter uint64 `json:"counter"`
+}
+
+// TimerFD is a timerfd's clock and setting (CRIU timerfd.proto, from /proc/PID/fdinfo).
+type TimerFD struct {
+	// Clock is "CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_BOOTTIME", "CLOCK_REALTIME_ALARM",
+	// "CLOCK_BOOTTIME_ALARM" or "CLOCK_<n>".
+	Clock string `json:"clock"`
+	// Value is the time left until the next expiry when CRIU read it (0: disarmed); Interval
+	// the period after that (0: one-shot). JSON: nanoseconds.
+	Value    time.Duration `json:"value_ns"`
+	Interval time.Duration `json:"interval_ns"`
+	// Ticks is the number of expirations not yet read.
+	Ticks uint64 `json:"ticks,omitempty"`
+	// Abstime says the timer was set with TFD_TIMER_ABSTIME (Value is still the time left).
+	Abstime bool `json:"abstime,omitempty"`
+}
+
+// SignalFD is the set of signals a signalfd accepts (CRIU signalfd.proto).
+type SignalFD struct {
+	// Signals names the mask's signals in signal number order, "SIGHUP|SIGUSR2"; real-time
+	// signals are "SIGRTMIN+n" as kill -l names them.
+	Signals string `json:"signals"`
+}
+
+// Inotify is an inotify instance's watches (CRIU fsnotify.proto).
+type Inotify struct {
+	// Watches are sorted by watch descriptor.
+	Watches []InotifyWatch `json:"watches"`
+}
+
+// InotifyWatch is one inotify watch.
+type InotifyWatch struct {
+	WD int32 `json:"wd"`
+	// Path is the watched file or directory as CRIU resolved it from its file handle (empty
+	// when CRIU recorded none: then only Ino and Dev identify it).
+	Path string `json:"path,omitempty"`
+	Ino  uint64 `json:"ino"`
+	// Dev is the watched inode's filesystem device, "major:minor".
+	Dev string `json:"dev"`
+	// Mask names the watched events, "IN_MODIFY|IN_CLOSE_WRITE" (inotify(7) names; unknown
+	// bits in hex).
+	Mask string `json:"mask"`
+}
+
+// Epoll is an epoll instance's interest list (CRIU eventpoll.proto).
+type Epoll struct {
+	// Targets are sorted by fd.
+	Targets []EpollTarget `json:"targets"`
+}
+
+// EpollTarget is one file descriptor an epoll instance watches.
+type EpollTarget struct {
+	// FD is the watched descriptor's number in the same process.
+	FD int `json:"fd"`
+	// Events names the event mask, "EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLET" (the kernel always adds
+	// EPOLLERR and EPOLLHUP).
+	Events string `json:"events"`
+	// Data is the user data registered with the target, in hex ("0xfeed0003"): often a pointer
+	// into the process's memory.
+	Data string `json:"data"`
+}
+
+// TTY is a terminal's state (CRIU tty.proto tty_info_entry).
+type TTY struct {
+	// Type is "PTY", "CONSOLE", "VT", "CTTY", "EXT_TTY", "SERIAL" or "UNKNOWN".
+	Type string `json:"type"`
+	// Master is set for a pseudo-terminal's master end (/dev/ptmx); Index is a PTY's number,
+	// the N of /dev/pts/N, for both ends.
+	Master bool   `json:"master,omitempty"`
+	Index  uint32 `json:"index"`
+	// Rdev is the device number of the terminal, "major:minor" (ptmx is 5:2, pts 136+:N).
+	Rdev string `json:"rdev"`
+	// SID and PGRP are the session and foreground process group when the terminal is a
+	// controlling terminal; 0 otherwise.
+	SID  uint32 `json:"sid,omitempty"`
+	PGRP uint32 `json:"pgrp,omitempty"`
+	// Rows and Cols are the window size.
+	Rows uint32 `json:"rows,omitempty"`
+	Cols uint32 `json:"cols,omitempty"`
 }
 
 // Socket is one socket of the dumped tree.

@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixtureNames are the committed fixtures, relative to test/fixtures.
 var fixtureNames = []string{
-	"images/full", "images/full-t2", "images/criu41",
+	"images/full", "images/full-t2", "images/criu41", "images/fds",
 	"archives/podman-crun.tar", "archives/podman-crun.tar.gz", "archives/podman-crun.tar.zst",
 	"archives/podman-runc.tar", "archives/containerd-busybox.tar",
 }

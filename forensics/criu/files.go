@@ -1,20 +1,27 @@
 package criu
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/checkpoint-restore/go-criu/v8/crit/images/eventpoll"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/fdinfo"
+	"github.com/checkpoint-restore/go-criu/v8/crit/images/fsnotify"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/memfd"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/pipe"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/regfile"
 	remap_file_path "github.com/checkpoint-restore/go-criu/v8/crit/images/remap-file-path"
 	sk_inet "github.com/checkpoint-restore/go-criu/v8/crit/images/sk-inet"
 	sk_unix "github.com/checkpoint-restore/go-criu/v8/crit/images/sk-unix"
+	"github.com/checkpoint-restore/go-criu/v8/crit/images/timerfd"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/tty"
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/vma"
 	"google.golang.org/protobuf/proto"
@@ -207,18 +214,33 @@ func (d *decoder) fd(pid int, e *fdinfo.FdinfoEntry) forensics.FD {
 	case fdinfo.FdTypes_EVENTFD:
 		out.Type, out.Path = forensics.FDEventFD, "anon_inode:[eventfd]"
 		out.Flags = OpenFlags(f.GetEfd().GetFlags(), cloexec)
+		if e := f.GetEfd(); e != nil {
+			out.EventFD = &forensics.EventFD{Counter: e.GetCounter()}
+		}
 	case fdinfo.FdTypes_EVENTPOLL:
 		out.Type, out.Path = forensics.FDEventPoll, "anon_inode:[eventpoll]"
 		out.Flags = OpenFlags(f.GetEpfd().GetFlags(), cloexec)
+		if e := f.GetEpfd(); e != nil {
+			out.Epoll = epoll(e)
+		}
 	case fdinfo.FdTypes_SIGNALFD:
 		out.Type, out.Path = forensics.FDSignalFD, "anon_inode:[signalfd]"
 		out.Flags = OpenFlags(f.GetSgfd().GetFlags(), cloexec)
+		if e := f.GetSgfd(); e != nil {
+			out.SignalFD = &forensics.SignalFD{Signals: SignalMask(e.GetSigmask())}
+		}
 	case fdinfo.FdTypes_TIMERFD:
 		out.Type, out.Path = forensics.FDTimerFD, "anon_inode:[timerfd]"
 		out.Flags = OpenFlags(f.GetTfd().GetFlags(), cloexec)
+		if e := f.GetTfd(); e != nil {
+			out.TimerFD = timerFD(e)
+		}
 	case fdinfo.FdTypes_INOTIFY:
 		out.Type, out.Path = forensics.FDInotify, "anon_inode:inotify"
 		out.Flags = OpenFlags(f.GetIfy().GetFlags(), cloexec)
+		if e := f.GetIfy(); e != nil {
+			out.Inotify = inotify(e)
+		}
 	case fdinfo.FdTypes_FANOTIFY:
 		out.Type, out.Path = forensics.FDFanotify, "anon_inode:[fanotify]"
 		out.Flags = OpenFlags(f.GetFfy().GetFlags(), cloexec)
@@ -227,6 +249,9 @@ func (d *decoder) fd(pid int, e *fdinfo.FdinfoEntry) forensics.FD {
 		out.Type = forensics.FDTTY
 		out.Flags = OpenFlags(t.GetFlags(), cloexec)
 		out.Path = d.ttyPath(t)
+		if info, ok := d.ttyInfo[t.GetTtyInfoId()]; ok {
+			out.TTY = ttyState(info)
+		}
 	case fdinfo.FdTypes_MEMFD:
 		m := f.GetMemfd()
 		out.Type = forensics.FDMemfd
@@ -275,7 +300,7 @@ func (d *decoder) ttyPath(t *tty.TtyFileEntry) string {
 	switch info.GetType() {
 	case tty.TtyType_PTY:
 		// ptmx has major 5 minor 2; slaves are /dev/pts/N (majors 136-143).
-		if info.GetRdev()>>8 == 5 {
+		if isPtyMaster(info.GetRdev()) {
 			return fmt.Sprintf("/dev/ptmx (pts %d)", info.GetPty().GetIndex())
 		}
 		return fmt.Sprintf("/dev/pts/%d", info.GetPty().GetIndex())
@@ -287,6 +312,93 @@ func (d *decoder) ttyPath(t *tty.TtyFileEntry) string {
 		return fmt.Sprintf("/dev/tty%d", info.GetRdev()&0xff)
 	}
 	return fmt.Sprintf("tty:[%s %d]", info.GetType(), info.GetId())
+}
+
+// timerFD converts a timerfd's setting. CRIU copies it from /proc/PID/fdinfo, where it_value
+// is the time left until the next expiry whatever the settime flags (fs/timerfd.c).
+func timerFD(e *timerfd.TimerfdEntry) *forensics.TimerFD {
+	return &forensics.TimerFD{
+		Clock:    ClockName(e.GetClockid()),
+		Value:    duration(e.GetVsec(), e.GetVnsec()),
+		Interval: duration(e.GetIsec(), e.GetInsec()),
+		Ticks:    e.GetTicks(),
+		Abstime:  e.GetSettimeFlags()&1 != 0, // TFD_TIMER_ABSTIME
+	}
+}
+
+// duration is sec seconds plus nsec nanoseconds, saturated at the largest time.Duration (a
+// hostile image can hold any uint64).
+func duration(sec, nsec uint64) time.Duration {
+	const maxSec = uint64(math.MaxInt64 / int64(time.Second))
+	if sec > maxSec || nsec > uint64(math.MaxInt64) {
+		return math.MaxInt64
+	}
+	d := time.Duration(sec) * time.Second
+	if time.Duration(nsec) > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return d + time.Duration(nsec)
+}
+
+// inotify converts an inotify instance's watches. CRIU stores each watch inside the file entry
+// (very old versions wrote inotify-wd.img, which is not read here), with the path it found by
+// opening the watch's file handle (fsnotify.c check_open_handle); the path is empty when the
+// handle could not be resolved to one.
+func inotify(e *fsnotify.InotifyFileEntry) *forensics.Inotify {
+	out := &forensics.Inotify{Watches: []forensics.InotifyWatch{}}
+	for _, w := range e.GetWd() {
+		out.Watches = append(out.Watches, forensics.InotifyWatch{
+			WD:   int32(w.GetWd()),
+			Path: w.GetFHandle().GetPath(),
+			Ino:  w.GetIIno(),
+			Dev:  kernelDev(w.GetSDev()),
+			Mask: InotifyMask(w.GetMask()),
+		})
+	}
+	slices.SortStableFunc(out.Watches, func(a, b forensics.InotifyWatch) int { return cmp.Compare(a.WD, b.WD) })
+	return out
+}
+
+// epoll converts an epoll instance's interest list. CRIU stores each target inside the file
+// entry (very old versions wrote eventpoll-tfd.img, which is not read here) by its fd number in
+// the owning process (eventpoll.c: a target whose fd was closed or reused after EPOLL_CTL_ADD is
+// stored as another fd of the same file in that process; with none, the dump fails).
+func epoll(e *eventpoll.EventpollFileEntry) *forensics.Epoll {
+	out := &forensics.Epoll{Targets: []forensics.EpollTarget{}}
+	for _, t := range e.GetTfd() {
+		out.Targets = append(out.Targets, forensics.EpollTarget{
+			FD:     int(t.GetTfd()),
+			Events: EpollEvents(t.GetEvents()),
+			Data:   "0x" + strconv.FormatUint(t.GetData(), 16),
+		})
+	}
+	slices.SortStableFunc(out.Targets, func(a, b forensics.EpollTarget) int { return cmp.Compare(a.FD, b.FD) })
+	return out
+}
+
+// ttyState converts a terminal's tty-info entry.
+func ttyState(info *tty.TtyInfoEntry) *forensics.TTY {
+	out := &forensics.TTY{
+		Type: info.GetType().String(),
+		Rdev: userDev(info.GetRdev()),
+		SID:  info.GetSid(),
+		PGRP: info.GetPgrp(),
+	}
+	if info.GetType() == tty.TtyType_PTY {
+		out.Index = info.GetPty().GetIndex()
+		out.Master = isPtyMaster(info.GetRdev())
+	}
+	if ws := info.GetWinsize(); ws != nil {
+		out.Rows, out.Cols = ws.GetWsRow(), ws.GetWsCol()
+	}
+	return out
+}
+
+// isPtyMaster reports whether a tty rdev is a pseudo-terminal master: the ptmx device 5:2, or
+// the Unix98 master majors 128-135 (CRIU tty.c get_tty_driver).
+func isPtyMaster(rdev uint32) bool {
+	major := (rdev >> 8) & 0xfff
+	return userDev(rdev) == "5:2" || (major >= 128 && major <= 135)
 }
 
 // vma converts one VMA, resolving file and memfd paths and counting resident bytes.

@@ -17,21 +17,27 @@ import (
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/pstree"
 	sk_packet "github.com/checkpoint-restore/go-criu/v8/crit/images/sk-packet"
 	tcp_stream "github.com/checkpoint-restore/go-criu/v8/crit/images/tcp-stream"
+	"github.com/checkpoint-restore/go-criu/v8/crit/images/tty"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/podsleuth/podsleuth/test/fixtures"
 )
 
-// addImageSeeds adds every fixture image file whose name matches to the corpus.
-func addImageSeeds(f *testing.F, match func(string) bool) {
-	for _, d := range []string{"images/full", "images/criu41"} {
+// seedFixtures are the image directories the fuzz targets take seeds from: criu 4.2.1 and
+// 4.1.1 dumps of target.c, and fds.c's eventfd, timerfd, signalfd, inotify, epoll and pty.
+var seedFixtures = []string{"images/full", "images/criu41", "images/fds"}
+
+// addImageSeeds adds every fixture image file whose name matches to the corpus; match gets
+// the fixture directory and the file name.
+func addImageSeeds(f *testing.F, match func(dir, name string) bool) {
+	for _, d := range seedFixtures {
 		ents, err := os.ReadDir(filepath.Join(fixtures.Dir(), d))
 		if err != nil {
 			f.Fatal(err)
 		}
 		for _, e := range ents {
-			if !match(e.Name()) {
+			if !match(d, e.Name()) {
 				continue
 			}
 			b, err := os.ReadFile(filepath.Join(fixtures.Dir(), d, e.Name()))
@@ -45,7 +51,7 @@ func addImageSeeds(f *testing.F, match func(string) bool) {
 
 // FuzzReadPagemap: no panic, and what decodes is a valid, sorted, non-overlapping page list.
 func FuzzReadPagemap(f *testing.F) {
-	addImageSeeds(f, func(n string) bool { return strings.HasPrefix(n, "pagemap-") })
+	addImageSeeds(f, func(_, n string) bool { return strings.HasPrefix(n, "pagemap-") })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, entries, format, err := ReadPagemap(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -84,6 +90,8 @@ func messageFor(magic string) proto.Message {
 		return &fdinfo.FileEntry{}
 	case "FDINFO":
 		return &fdinfo.FdinfoEntry{}
+	case "TTY_INFO":
+		return &tty.TtyInfoEntry{}
 	case "MNTS":
 		return &mnt.MntEntry{}
 	case "PIPES_DATA", "FIFO_DATA":
@@ -100,13 +108,14 @@ func messageFor(magic string) proto.Message {
 // payloads) over arbitrary bytes: no panic, errors are ErrBadImage, and the reader never
 // reads past the image.
 func FuzzDecodeImage(f *testing.F) {
-	// One seed per image kind (the first of each prefix): enough to reach every decoder.
+	// One seed per image kind and fixture (the first of each prefix): enough to reach every
+	// decoder with every kind of entry the fixtures hold (files.img differs between them).
 	seen := map[string]bool{}
-	addImageSeeds(f, func(n string) bool {
+	addImageSeeds(f, func(dir, n string) bool {
 		if !strings.HasSuffix(n, ".img") || strings.HasPrefix(n, "pages-") {
 			return false
 		}
-		kind := strings.TrimRight(strings.TrimSuffix(n, ".img"), "0123456789abcdef-")
+		kind := dir + "/" + strings.TrimRight(strings.TrimSuffix(n, ".img"), "0123456789abcdef-")
 		if seen[kind] {
 			return false
 		}

@@ -179,3 +179,113 @@ func seccompMode(m int32) string {
 	}
 	return strconv.Itoa(int(m))
 }
+
+// bitName names one flag bit.
+type bitName struct {
+	bit  uint64
+	name string
+}
+
+// bitNames joins the names of the set bits of v with "|", in table order; bits no entry names
+// are appended in hex.
+func bitNames(v uint64, table []bitName) string {
+	var parts []string
+	for _, b := range table {
+		if v&b.bit != 0 {
+			parts = append(parts, b.name)
+			v &^= b.bit
+		}
+	}
+	if v != 0 {
+		parts = append(parts, "0x"+strconv.FormatUint(v, 16))
+	}
+	return strings.Join(parts, "|")
+}
+
+// inotifyMasks names the inotify watch mask bits (include/uapi/linux/inotify.h). The kernel's
+// fdinfo, which CRIU copies, shows the user's mask without its internal FS_EVENT_ON_CHILD.
+var inotifyMasks = []bitName{
+	{0x1, "IN_ACCESS"}, {0x2, "IN_MODIFY"}, {0x4, "IN_ATTRIB"}, {0x8, "IN_CLOSE_WRITE"},
+	{0x10, "IN_CLOSE_NOWRITE"}, {0x20, "IN_OPEN"}, {0x40, "IN_MOVED_FROM"}, {0x80, "IN_MOVED_TO"},
+	{0x100, "IN_CREATE"}, {0x200, "IN_DELETE"}, {0x400, "IN_DELETE_SELF"}, {0x800, "IN_MOVE_SELF"},
+	{0x2000, "IN_UNMOUNT"}, {0x4000, "IN_Q_OVERFLOW"}, {0x8000, "IN_IGNORED"},
+	{0x01000000, "IN_ONLYDIR"}, {0x02000000, "IN_DONT_FOLLOW"}, {0x04000000, "IN_EXCL_UNLINK"},
+	{0x08000000, "FS_EVENT_ON_CHILD"}, {0x10000000, "IN_MASK_CREATE"}, {0x20000000, "IN_MASK_ADD"},
+	{0x40000000, "IN_ISDIR"}, {0x80000000, "IN_ONESHOT"},
+}
+
+// InotifyMask names an inotify watch mask, "IN_MODIFY|IN_CREATE".
+func InotifyMask(m uint32) string { return bitNames(uint64(m), inotifyMasks) }
+
+// epollEvents names the epoll event bits (include/uapi/linux/eventpoll.h, asm-generic/poll.h).
+var epollEvents = []bitName{
+	{0x1, "EPOLLIN"}, {0x2, "EPOLLPRI"}, {0x4, "EPOLLOUT"}, {0x8, "EPOLLERR"}, {0x10, "EPOLLHUP"},
+	{0x20, "EPOLLNVAL"}, {0x40, "EPOLLRDNORM"}, {0x80, "EPOLLRDBAND"}, {0x100, "EPOLLWRNORM"},
+	{0x200, "EPOLLWRBAND"}, {0x400, "EPOLLMSG"}, {0x2000, "EPOLLRDHUP"},
+	{1 << 28, "EPOLLEXCLUSIVE"}, {1 << 29, "EPOLLWAKEUP"}, {1 << 30, "EPOLLONESHOT"}, {1 << 31, "EPOLLET"},
+}
+
+// EpollEvents names an epoll event mask, "EPOLLIN|EPOLLET".
+func EpollEvents(e uint32) string { return bitNames(uint64(e), epollEvents) }
+
+// signalNames are the x86_64/arm64 signal names by number (include/uapi/asm-generic/signal.h).
+var signalNames = [...]string{1: "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
+	"SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM",
+	"SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG",
+	"SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS"}
+
+// SignalName names signal n: "SIGHUP"; 32 and 33 (glibc's own) are "SIG32" and "SIG33", 34 to 64
+// "SIGRTMIN", "SIGRTMIN+1", ... as kill -l names them.
+func SignalName(n int) string {
+	switch {
+	case n > 0 && n < len(signalNames):
+		return signalNames[n]
+	case n == 34:
+		return "SIGRTMIN"
+	case n > 34 && n <= 64:
+		return "SIGRTMIN+" + strconv.Itoa(n-34)
+	}
+	return "SIG" + strconv.Itoa(n)
+}
+
+// SignalMask names the signals of a kernel sigset (bit n-1 is signal n), "SIGHUP|SIGUSR2".
+func SignalMask(m uint64) string {
+	var parts []string
+	for b := range 64 {
+		if m&(1<<b) != 0 {
+			parts = append(parts, SignalName(b+1))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// ClockName names a POSIX clock id (include/uapi/linux/time.h).
+func ClockName(id uint32) string {
+	switch id {
+	case 0:
+		return "CLOCK_REALTIME"
+	case 1:
+		return "CLOCK_MONOTONIC"
+	case 7:
+		return "CLOCK_BOOTTIME"
+	case 8:
+		return "CLOCK_REALTIME_ALARM"
+	case 9:
+		return "CLOCK_BOOTTIME_ALARM"
+	}
+	return "CLOCK_" + strconv.FormatUint(uint64(id), 10)
+}
+
+// kernelDev formats a device number in the kernel's internal encoding (MINORBITS 20), as
+// /proc/PID/fdinfo shows it and CRIU stores it for inotify and fanotify marks.
+func kernelDev(d uint32) string {
+	return strconv.FormatUint(uint64(d>>20), 10) + ":" + strconv.FormatUint(uint64(d&0xfffff), 10)
+}
+
+// userDev formats a device number in the 32-bit form of glibc's makedev (st_dev, st_rdev), as
+// CRIU stores a tty's rdev.
+func userDev(d uint32) string {
+	major := (d >> 8) & 0xfff
+	minor := (d & 0xff) | ((d >> 12) & 0xfff00)
+	return strconv.FormatUint(uint64(major), 10) + ":" + strconv.FormatUint(uint64(minor), 10)
+}
