@@ -36,6 +36,7 @@ func TestOpenFormats(t *testing.T) {
 		{"archives/containerd-busybox.tar", FormatTar, "checkpoint/", true},
 		{"images/full", FormatDir, "", false},
 		{"images/criu41", FormatDir, "", false},
+		{"images/fds", FormatDir, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

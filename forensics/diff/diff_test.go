@@ -148,7 +148,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 // TestSameCheckpointHasNoChanges: every fixture compared with itself, decoded twice.
 func TestSameCheckpointHasNoChanges(t *testing.T) {
-	for _, rel := range []string{"images/full", "images/full-t2", "images/criu41", "archives/podman-crun.tar"} {
+	for _, rel := range []string{"images/full", "images/full-t2", "images/criu41", "images/fds", "archives/podman-crun.tar"} {
 		t.Run(rel, func(t *testing.T) {
 			a := decode(t, rel)
 			delete(decoded, rel)

@@ -173,7 +173,7 @@ func errorsJoin(a, b error) error {
 // change the scan) and on memory seeded with every indicator type.
 func TestExtractMatchesOracle(t *testing.T) {
 	ctx := context.Background()
-	for _, path := range []string{"images/full", "images/full-t2", "images/criu41", "archives/podman-crun.tar", "archives/podman-runc.tar", "archives/containerd-busybox.tar"} {
+	for _, path := range []string{"images/full", "images/full-t2", "images/criu41", "images/fds", "archives/podman-crun.tar", "archives/podman-runc.tar", "archives/containerd-busybox.tar"} {
 		t.Run(path, func(t *testing.T) {
 			a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), path), archive.DefaultLimits(), t.TempDir())
 			require.NoError(t, err)

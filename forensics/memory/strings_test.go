@@ -177,7 +177,7 @@ func TestStringsMatchOracle(t *testing.T) {
 		require.Equal(t, want, got, "chunk %d buffer %d", c.chunk, c.buf)
 	}
 
-	for _, path := range []string{"images/full", "images/criu41", "archives/podman-crun.tar", "archives/podman-runc.tar"} {
+	for _, path := range []string{"images/full", "images/criu41", "images/fds", "archives/podman-crun.tar", "archives/podman-runc.tar"} {
 		t.Run(path, func(t *testing.T) {
 			ctx := context.Background()
 			a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), path), archive.DefaultLimits(), t.TempDir())
