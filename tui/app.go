@@ -13,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/components/prompt"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -197,8 +198,9 @@ func (a *App) reset(p page) tea.Cmd {
 }
 
 func (a *App) setErr(err error, hint string) {
-	a.err = err.Error()
-	a.hint = hint
+	// errors and statuses quote names from checkpoints and the cluster: made terminal-safe
+	a.err = forensics.Printable(err.Error())
+	a.hint = forensics.Printable(hint)
 	a.status = ""
 	a.log.Error("tui", "err", err, "hint", hint)
 }
@@ -228,7 +230,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.setErr(msg.Err, msg.Hint)
 		return a, nil
 	case nav.StatusMsg:
-		a.status, a.err, a.hint = msg.Text, "", ""
+		a.status, a.err, a.hint = forensics.Printable(msg.Text), "", ""
 		return a, nil
 	case nav.OpenCheckpointMsg:
 		return a, a.open(msg)
@@ -616,7 +618,7 @@ func (a *App) Render() string {
 func (a *App) header() string {
 	var crumbs []string
 	for _, p := range a.stack {
-		crumbs = append(crumbs, p.title())
+		crumbs = append(crumbs, forensics.Printable(p.title()))
 	}
 	left := a.th.Title.Render("podsleuth") + " " + strings.Join(crumbs, " › ")
 	var right string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -66,6 +67,9 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 			cp.Findings = findings.Analyze(cp)
 		}
 		ld.Custody = recordOpen(cfg.DataDir, path)
+		// the indicators are shown in the IOCs table, whose cells are made safe as they are
+		// shown (their masks count the real bytes)
+		printableStrings(reflect.ValueOf(cp))
 		return ld, nil
 	}
 }

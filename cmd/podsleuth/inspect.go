@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -250,26 +248,8 @@ func (t *tree) write(w io.Writer) error {
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// quote renders a string for a one-line display: printable characters as they are, control
-// characters, invalid UTF-8 and other non-printable runes escaped (a hostile name cannot move
-// the cursor or fake a line).
-func quote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += size
-	}
-	return b.String()
-}
+// quote renders a string for a one-line display (forensics.Printable).
+func quote(s string) string { return forensics.Printable(s) }
 
 func (o *inspectOptions) writeText(w io.Writer, cp *forensics.Checkpoint) error {
 	title := cp.Source.Path

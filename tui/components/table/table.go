@@ -3,7 +3,11 @@
 // (rows are identified by Key) and a scrolling window. Widths are measured with
 // lipgloss.Width, never len, so wide runes and ANSI sequences line up.
 //
-// It must not import any podsleuth package besides tui/keys and tui/theme.
+// Every cell goes through forensics.Printable: cells show names from checkpoints and the
+// cluster, and a hostile one must not reach the terminal as an escape sequence.
+//
+// It must not import any podsleuth package besides tui/keys, tui/theme and forensics (for
+// Printable).
 package table
 
 import (
@@ -20,6 +24,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/theme"
 )
@@ -103,6 +108,9 @@ func (m *Model) SetSize(w, h int) {
 // SetRows replaces the rows, keeping the selection on the same Key when it is still there.
 func (m *Model) SetRows(rows []Row) {
 	sel, hadSel := m.Selected()
+	for i := range rows {
+		rows[i].Cells = printableCells(rows[i].Cells)
+	}
 	m.rows = rows
 	m.hay = make([]string, len(rows))
 	for i := range m.natural {
@@ -130,6 +138,23 @@ func (m *Model) SetRows(rows []Row) {
 		m.SelectKey(sel.Key)
 	}
 	m.clamp()
+}
+
+// printableCells returns cells made terminal-safe, the same slice when nothing changes.
+func printableCells(cells []string) []string {
+	var out []string
+	for i, c := range cells {
+		if p := forensics.Printable(c); p != c {
+			if out == nil {
+				out = append([]string(nil), cells...)
+			}
+			out[i] = p
+		}
+	}
+	if out == nil {
+		return cells
+	}
+	return out
 }
 
 // cellWidth is lipgloss.Width with a fast path for ASCII.

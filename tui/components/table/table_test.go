@@ -190,3 +190,27 @@ func TestEmptyAndNoMatch(t *testing.T) {
 	_, ok := m.Selected()
 	require.False(t, ok)
 }
+
+// TestHostileCellsReachNoTerminal: a cell holding escape sequences (a process or file name from
+// a hostile workload, an event message) is shown escaped: the frame has no escape sequence but
+// the table's own styling (SGR), and the filter still finds the row by what is shown.
+func TestHostileCellsReachNoTerminal(t *testing.T) {
+	m := New([]Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}}, theme.Plain(), keys.Default())
+	m.SetRows([]Row{
+		{Key: "a", Cells: []string{"clear\x1b[2J\x1b[H", "Running"}},
+		{Key: "b", Cells: []string{"title\x1b]0;owned\x07", "osc52\x1b]52;c;ZXZpbA==\x1b\\"}},
+		{Key: "c", Cells: []string{"fake\nline", "c1\u009b31m"}},
+	})
+	m.SetSize(80, 8)
+	v := m.View()
+	for _, bad := range []string{"\x1b]", "\x1b[2J", "\x1b[H", "\x07", "\x1b\\", "\u009b", "fake\n"} {
+		require.NotContains(t, v, bad)
+	}
+	require.Regexp(t, `^(\x1b\[[0-9;]*m|[^\x1b])*$`, v, "every escape left is the table's own SGR styling")
+	require.Contains(t, v, `clear\x1b[2J\x1b[H`)
+	require.Contains(t, v, `title\x1b]0;owned\a`)
+	require.Contains(t, v, `fake\nline`)
+	require.Len(t, strings.Split(v, "\n"), 8, "a newline in a cell does not add a line")
+	require.NoError(t, m.SetFilter("owned"))
+	require.Equal(t, []string{"b"}, keysOf(m))
+}
