@@ -65,9 +65,9 @@ func printFindings(w io.Writer, res []forensics.Finding) error {
 		return err
 	}
 	for _, f := range res {
-		fmt.Fprintf(w, "%-8s  %-26s  %s\n", strings.ToUpper(f.Severity.String()), f.Rule, f.Title)
-		fmt.Fprintf(w, "          where: %s\n", locString(f.Location))
-		fmt.Fprintf(w, "          why:   %s\n", f.Reason)
+		fmt.Fprintf(w, "%-8s  %-26s  %s\n", strings.ToUpper(f.Severity.String()), f.Rule, quote(f.Title))
+		fmt.Fprintf(w, "          where: %s\n", quote(locString(f.Location)))
+		fmt.Fprintf(w, "          why:   %s\n", quote(f.Reason))
 	}
 	return nil
 }

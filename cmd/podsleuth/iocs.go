@@ -88,7 +88,7 @@ func printIOCs(w interface{ Write([]byte) (int, error) }, res []forensics.IOC) e
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tVALUE\tCOUNT\tWHERE")
 	for _, i := range res {
-		v := strings.ReplaceAll(i.Value, "\n", `\n`)
+		v := quote(i.Value)
 		if len(v) > 100 {
 			v = v[:97] + "..."
 		}
@@ -98,7 +98,7 @@ func printIOCs(w interface{ Write([]byte) (int, error) }, res []forensics.IOC) e
 				where = append(where, fmt.Sprintf("+%d more", i.Count-3))
 				break
 			}
-			where = append(where, locString(l))
+			where = append(where, quote(locString(l)))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Type, v, i.Count, strings.Join(where, "; "))
 	}

@@ -181,7 +181,7 @@ func (o *memsearchOptions) run(cmd *cobra.Command, out, errOut io.Writer, mc *me
 		}
 		for _, p := range mc.mem.Procs {
 			if len(opt.PIDs) == 0 || contains(opt.PIDs, p.PID) {
-				fmt.Fprintf(bw, "%d\t%s\t%d\n", p.PID, p.Comm, counts[p.PID])
+				fmt.Fprintf(bw, "%d\t%s\t%d\n", p.PID, quote(p.Comm), counts[p.PID])
 			}
 		}
 		return nil
@@ -270,5 +270,5 @@ func hitLine(h memory.Hit) string {
 		q := strconv.Quote(string(h.Before)) + " [" + m + "] " + strconv.Quote(string(h.After))
 		m = q
 	}
-	return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\n", h.PID, h.Comm, addr, region, m)
+	return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\n", h.PID, quote(h.Comm), addr, quote(region), m)
 }

@@ -9,11 +9,18 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 )
 
+// pr writes one line: names from the checkpoints are made terminal-safe (forensics.Printable),
+// so a hostile one can neither inject escape sequences nor fake a line.
+func pr(w io.Writer, format string, a ...any) {
+	fmt.Fprintln(w, forensics.Printable(fmt.Sprintf(format, a...)))
+}
+
 // WriteText writes the result as plain text, one line per change with a leading "+" (only in B),
 // "-" (only in A) or "~" (in both, changed), grouped by kind. Empty groups are left out.
 func WriteText(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "--- a: %s\n+++ b: %s\n", r.A, r.B)
+	pr(bw, "--- a: %s", r.A)
+	pr(bw, "+++ b: %s", r.B)
 	if r.Empty() {
 		fmt.Fprintln(bw, "no changes")
 		return bw.Flush()
@@ -27,70 +34,70 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	if group("processes", len(r.ProcessesAdded)+len(r.ProcessesRemoved)+len(r.ProcessesChanged)) {
 		for _, p := range r.ProcessesAdded {
-			fmt.Fprintf(bw, "+ %s\n", ProcessLine(p))
+			pr(bw, "+ %s", ProcessLine(p))
 		}
 		for _, p := range r.ProcessesRemoved {
-			fmt.Fprintf(bw, "- %s\n", ProcessLine(p))
+			pr(bw, "- %s", ProcessLine(p))
 		}
 		for _, p := range r.ProcessesChanged {
-			fmt.Fprintf(bw, "~ pid %d %s\n", p.PID, p.Comm)
+			pr(bw, "~ pid %d %s", p.PID, p.Comm)
 			for _, c := range p.Changes {
-				fmt.Fprintf(bw, "    %s\n", ChangeLine(c))
+				pr(bw, "    %s", ChangeLine(c))
 			}
 		}
 	}
 	if group("sockets", len(r.SocketsOpened)+len(r.SocketsClosed)) {
 		for _, s := range r.SocketsOpened {
-			fmt.Fprintf(bw, "+ %s\n", SocketRefLine(s))
+			pr(bw, "+ %s", SocketRefLine(s))
 		}
 		for _, s := range r.SocketsClosed {
-			fmt.Fprintf(bw, "- %s\n", SocketRefLine(s))
+			pr(bw, "- %s", SocketRefLine(s))
 		}
 	}
 	if group("file descriptors", len(r.FDsAdded)+len(r.FDsRemoved)) {
 		for _, f := range r.FDsAdded {
-			fmt.Fprintf(bw, "+ %s\n", FDLine(f))
+			pr(bw, "+ %s", FDLine(f))
 		}
 		for _, f := range r.FDsRemoved {
-			fmt.Fprintf(bw, "- %s\n", FDLine(f))
+			pr(bw, "- %s", FDLine(f))
 		}
 	}
 	if group("mounts", len(r.MountsAdded)+len(r.MountsRemoved)) {
 		for _, m := range r.MountsAdded {
-			fmt.Fprintf(bw, "+ %s %s %s %s\n", m.Mountpoint, m.FSType, m.Source, m.Options)
+			pr(bw, "+ %s %s %s %s", m.Mountpoint, m.FSType, m.Source, m.Options)
 		}
 		for _, m := range r.MountsRemoved {
-			fmt.Fprintf(bw, "- %s %s %s %s\n", m.Mountpoint, m.FSType, m.Source, m.Options)
+			pr(bw, "- %s %s %s %s", m.Mountpoint, m.FSType, m.Source, m.Options)
 		}
 	}
 	if group("rootfs", len(r.RootfsAdded)+len(r.RootfsRemoved)+len(r.RootfsChanged)) {
 		for _, c := range r.RootfsAdded {
-			fmt.Fprintf(bw, "+ %s %s %s %d bytes\n", c.Kind, c.Type, c.Path, c.Size)
+			pr(bw, "+ %s %s %s %d bytes", c.Kind, c.Type, c.Path, c.Size)
 		}
 		for _, c := range r.RootfsRemoved {
-			fmt.Fprintf(bw, "- %s %s %s %d bytes\n", c.Kind, c.Type, c.Path, c.Size)
+			pr(bw, "- %s %s %s %d bytes", c.Kind, c.Type, c.Path, c.Size)
 		}
 		for _, c := range r.RootfsChanged {
-			fmt.Fprintf(bw, "~ %s\n", c.Path)
+			pr(bw, "~ %s", c.Path)
 			for _, f := range c.Changes {
-				fmt.Fprintf(bw, "    %s\n", ChangeLine(f))
+				pr(bw, "    %s", ChangeLine(f))
 			}
 		}
 	}
 	if group("findings", len(r.FindingsNew)+len(r.FindingsResolved)) {
 		for _, f := range r.FindingsNew {
-			fmt.Fprintf(bw, "+ %s\n", FindingLine(f))
+			pr(bw, "+ %s", FindingLine(f))
 		}
 		for _, f := range r.FindingsResolved {
-			fmt.Fprintf(bw, "- %s\n", FindingLine(f))
+			pr(bw, "- %s", FindingLine(f))
 		}
 	}
 	if group("indicators", len(r.IOCsNew)+len(r.IOCsGone)) {
 		for _, i := range r.IOCsNew {
-			fmt.Fprintf(bw, "+ %s %s\n", i.Type, i.Value)
+			pr(bw, "+ %s %s", i.Type, i.Value)
 		}
 		for _, i := range r.IOCsGone {
-			fmt.Fprintf(bw, "- %s %s\n", i.Type, i.Value)
+			pr(bw, "- %s %s", i.Type, i.Value)
 		}
 	}
 	fmt.Fprintf(bw, "\n%d change(s)\n", r.Count())
