@@ -113,8 +113,19 @@ func (s memSearcher) Search(ctx context.Context, q checkpoint.Query, progress ch
 		return nil, err
 	}
 	var hits []checkpoint.Hit
+	var done, total int64
+	send := func() {
+		if progress == nil {
+			return
+		}
+		select {
+		case progress <- checkpoint.SearchProgress{Done: done, Total: total, Hits: len(hits)}:
+		default: // the view is behind: the next update supersedes this one
+		}
+	}
 	errEnough := errors.New("enough hits")
-	err = s.m.Search(ctx, pat, memory.SearchOptions{Context: 24}, func(h memory.Hit) error {
+	opt := memory.SearchOptions{Context: 24, Progress: func(d, t int64) { done, total = d, t; send() }}
+	err = s.m.Search(ctx, pat, opt, func(h memory.Hit) error {
 		ch := checkpoint.Hit{PID: h.PID, Comm: h.Comm, Addr: h.Addr, Region: h.Region, Len: len(h.Match),
 			Preview: memory.Printable(append(append(append([]byte(nil), h.Before...), h.Match...), h.After...))}
 		if h.VMA != nil {
@@ -128,12 +139,7 @@ func (s memSearcher) Search(ctx context.Context, q checkpoint.Query, progress ch
 			}
 		}
 		hits = append(hits, ch)
-		if progress != nil {
-			select {
-			case progress <- checkpoint.SearchProgress{Hits: len(hits)}:
-			default: // the view is behind: the next update supersedes this one
-			}
-		}
+		send()
 		if q.Max > 0 && len(hits) >= q.Max {
 			return errEnough
 		}

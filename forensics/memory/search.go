@@ -140,6 +140,9 @@ type SearchOptions struct {
 	Chunk int
 	// NoObjects skips shmem/memfd objects, pipes and sockets.
 	NoObjects bool
+	// Progress, when set, is called after each chunk with the bytes of dumped contents scanned
+	// so far and in all, from the goroutine that calls emit.
+	Progress func(done, total int64)
 }
 
 // segment is a contiguous range of addresses with contents, scanned as one stream.
@@ -305,12 +308,17 @@ func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, em
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	segs := m.segments(opt)
+	var done, total int64
+	for _, s := range segs {
+		total += int64(s.end - s.start)
+	}
 	jobs := make(chan *job)
 	order := make(chan *job, 2*workers)
 	go func() { // producer
 		defer close(order)
 		defer close(jobs)
-		for _, s := range m.segments(opt) {
+		for _, s := range segs {
 			for lo := s.start; lo < s.end; lo += uint64(chunk) {
 				hi := min(s.end, lo+uint64(chunk))
 				j := &job{seg: s, lo: lo, hi: hi, bufEnd: min(s.end, hi+overlap), results: make(chan []Hit, 4)}
@@ -374,6 +382,10 @@ func (m *Memory) Search(ctx context.Context, pat *Pattern, opt SearchOptions, em
 		}
 		if j.err != nil {
 			return j.err
+		}
+		if opt.Progress != nil {
+			done += int64(j.hi - j.lo)
+			opt.Progress(done, total)
 		}
 	}
 	return ctx.Err()

@@ -261,3 +261,33 @@ func countPrintableBefore(b []byte, i int) int {
 	}
 	return n
 }
+
+// TestSearchProgress: progress rises monotonically chunk by chunk to exactly the bytes of
+// dumped contents searched (three pages here; a filter counts only what it keeps), on the
+// goroutine that emits hits.
+func TestSearchProgress(t *testing.T) {
+	img := bytes.Repeat([]byte("abcdefgh"), 3*PageSize/8)
+	entries := []Entry{{Vaddr: 0x400000, NrPages: 2, Flags: FlagPresent}, {Vaddr: 0x402000, NrPages: 1, Flags: FlagPresent}}
+	maps := []forensics.VMA{{Start: 0x400000, End: 0x403000, Prot: "rw-p", Kind: "heap"}}
+	m := synthetic(t, img, entries, maps)
+	for _, tc := range []struct {
+		f    Filter
+		want int64
+	}{{Filter{}, 3 * PageSize}, {Filter{AddrStart: 0x400000, AddrEnd: 0x401000}, PageSize}} {
+		var calls [][2]int64
+		hits := 0
+		err := m.Search(context.Background(), mustLit(t, "fgh"), SearchOptions{Filter: tc.f, Chunk: 1000, Workers: 3,
+			Progress: func(done, total int64) { calls = append(calls, [2]int64{done, total}) }},
+			func(Hit) error { hits++; return nil })
+		require.NoError(t, err)
+		require.NotZero(t, hits)
+		require.Greater(t, len(calls), 1, "one call per chunk")
+		for i, c := range calls {
+			require.Equal(t, tc.want, c[1])
+			if i > 0 {
+				require.Greater(t, c[0], calls[i-1][0])
+			}
+		}
+		require.Equal(t, tc.want, calls[len(calls)-1][0], "done reaches the total")
+	}
+}
