@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"syscall"
 	"time"
 
@@ -171,6 +172,29 @@ type Restorer interface {
 	// Destroy removes everything of the sandbox: processes, mounts, namespaces, files.
 	Destroy(ctx context.Context, id string) error
 }
+
+// Enterer is a backend that runs a command in one of its sandboxes itself, streaming the
+// caller's terminal, instead of handing back a local command (EnterCommand): the cluster
+// backend, whose sandboxes run on a node.
+type Enterer interface {
+	// Enter runs argv (a shell when empty) inside sandbox id and returns its exit status.
+	Enter(ctx context.Context, id string, argv []string, s Streams) (exitCode int, err error)
+}
+
+// Streams are the caller's side of Enter.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// TTY asks for a terminal on the far side (In and Out are then the caller's terminal, in
+	// raw mode, and Err is unused: a terminal has one output).
+	TTY bool
+	// Resize, with TTY, delivers the caller's terminal size, first at once and then on each
+	// change; it is closed when the command ends.
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct{ Width, Height uint16 }
 
 // NewID returns a new sandbox ID: 10 lower-case hex digits (valid in Kubernetes names).
 func NewID() string {

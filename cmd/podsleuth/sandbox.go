@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/sandbox"
@@ -178,6 +179,20 @@ func newSandboxCmd(a *app) *cobra.Command {
 			info, err := b.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if en, ok := b.(sandbox.Enterer); ok {
+				// a cluster sandbox: the command runs on its node, streamed through the API server
+				if err := custody(cmd, info, "entered", map[string]string{"command": strings.Join(args[1:], " "), "node": info.Node}); err != nil {
+					return err
+				}
+				code, err := enterRemote(cmd.Context(), a, en, args[0], args[1:])
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return &exitError{code: code, err: fmt.Errorf("command in sandbox %s exited with status %d", args[0], code)}
+				}
+				return nil
 			}
 			argv, err := b.EnterCommand(cmd.Context(), args[0], args[1:])
 			if err != nil {
@@ -354,4 +369,45 @@ func unixSignalName(s syscall.Signal) string {
 		syscall.SIGKILL: "KILL", syscall.SIGUSR1: "USR1", syscall.SIGUSR2: "USR2", syscall.SIGTERM: "TERM",
 		syscall.SIGSTOP: "STOP", syscall.SIGCONT: "CONT", syscall.SIGABRT: "ABRT", syscall.SIGALRM: "ALRM"}
 	return names[s]
+}
+
+// enterRemote runs a command in a cluster sandbox with this terminal: in raw mode with its size
+// followed when stdin and stdout are a terminal, else plain streams (scripts, pipes).
+func enterRemote(ctx context.Context, a *app, en sandbox.Enterer, id string, argv []string) (int, error) {
+	st := sandbox.Streams{In: a.In, Out: a.Out, Err: a.ErrOut}
+	in, inOK := a.In.(*os.File)
+	out, outOK := a.Out.(*os.File)
+	if inOK && outOK && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd())) {
+		old, err := term.MakeRaw(int(in.Fd()))
+		if err != nil {
+			return 0, fmt.Errorf("terminal: %w", err)
+		}
+		defer func() { _ = term.Restore(int(in.Fd()), old) }()
+		sizes := make(chan sandbox.TermSize, 1)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		done := make(chan struct{})
+		defer func() { signal.Stop(winch); close(done) }()
+		go func() {
+			defer close(sizes)
+			for {
+				if w, h, err := term.GetSize(int(out.Fd())); err == nil {
+					select {
+					case sizes <- sandbox.TermSize{Width: uint16(w), Height: uint16(h)}:
+					case <-done:
+						return
+					}
+				}
+				select {
+				case <-winch:
+				case <-done:
+					return
+				}
+			}
+		}()
+		st.TTY, st.Resize = true, sizes
+	}
+	signal.Ignore(os.Interrupt) // Ctrl-C belongs to the command inside
+	defer signal.Reset(os.Interrupt)
+	return en.Enter(context.WithoutCancel(ctx), id, argv, st)
 }

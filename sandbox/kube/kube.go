@@ -37,6 +37,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/utils/ptr"
 
 	"github.com/podsleuth/podsleuth/sandbox"
@@ -517,8 +518,13 @@ const nodeAgent = `for n in containerd crio kubelet; do for p in /proc/[0-9]*; d
 // nodeSh runs a shell command on the node itself (the mount, UTS, IPC, network and PID
 // namespaces of its container runtime) through the helper.
 func (k *Kube) nodeSh(ctx context.Context, hns, hp string, in io.Reader, script string) (string, error) {
-	return k.exec(ctx, hns, hp, in, "sh", "-c", `a=$(`+nodeAgent+`) || { echo "no container runtime process found on the node" >&2; exit 1; }
-exec nsenter -t "$a" -m -u -i -n -p -- env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c "$0"`, script)
+	return k.exec(ctx, hns, hp, in, nodeShArgv(script)...)
+}
+
+// nodeShArgv is the helper's command that runs script on the node (see nodeSh).
+func nodeShArgv(script string) []string {
+	return []string{"sh", "-c", `a=$(` + nodeAgent + `) || { echo "no container runtime process found on the node" >&2; exit 1; }
+exec nsenter -t "$a" -m -u -i -n -p -- env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c "$0"`, script}
 }
 
 func (k *Kube) copyFile(ctx context.Context, hns, hp, local, remote, mode string) error {
@@ -694,10 +700,76 @@ func (k *Kube) Signal(ctx context.Context, id string, sig syscall.Signal) error 
 	return err
 }
 
-// EnterCommand is not offered for cluster sandboxes: a shell on the node needs an interactive
-// privileged session, which podsleuth does not open for the analyst.
+// EnterCommand is not offered for cluster sandboxes: they run on a node, and Enter streams
+// the command there instead.
 func (k *Kube) EnterCommand(ctx context.Context, id string, argv []string) ([]string, error) {
-	return nil, fmt.Errorf("sandbox %s runs on node %s: open a shell there (e.g. a debug pod) and use `podsleuth sandbox enter` with the node's state dir", id, k.cfg.Node)
+	return nil, fmt.Errorf("sandbox %s runs on node %s: it is entered through the API server (Enter), not with a local command", id, k.cfg.Node)
+}
+
+// Enter runs argv (a shell when empty) in the restored container's namespaces on the node: a
+// helper pod runs the node's podsleuth `sandbox enter`, and the caller's stdin, stdout and
+// stderr (or terminal, with s.TTY) are streamed through the API server. It returns the
+// command's exit status.
+func (k *Kube) Enter(ctx context.Context, id string, argv []string, s sandbox.Streams) (int, error) {
+	info, cs, err := k.load(id)
+	if err != nil {
+		return 0, err
+	}
+	if k.cfg.Node == "" {
+		k.cfg.Node = info.Node
+	}
+	if cs.NodeSandboxID == "" {
+		return 0, fmt.Errorf("%w: %s has no restored container on node %s", sandbox.ErrGone, id, info.Node)
+	}
+	hp, err := k.startHelper(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = k.deletePod(context.WithoutCancel(ctx), HelperNamespace(id), hp.Name) }()
+	nd := cs.NodeDir
+	env := append([]string{"PODSLEUTH_SANDBOX_STATE_DIR=" + nd + "/state", "PODSLEUTH_CACHE_DIR=" + nd + "/cache", "PODSLEUTH_DATA_DIR=" + nd + "/data"}, k.cfg.NodeEnv...)
+	args := append([]string{"sandbox", "enter", cs.NodeSandboxID, "--"}, argv...)
+	script := "exec env " + strings.Join(shqAll(env), " ") + " " + nd + "/podsleuth " + strings.Join(shqAll(args), " ")
+	req := k.cfg.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(HelperNamespace(id)).Name(hp.Name).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Command: nodeShArgv(script), Stdin: s.In != nil, Stdout: true, Stderr: !s.TTY, TTY: s.TTY}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(k.cfg.REST, "GET", req.URL().String())
+	if err != nil {
+		return 0, err
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(k.cfg.REST, "POST", req.URL())
+	if err != nil {
+		return 0, err
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
+	if err != nil {
+		return 0, err
+	}
+	opt := remotecommand.StreamOptions{Stdin: s.In, Stdout: s.Out, Tty: s.TTY}
+	if !s.TTY {
+		opt.Stderr = s.Err
+	} else if s.Resize != nil {
+		opt.TerminalSizeQueue = sizeQueue(s.Resize)
+	}
+	err = ex.StreamWithContext(ctx, opt)
+	var ee utilexec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitStatus(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("enter %s on node %s: %w", id, info.Node, err)
+	}
+	return 0, nil
+}
+
+// sizeQueue adapts a channel of sizes to remotecommand's TerminalSizeQueue.
+type sizeQueue <-chan sandbox.TermSize
+
+func (q sizeQueue) Next() *remotecommand.TerminalSize {
+	sz, ok := <-q
+	if !ok {
+		return nil
+	}
+	return &remotecommand.TerminalSize{Width: sz.Width, Height: sz.Height}
 }
 
 // Destroy removes the restored container (through a helper), the node files, the pods and

@@ -128,6 +128,45 @@ func TestSandboxClusterRestore(t *testing.T) {
 		require.Contains(t, string(st), "State:\tT")
 		mustRun(t, run, "sandbox", "resume", info.ID)
 	})
+	t.Run("enter through the node helper", func(t *testing.T) {
+		enter := func(argv ...string) (string, error) { // the cluster flags before the command's "--"
+			cmd := exec.Command(exe, append([]string{"sandbox", "enter", info.ID, "--kubeconfig", kc, "--context", ctxAdmin, "--"}, argv...)...)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		out := mustRun(t, enter, "/bin/busybox", "sh", "-c", "cat /tmp/counter; tr '\\0' '\\n' < /proc/1/environ")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		n, err := strconv.Atoi(strings.TrimSpace(lines[0]))
+		require.NoError(t, err, out)
+		require.GreaterOrEqual(t, n, 3, "the copy's own /tmp/counter")
+		require.Contains(t, out, "SANDBOX_MARKER=marker-sbx-5e7a", "the copy's PID 1")
+		out, err = enter("/bin/busybox", "sh", "-c", "echo to-stderr >&2; exit 3")
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, out)
+		require.Equal(t, 3, ee.ExitCode(), "the command's exit status comes back")
+		require.Contains(t, out, "to-stderr")
+		evs, err := st.Custody(item.ID)
+		require.NoError(t, err)
+		entered := 0
+		for _, e := range evs {
+			if e.Details["sandbox_action"] == "entered" && e.Details["node"] == realNode {
+				entered++
+			}
+		}
+		require.Equal(t, 2, entered, "each entry is in the evidence's custody log")
+
+		// interactively, from a real terminal: a shell with a terminal of the caller's size
+		tm := newTmux(t, []string{"PODSLEUTH_DATA_DIR=" + filepath.Join(tmp, "data"), "PODSLEUTH_CACHE_DIR=" + filepath.Join(tmp, "cache")},
+			[]string{"sandbox", "enter", info.ID, "--kubeconfig", kc, "--context", ctxAdmin}, 100, 30)
+		tm.waitFor("/ #", 30*time.Second)
+		tm.keys("echo in-sandbox-$((6*7)); [ -t 0 ] && [ -t 1 ] && echo a-terminal; stty size", "Enter")
+		tm.waitFor("in-sandbox-42", 10*time.Second)
+		screen := tm.waitFor("30 100", 10*time.Second) // the caller's size (tmux: 100 x 30)
+		require.Contains(t, screen, "\na-terminal\n", "stdin and stdout are a terminal inside the sandbox")
+		tm.keys("exit", "Enter")
+		tm.waitExit(20 * time.Second)
+	})
 	t.Run("unreachable from another namespace, cannot reach out", func(t *testing.T) {
 		probe := runPod(t, busyboxPod(ns, "probe", realNode, "sleep 3600", nil))
 		out, err := podExec(t, ns, probe.Name, "sh", "-c", "nc -w 2 "+ph.Status.PodIP+" 8080 </dev/null && echo CONNECTED || echo BLOCKED")
