@@ -249,3 +249,17 @@ func TestHexdumpScrollsThroughTheRegion(t *testing.T) {
 	run(t, a, cmd)
 	require.Contains(t, ansi.Strip(a.Render()), fmt.Sprintf("%012x  ", h.VMAStart&^15))
 }
+
+// TestFilesTabShowsFDState: the Files tab of the real images/fds fixture shows what each
+// special fd holds (the same FDDetail as `inspect --files`).
+func TestFilesTabShowsFDState(t *testing.T) {
+	a, cp := openFixture(t, 240, 24, filepath.Join("images", "fds"))
+	a.Update(press('4'))
+	require.Equal(t, checkpoint.TabFiles, cp.Tab())
+	frame := ansi.Strip(a.Render())
+	for _, want := range []string{"counter 7", "CLOCK_MONOTONIC", "every 5s", "signals SIGHUP|SIGUSR2",
+		"2 watches: watch 1", "IN_MODIFY|IN_CLOSE_WRITE", "2 targets: target fd 3", "PTY master, pts 0, window 40 rows x 132 cols"} {
+		require.Contains(t, frame, want)
+	}
+	golden(t, "checkpoint-files-fds-240x24", frame)
+}

@@ -119,7 +119,7 @@ func filesColumns() []table.Column {
 		{Title: "PID", Right: true, Numeric: true}, {Title: "COMM", Max: 16},
 		{Title: "FD", Right: true, Numeric: true}, {Title: "TYPE"},
 		{Title: "PATH", Flex: true, Max: 80}, {Title: "FLAGS", Max: 24},
-		{Title: "POS", Right: true, Numeric: true}, {Title: "DELETED"},
+		{Title: "POS", Right: true, Numeric: true}, {Title: "DELETED"}, {Title: "DETAIL", Flex: true, Max: 120},
 	}
 }
 
@@ -137,9 +137,14 @@ func filesRows(c *forensics.Checkpoint) []table.Row {
 			if f.Pos != 0 {
 				pos = strconv.FormatInt(f.Pos, 10)
 			}
+			// eventfd counter, timer, signals, inotify watches, epoll targets, terminal
+			detail, more := p.FDDetail(f)
+			if len(more) > 0 {
+				detail += ": " + strings.Join(more, "; ")
+			}
 			rows = append(rows, table.Row{
 				Key:   fmt.Sprintf("%d/%d", p.PID, f.FD),
-				Cells: []string{itoa(p.PID), p.Comm, itoa(f.FD), f.Type, f.Path, f.Flags, pos, del},
+				Cells: []string{itoa(p.PID), p.Comm, itoa(f.FD), f.Type, f.Path, f.Flags, pos, del, detail},
 				Tone:  tone,
 			})
 		}
