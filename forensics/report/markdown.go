@@ -425,9 +425,9 @@ func (m *mdWriter) checkpoint(c *Checkpoint) {
 		if f.Deleted {
 			t += " **(deleted)**"
 		}
-		rows = append(rows, []string{strconv.Itoa(f.PID), code(f.Comm), strconv.Itoa(f.FD), md(f.Type), t, md(f.Flags)})
+		rows = append(rows, []string{strconv.Itoa(f.PID), code(f.Comm), strconv.Itoa(f.FD), md(f.Type), t, md(f.Flags), md(f.Detail)})
 	}
-	m.table2([]string{"PID", "Comm", "FD", "Type", "Target", "Flags"}, rows, "Open files")
+	m.table2([]string{"PID", "Comm", "FD", "Type", "Target", "Flags", "State"}, rows, "Open files")
 
 	m.heading(3, "Mounts")
 	rows = [][]string{}

@@ -216,6 +216,9 @@ type OpenFile struct {
 	Pos     int64  `json:"pos,omitempty"`
 	Size    int64  `json:"size,omitempty"`
 	Deleted bool   `json:"deleted,omitempty"`
+	// Detail is what a special fd holds: an eventfd's counter, a timer, the signals of a
+	// signalfd, inotify watches, epoll targets, a terminal (forensics.Process.FDDetail).
+	Detail string `json:"detail,omitempty"`
 }
 
 // MemorySummary is one process's address space in brief: totals, per kind, and the mappings a
@@ -462,8 +465,12 @@ func buildCheckpoint(id string, cp *forensics.Checkpoint, x Redactor) Checkpoint
 				// what the writer left unread, as the socket queues in the network table
 				target += fmt.Sprintf(" (%s unread: %s)", humanBytes(pb.Size), truncate(pb.Preview, previewMax))
 			}
+			detail, more := p.FDDetail(*fd)
+			if len(more) > 0 {
+				detail += ": " + strings.Join(more, "; ")
+			}
 			s.OpenFiles = append(s.OpenFiles, OpenFile{PID: p.PID, Comm: p.Comm, FD: fd.FD, Type: fd.Type,
-				Target: x.Text(target), Flags: fd.Flags, Pos: fd.Pos, Size: fd.Size, Deleted: fd.Deleted})
+				Target: x.Text(target), Flags: fd.Flags, Pos: fd.Pos, Size: fd.Size, Deleted: fd.Deleted, Detail: x.Text(detail)})
 		}
 		s.MemoryMaps = append(s.MemoryMaps, memorySummary(p))
 	}

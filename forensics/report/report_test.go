@@ -408,3 +408,23 @@ func TestReportIsReproducible(t *testing.T) {
 		require.Equal(t, string(first), string(build()))
 	}
 }
+
+// TestOpenFilesCarryFDState: the report's open files say what a special fd holds, from the real
+// images/fds fixture (eventfd counter, inotify watch, pty), in JSON and in the Markdown table.
+func TestOpenFilesCarryFDState(t *testing.T) {
+	d := decodeFixture(t, filepath.Join("images", "fds"))
+	r, err := report.Build([]report.Input{{Checkpoint: d.cp, IOCs: d.iocs}}, report.Options{ToolVersion: goldenVersion, Generated: goldenTime})
+	require.NoError(t, err)
+	got := map[int]string{}
+	for _, f := range r.Checkpoints[0].OpenFiles {
+		got[f.FD] = f.Detail
+	}
+	require.Equal(t, "counter 7", got[3])
+	require.Contains(t, got[6], "/tmp/podsleuth-fx-fds/watched.txt")
+	require.Contains(t, got[6], "IN_MODIFY|IN_CLOSE_WRITE")
+	require.Equal(t, "PTY master, pts 0, window 40 rows x 132 cols", got[8])
+	require.Empty(t, got[0], "a plain file has no state")
+	var md bytes.Buffer
+	require.NoError(t, r.WriteMarkdown(&md))
+	require.Contains(t, md.String(), "| counter 7 |")
+}
