@@ -178,6 +178,7 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 	if st, err := os.Stat(it.Archive); err == nil && st.Mode().Perm() != archiveMode {
 		res.Problems = append(res.Problems, fmt.Sprintf("archive mode is %04o, expected %04o (read-only)", st.Mode().Perm(), archiveMode))
 	}
+	res.Problems = append(res.Problems, verifyArtifacts(it)...)
 	_, chain, err := readChain(it.Dir)
 	if err != nil {
 		res.Problems = append(res.Problems, err.Error())
@@ -196,4 +197,25 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 		return res, fmt.Errorf("verify %s: %w: %s", it.ID, ErrTampered, strings.Join(res.Problems, "; "))
 	}
 	return res, nil
+}
+
+// verifyArtifacts re-hashes the item's artifacts against its manifest.
+func verifyArtifacts(it *Item) []string {
+	var problems []string
+	for _, a := range it.Manifest.Artifacts {
+		p := filepath.Join(it.Dir, artifactsDir, filepath.Base(a.Name))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("artifact %s unreadable: %v", a.Name, err))
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || int64(len(b)) != a.Size {
+			problems = append(problems, fmt.Sprintf("artifact %s is %d bytes with sha256 %s, the manifest recorded %d bytes, %s", a.Name, len(b), got, a.Size, a.SHA256))
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm() != archiveMode {
+			problems = append(problems, fmt.Sprintf("artifact %s mode is %04o, expected %04o (read-only)", a.Name, st.Mode().Perm(), archiveMode))
+		}
+	}
+	return problems
 }

@@ -59,6 +59,29 @@ type Manifest struct {
 	// Acquirer is the local user and host that ran the acquisition.
 	Acquirer string `json:"acquirer,omitempty"`
 	Notes    string `json:"notes,omitempty"`
+
+	// Artifacts are the files acquired with the archive from the same source (the pod's object,
+	// its events, its container's logs), kept read-only under artifacts/ and hashed here.
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+}
+
+// Artifact is one file acquired with the archive.
+type Artifact struct {
+	// Name is the file name under the item's artifacts/ directory.
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Description says what it is ("logs of container app, current instance").
+	Description string `json:"description,omitempty"`
+	// Source is the request it was read from, e.g. "GET /api/v1/namespaces/NS/pods/P/log?...".
+	Source      string    `json:"source,omitempty"`
+	CollectedAt time.Time `json:"collected_at"`
+}
+
+// ArtifactData is an artifact with its contents, as a source hands it to the store.
+type ArtifactData struct {
+	Artifact
+	Data []byte
 }
 
 // ClusterInfo identifies the cluster and the identity the API server saw.

@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -107,6 +108,11 @@ type AcquireOptions struct {
 	// nothing is acquired; a hash that differs from the local one sends it to rejected/ with
 	// ErrHashMismatch, as a NodeSHA256 known in advance does.
 	NodeSHA256Func func(ctx context.Context) (string, error)
+	// ArtifactsFunc, when set, returns the artifacts acquired with the archive (see Artifact);
+	// it is asked once the archive is complete, so the source can collect them meanwhile. They
+	// are written read-only under the item's artifacts/ and hashed into its manifest. An error
+	// fails the acquisition as a source hash error does.
+	ArtifactsFunc func(ctx context.Context) ([]ArtifactData, error)
 }
 
 // Acquire streams r into the store as a new item, hashing while writing. m describes where the
@@ -174,6 +180,16 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 		}
 		m.NodeSHA256 = strings.ToLower(strings.TrimSpace(sum))
 	}
+	var arts []ArtifactData
+	if o.ArtifactsFunc != nil {
+		if arts, err = o.ArtifactsFunc(ctx); err == nil {
+			err = checkArtifacts(arts)
+		}
+		if err != nil {
+			os.Remove(tmpName)
+			return nil, fmt.Errorf("acquire %s: artifacts: %w", name, err)
+		}
+	}
 	m.SchemaVersion = ManifestSchemaVersion
 	id := m.AcquiredAt.UTC().Format("20060102T150405Z") + "-" + m.LocalSHA256[:12]
 	mismatch := m.NodeSHA256 != "" && !strings.EqualFold(m.NodeSHA256, m.LocalSHA256)
@@ -193,6 +209,9 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 	if err := os.Rename(tmpName, archivePath); err != nil {
 		os.Remove(tmpName)
 		os.Remove(dir)
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
+	if m.Artifacts, err = writeArtifacts(dir, arts); err != nil {
 		return nil, fmt.Errorf("acquire %s: %w", name, err)
 	}
 	if err := writeManifest(dir, m); err != nil {
@@ -459,6 +478,57 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// artifactsDir holds an item's artifacts.
+const artifactsDir = "artifacts"
+
+var artifactName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// checkArtifacts refuses names that are not plain file names, and duplicates.
+func checkArtifacts(arts []ArtifactData) error {
+	seen := map[string]bool{}
+	for _, a := range arts {
+		if !artifactName.MatchString(a.Name) || seen[a.Name] {
+			return fmt.Errorf("bad or duplicate artifact name %q", a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return nil
+}
+
+// writeArtifacts writes the artifacts read-only (synced) under dir/artifacts and returns their
+// manifest entries.
+func writeArtifacts(dir string, arts []ArtifactData) ([]Artifact, error) {
+	if len(arts) == 0 {
+		return nil, nil
+	}
+	ad := filepath.Join(dir, artifactsDir)
+	if err := os.Mkdir(ad, dirMode); err != nil {
+		return nil, fmt.Errorf("artifacts: %w", err)
+	}
+	out := make([]Artifact, 0, len(arts))
+	for _, a := range arts {
+		f, err := os.OpenFile(filepath.Join(ad, a.Name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, archiveMode)
+		if err != nil {
+			return nil, fmt.Errorf("artifact %s: %w", a.Name, err)
+		}
+		_, werr := f.Write(a.Data)
+		if werr == nil {
+			werr = f.Sync()
+		}
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return nil, fmt.Errorf("artifact %s: %w", a.Name, werr)
+		}
+		sum := sha256.Sum256(a.Data)
+		e := a.Artifact
+		e.Size, e.SHA256 = int64(len(a.Data)), hex.EncodeToString(sum[:])
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func writeManifest(dir string, m Manifest) error {

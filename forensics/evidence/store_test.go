@@ -320,3 +320,67 @@ func TestAcquireLargeArchiveWritesBehind(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sum(got), it.Manifest.LocalSHA256)
 }
+
+// TestAcquireArtifacts: artifacts acquired with the archive are written read-only beside it and
+// hashed into the manifest; verify re-hashes them and names one that was changed; a bad name or
+// a failed collection acquires nothing.
+func TestAcquireArtifacts(t *testing.T) {
+	s := newStore(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	arts := []ArtifactData{
+		{Artifact: Artifact{Name: "pod.json", Description: "the pod", Source: "GET /api/v1/namespaces/ns/pods/p", CollectedAt: now}, Data: []byte(`{"kind":"Pod"}`)},
+		{Artifact: Artifact{Name: "logs-app.txt", Description: "logs of app", CollectedAt: now}, Data: []byte("2026-11-23T12:00:00Z hello\n")},
+	}
+	it, err := s.AcquireWith(context.Background(), strings.NewReader("archive bytes"), Manifest{ArchiveName: "a.tar"},
+		AcquireOptions{ArtifactsFunc: func(context.Context) ([]ArtifactData, error) { return arts, nil }})
+	require.NoError(t, err)
+	require.Len(t, it.Manifest.Artifacts, 2)
+	for i, a := range it.Manifest.Artifacts {
+		require.Equal(t, arts[i].Name, a.Name)
+		require.Equal(t, sum(arts[i].Data), a.SHA256)
+		require.EqualValues(t, len(arts[i].Data), a.Size)
+		require.Equal(t, now, a.CollectedAt)
+		p := filepath.Join(it.Dir, "artifacts", a.Name)
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Equal(t, arts[i].Data, b)
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o400), st.Mode().Perm())
+	}
+	got, err := s.Get(it.ID)
+	require.NoError(t, err)
+	require.Equal(t, it.Manifest.Artifacts, got.Manifest.Artifacts, "in the manifest on disk")
+	vr, err := s.Verify(context.Background(), it.ID)
+	require.NoError(t, err)
+	require.True(t, vr.OK)
+
+	p := filepath.Join(it.Dir, "artifacts", "logs-app.txt")
+	require.NoError(t, os.Chmod(p, 0o600))
+	require.NoError(t, os.WriteFile(p, []byte("2026-11-23T12:00:00Z hellO\n"), 0o600))
+	require.NoError(t, os.Chmod(p, 0o400))
+	vr, err = s.Verify(context.Background(), it.ID)
+	require.ErrorIs(t, err, ErrTampered)
+	require.Contains(t, strings.Join(vr.Problems, "\n"), "artifact logs-app.txt is 27 bytes with sha256")
+
+	for name, f := range map[string]func(context.Context) ([]ArtifactData, error){
+		"traversal": func(context.Context) ([]ArtifactData, error) {
+			return []ArtifactData{{Artifact: Artifact{Name: "../escape"}}}, nil
+		},
+		"duplicate": func(context.Context) ([]ArtifactData, error) {
+			return []ArtifactData{{Artifact: Artifact{Name: "a"}}, {Artifact: Artifact{Name: "a"}}}, nil
+		},
+		"collection failed": func(context.Context) ([]ArtifactData, error) { return nil, errors.New("apiserver gone") },
+	} {
+		before, err := s.List()
+		require.NoError(t, err)
+		_, err = s.AcquireWith(context.Background(), strings.NewReader(name), Manifest{ArchiveName: "b.tar"}, AcquireOptions{ArtifactsFunc: f})
+		require.Error(t, err, name)
+		after, err := s.List()
+		require.NoError(t, err)
+		require.Len(t, after, len(before), "%s: nothing acquired", name)
+		left, err := os.ReadDir(filepath.Join(s.Dir(), "incoming"))
+		require.NoError(t, err)
+		require.Empty(t, left, name)
+	}
+}

@@ -228,6 +228,14 @@ func (m *mdWriter) evidence(r *Report) {
 		add("Tool", md(mf.ToolVersion))
 		add("Notes", md(mf.Notes))
 		m.table([]string{"Field", "Value"}, kv)
+		if len(mf.Artifacts) > 0 {
+			m.line("")
+			rows := [][]string{}
+			for _, a := range mf.Artifacts {
+				rows = append(rows, []string{code(a.Name), md(a.Description), humanBytes(a.Size), code(a.SHA256), code(a.Source)})
+			}
+			m.table([]string{"Acquired with it", "What", "Size", "SHA-256", "Source"}, rows)
+		}
 		if len(e.Custody) > 0 {
 			m.line("")
 			rows := [][]string{}
