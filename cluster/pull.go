@@ -83,6 +83,11 @@ type PullOptions struct {
 	DeleteFromNode bool
 	// StartTimeout bounds the wait for the collector to run (default 2 min: image pull).
 	StartTimeout time.Duration
+	// PodContext acquires the pod object, its events and the container's logs with the archive
+	// (evidence artifacts), collected while the archive streams (config cluster.pod_context).
+	PodContext bool
+	// LogLimitBytes bounds each log (config cluster.log_limit_bytes; default 16 MiB).
+	LogLimitBytes int64
 }
 
 // Pull brings a checkpoint archive from its node into the evidence store through a
@@ -113,6 +118,25 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 		if o.Progress != nil {
 			p.Elapsed = time.Since(started)
 			o.Progress(p)
+		}
+	}
+	// the pod's object, events and logs are read while the collector starts and the archive streams
+	var artsFunc func(context.Context) ([]evidence.ArtifactData, error)
+	var arts []evidence.ArtifactData
+	var artNotes []string
+	if o.PodContext {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			arts, artNotes = c.podContext(ctx, r, o.LogLimitBytes)
+		}()
+		artsFunc = func(ctx context.Context) ([]evidence.ArtifactData, error) {
+			select {
+			case <-done:
+				return arts, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 	}
 	report(Progress{Phase: "collector"})
@@ -160,7 +184,7 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 	m.PullStarted = first.started
 	rr := &resumingReader{ctx: ctx, cur: first, sizeOf: nh.size, max: o.Retries,
 		open: func(off int64) *stream { return c.startStream(ctx, ns, name, file, off) }}
-	item, finished, err := c.streamInto(ctx, o.Store, rr, nh, first.started, m, report)
+	item, finished, err := c.streamInto(ctx, o.Store, rr, nh, artsFunc, first.started, m, report)
 	attempts := rr.resumes + 1
 	if err != nil {
 		if errors.Is(err, evidence.ErrHashMismatch) || ctx.Err() != nil {
@@ -186,6 +210,7 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 		"collector_wait_seconds":  strconv.FormatFloat(waited.Seconds(), 'f', 3, 64),
 		"pull_seconds":            strconv.FormatFloat(time.Since(started).Seconds(), 'f', 3, 64),
 		"node_hash_seconds":       strconv.FormatFloat(nh.took.Seconds(), 'f', 3, 64),
+		"pod_context":             podContextSummary(o.PodContext, item.Manifest.Artifacts, artNotes),
 	}})
 	if o.DeleteFromNode {
 		if derr := c.deleteFromNode(ctx, o, r.Node, dir, base); derr != nil {
@@ -195,6 +220,22 @@ func (c *Conn) Pull(ctx context.Context, r *CheckpointResult, o PullOptions) (it
 			Details: map[string]string{"node": r.Node, "path": r.NodePath}})
 	}
 	return item, nil
+}
+
+// podContextSummary says in the custody log what was acquired with the archive and what not.
+func podContextSummary(on bool, arts []evidence.Artifact, notes []string) string {
+	if !on {
+		return "off (cluster.pod_context)"
+	}
+	names := make([]string, 0, len(arts))
+	for _, a := range arts {
+		names = append(names, a.Name)
+	}
+	s := fmt.Sprintf("%d artifact(s): %s", len(arts), strings.Join(names, ", "))
+	if len(notes) > 0 {
+		s += "; " + strings.Join(notes, "; ")
+	}
+	return s
 }
 
 // pullBufferChunks bounds how far a stream runs ahead of the store (exec writes arrive in
@@ -336,10 +377,10 @@ type sourceHash interface {
 }
 
 // streamInto pipes the archive into the store, which asks for the node's hash at the end.
-func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, rr *resumingReader, nh sourceHash, started time.Time, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
+func (c *Conn) streamInto(ctx context.Context, st *evidence.Store, rr *resumingReader, nh sourceHash, arts func(context.Context) ([]evidence.ArtifactData, error), started time.Time, m evidence.Manifest, report func(Progress)) (*evidence.Item, time.Time, error) {
 	defer rr.close()
 	cr := &countingReader{r: rr, total: nh.knownSize, start: started, report: report, attempt: func() int { return rr.resumes + 1 }}
-	item, err := st.AcquireWith(ctx, cr, m, evidence.AcquireOptions{NodeSHA256Func: nh.sha256})
+	item, err := st.AcquireWith(ctx, cr, m, evidence.AcquireOptions{NodeSHA256Func: nh.sha256, ArtifactsFunc: arts})
 	cr.final()
 	return item, cr.finished, err
 }

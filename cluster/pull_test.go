@@ -74,7 +74,7 @@ func TestStreamIntoLateNodeHash(t *testing.T) {
 				open: func(off int64) *stream { offsets = append(offsets, off); return fakeStream(archive[off:], nil) }}
 			var last Progress
 			started := time.Now()
-			item, finished, err := (&Conn{}).streamInto(context.Background(), st, rr, tt.node, started,
+			item, finished, err := (&Conn{}).streamInto(context.Background(), st, rr, tt.node, nil, started,
 				evidence.Manifest{ArchiveName: "c.tar", PullStarted: started.UTC()}, func(p Progress) { last = p })
 			require.Equal(t, tt.resumes, rr.resumes)
 			if tt.resumes > 0 {

@@ -23,6 +23,11 @@ type Cluster struct {
 	DeleteFromNode bool `mapstructure:"delete_from_node"`
 	// ConnectTimeout bounds the first contact with the API server.
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// PodContext acquires, with each archive, the pod's object, its events and the container's
+	// logs as the API server has them at the time (evidence artifacts).
+	PodContext bool `mapstructure:"pod_context"`
+	// LogLimitBytes bounds each container log acquired with an archive.
+	LogLimitBytes int64 `mapstructure:"log_limit_bytes"`
 }
 
 func clusterDefaults(v *viper.Viper) {
@@ -33,11 +38,16 @@ func clusterDefaults(v *viper.Viper) {
 	v.SetDefault("cluster.kubelet_checkpoint_dir", "/var/lib/kubelet/checkpoints")
 	v.SetDefault("cluster.delete_from_node", false)
 	v.SetDefault("cluster.connect_timeout", 3*time.Second)
+	v.SetDefault("cluster.pod_context", true)
+	v.SetDefault("cluster.log_limit_bytes", 16<<20)
 }
 
 func (c Cluster) validate() error {
 	if c.Concurrency < 1 {
 		return fmt.Errorf("cluster.concurrency must be >= 1, got %d", c.Concurrency)
+	}
+	if c.LogLimitBytes < 1 {
+		return fmt.Errorf("cluster.log_limit_bytes must be >= 1, got %d", c.LogLimitBytes)
 	}
 	if c.CheckpointTimeout < time.Second {
 		return fmt.Errorf("cluster.checkpoint_timeout must be >= 1s, got %s", c.CheckpointTimeout)

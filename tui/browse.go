@@ -306,6 +306,7 @@ func (s *ClusterSession) acquireScreen(ns, pod, ct string, th theme.Theme, km ke
 			Collectors: pool, Store: store,
 			Manifest:       evidence.Manifest{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: cfg.Case.Notes, ToolVersion: version},
 			DeleteFromNode: cfg.Cluster.DeleteFromNode,
+			PodContext:     cfg.Cluster.PodContext, LogLimitBytes: cfg.Cluster.LogLimitBytes,
 			Progress: func(p cluster.Progress) {
 				progress(acquire.Progress{Phase: p.Phase, Bytes: p.Bytes, Total: p.Total, Rate: p.Rate, Elapsed: time.Since(started), Attempt: p.Attempt})
 			},

@@ -193,6 +193,7 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 		m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
 		item, err := conn.Pull(ctx, r, cluster.PullOptions{
 			Collectors: pool, Store: store, Manifest: m, DeleteFromNode: o.deleteNode,
+			PodContext: cfg.Cluster.PodContext, LogLimitBytes: cfg.Cluster.LogLimitBytes,
 			Progress: progressPrinter(a.ErrOut, &mu, o.quiet || len(targets) > 1, t.String()),
 		})
 		outcomes[i].Evidence = item

@@ -33,7 +33,7 @@ func TestCheckpointAndPull(t *testing.T) {
 	ns := namespace(t, "e2e-pull")
 	collectorNS := "e2e-collect-" + randSuffix() // created by the pull itself
 	pod := runPod(t, busyboxPod(ns, "victim", realNode,
-		`echo planted > /tmp/dropped.txt; while true; do sleep 1; done`, nil,
+		`echo planted > /tmp/dropped.txt; echo e2e-log-marker; while true; do sleep 1; done`, nil,
 		corev1.EnvVar{Name: "E2E_MARKER", Value: "marker-" + ns}))
 	c := connect(t, ctxAdmin, cluster.ConnectOptions{})
 
@@ -63,7 +63,7 @@ func TestCheckpointAndPull(t *testing.T) {
 	var phases []string
 	var lastBytes int64
 	item, err := c.Pull(t.Context(), res, cluster.PullOptions{
-		Namespace: collectorNS, Image: testImage, Store: st,
+		Namespace: collectorNS, Image: testImage, Store: st, PodContext: true,
 		Manifest: evidence.Manifest{ToolVersion: "podsleuth e2e", CaseID: "CASE-42", Analyst: "e2e"},
 		Progress: func(p cluster.Progress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
@@ -112,6 +112,25 @@ func TestCheckpointAndPull(t *testing.T) {
 	require.Contains(t, m.Collector, collectorNS+"/podsleuth-collector-")
 	require.Equal(t, os.FileMode(0o400), fileMode(t, item.Archive))
 
+	// the pod's context, acquired with the archive: object, events, logs, each hashed
+	var names []string
+	for _, a := range m.Artifacts {
+		names = append(names, a.Name)
+		require.Len(t, a.SHA256, 64)
+		require.Contains(t, a.Source, "GET /api/v1/namespaces/"+ns+"/")
+		require.Equal(t, os.FileMode(0o400), fileMode(t, filepath.Join(item.Dir, "artifacts", a.Name)))
+	}
+	require.Equal(t, []string{"events.json", "logs-app.txt", "pod.json"}, names)
+	logs, err := os.ReadFile(filepath.Join(item.Dir, "artifacts", "logs-app.txt"))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^20\d\d-\d\d-\d\dT\S+ e2e-log-marker$`, string(logs), "the container's log with timestamps")
+	podJSON, err := os.ReadFile(filepath.Join(item.Dir, "artifacts", "pod.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(podJSON), `"uid":"`+string(pod.UID)+`"`)
+	events, err := os.ReadFile(filepath.Join(item.Dir, "artifacts", "events.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(events), `"kind":"EventList"`)
+
 	evs, err := st.Custody(item.ID)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(evs), 2)
@@ -119,6 +138,7 @@ func TestCheckpointAndPull(t *testing.T) {
 	require.Equal(t, m.LocalSHA256, evs[0].Details["node_sha256"])
 	require.Equal(t, "pulled", evs[1].Action)
 	require.Equal(t, res.NodePath, evs[1].Details["node_path"])
+	require.Equal(t, "3 artifact(s): events.json, logs-app.txt, pod.json", evs[1].Details["pod_context"])
 	require.NotEmpty(t, evs[1].Details["pull_finished"])
 
 	vr, err := st.Verify(t.Context(), item.ID)
@@ -224,10 +244,11 @@ func TestRBAC(t *testing.T) {
 		require.NoError(t, err)
 		st, err := evidence.Open(t.TempDir())
 		require.NoError(t, err)
-		item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st})
+		item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st, PodContext: true})
 		require.NoError(t, err)
 		require.Equal(t, item.Manifest.NodeSHA256, item.Manifest.LocalSHA256)
 		require.Equal(t, "responder", item.Manifest.Cluster.User)
+		require.Len(t, item.Manifest.Artifacts, 3, "the role covers the pod's object, events and logs")
 	})
 	t.Run("nobody cannot even read the pod", func(t *testing.T) {
 		c := connect(t, ctxNobody, cluster.ConnectOptions{})
@@ -257,6 +278,36 @@ func TestRBAC(t *testing.T) {
 		_, err = c.Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
 		require.ErrorIs(t, err, cluster.ErrForbidden)
 		require.Contains(t, err.Error(), "missing permission create on nodes/proxy (node "+realNode+")")
+
+		// allowed to run the collector but not to read logs or events: the pull goes on, the
+		// pod's context holds what could be read, and the custody log says what could not
+		rb := "nobody-collects-" + randSuffix()
+		_, err = cs.RbacV1().RoleBindings("podsleuth-system").Create(t.Context(), &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: rb},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "podsleuth-collector"},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "nobody"}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_ = cs.RbacV1().RoleBindings("podsleuth-system").Delete(context.Background(), rb, metav1.DeleteOptions{})
+		})
+		res, err := connect(t, ctxAdmin, cluster.ConnectOptions{}).Checkpoint(t.Context(), cluster.Target{Namespace: ns, Pod: "victim", Container: "app"}, time.Minute)
+		require.NoError(t, err)
+		st, err := evidence.Open(t.TempDir())
+		require.NoError(t, err)
+		var item *evidence.Item
+		require.Eventually(t, func() bool {
+			item, err = c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st, PodContext: true})
+			return err == nil
+		}, 20*time.Second, 500*time.Millisecond, "pull as nobody with the collector role: %v", err)
+		require.Len(t, item.Manifest.Artifacts, 1)
+		require.Equal(t, "pod.json", item.Manifest.Artifacts[0].Name)
+		evs, err := st.Custody(item.ID)
+		require.NoError(t, err)
+		pc := evs[1].Details["pod_context"]
+		require.Contains(t, pc, "1 artifact(s): pod.json")
+		require.Contains(t, pc, "events of the pod not acquired: permission denied")
+		require.Contains(t, pc, "logs of container app (current instance, with timestamps) not acquired: permission denied")
 	})
 }
 
