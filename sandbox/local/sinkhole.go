@@ -32,10 +32,10 @@ const (
 	sinkAddr6    = "fd00:5e1f::1"
 	sandboxAddr6 = "fd00:5e1f::2"
 	sinkPrefix6  = "/64"
-	sinkIf      = "sink0"
-	sandboxIf   = "eth0"
-	tcpPort     = 15001
-	udpPort     = 15002
+	sinkIf       = "sink0"
+	sandboxIf    = "eth0"
+	tcpPort      = 15001
+	udpPort      = 15002
 	// SinkholeLog is the JSON-lines log of attempts in the sandbox directory.
 	SinkholeLog = "sinkhole.jsonl"
 	sinkReady   = "sinkhole.ready"
