@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 )
 
@@ -26,7 +29,7 @@ func newEvidenceCmd(a *app) *cobra.Command {
 	o := &evidenceOptions{}
 	cmd := &cobra.Command{
 		Use:   "evidence",
-		Short: "List, show, verify and import evidence in the local store",
+		Short: "List, show, verify, add, export and import evidence in the local store",
 		Long: `The evidence store keeps each acquired archive read-only (0400) next to its acquisition
 manifest and an append-only, hash-chained custody log. "verify" re-hashes archives and checks the
 custody chain; any mismatch is reported loudly and exits with status 2.`,
@@ -155,7 +158,95 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 		},
 	}
 	add.Flags().StringVar(&o.notes, "notes", "", "free-text notes recorded in the manifest")
-	cmd.AddCommand(list, show, verify, add)
+	var to string
+	export := &cobra.Command{
+		Use:   "export ID [--to FILE]",
+		Short: "Write an item with its manifest, artifacts and custody log as a bundle for another analyst or store",
+		Long: `export verifies the item, then writes it as one plain tar (the archive, manifest.json,
+custody.jsonl, artifacts/ and a SHA256SUMS over them) and records the export, with the bundle's
+SHA-256, in the item's custody log. "evidence import" on the receiving side checks it all.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			it, err := st.Get(args[0])
+			if err != nil {
+				return err
+			}
+			dest := to
+			if dest == "" {
+				dest = it.ID + ".evidence.tar"
+			}
+			if dest, err = filepath.Abs(dest); err != nil {
+				return err
+			}
+			if _, err := os.Stat(dest); err == nil {
+				return fmt.Errorf("export: %s exists (choose another --to)", dest)
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(dest), ".export-*")
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer os.Remove(tmp.Name())
+			sum, err := st.Export(cmd.Context(), it.ID, tmp, dest)
+			if err == nil {
+				err = tmp.Sync()
+			}
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Chmod(tmp.Name(), 0o400)
+			}
+			if err == nil {
+				err = os.Rename(tmp.Name(), dest)
+			}
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, map[string]string{"id": it.ID, "bundle": dest, "bundle_sha256": sum})
+			}
+			fmt.Fprintf(a.Out, "exported %s to %s  sha256 %s\n", it.ID, dest, sum)
+			return nil
+		},
+	}
+	export.Flags().StringVar(&to, "to", "", "the bundle file (default ./ID.evidence.tar)")
+	imp := &cobra.Command{
+		Use:   "import BUNDLE",
+		Short: "Receive an item exported by another store, with its chain of custody",
+		Long: `import checks an evidence bundle before it keeps anything: one item, every file against
+SHA256SUMS, the archive and artifacts against the manifest, the custody chain intact and starting
+with the acquisition of that archive. The item keeps its ID, manifest and custody log, which gets
+an "imported" event naming the bundle and its SHA-256.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
+			src, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			it, err := st.ImportBundle(cmd.Context(), src, archive.LimitsFrom(c.Limits), c.CacheDir)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, it)
+			}
+			fmt.Fprintf(a.Out, "imported %s  sha256 %s  %d bytes, %d artifact(s), custody log intact\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size, len(it.Manifest.Artifacts))
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, verify, add, export, imp)
 	return cmd
 }
 

@@ -73,3 +73,42 @@ func TestEvidenceShowUnknownIDIsOneClearLine(t *testing.T) {
 	require.Equal(t, 1, strings.Count(strings.TrimSpace(errOut), "\n")+1, errOut)
 	require.Contains(t, errOut, "no such evidence: nope")
 }
+
+// TestEvidenceExportImport: an item goes from one store to another with `evidence export` and
+// `evidence import`, verifies there with its custody log intact, and a corrupted bundle is refused
+// with the reason and a non-zero status.
+func TestEvidenceExportImport(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	code, out, errOut := runCLI(t, src, "evidence", "add", crunTar, "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var added struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &added))
+	bundle := filepath.Join(t.TempDir(), "handover.tar")
+	code, out, errOut = runCLI(t, src, "evidence", "export", added.ID, "--to", bundle)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "exported "+added.ID+" to "+bundle)
+	st, err := os.Stat(bundle)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o400), st.Mode().Perm())
+	code, _, errOut = runCLI(t, src, "evidence", "export", added.ID, "--to", bundle)
+	require.Equal(t, 1, code, "an existing bundle is not overwritten")
+	require.Contains(t, errOut, "exists")
+
+	code, out, errOut = runCLI(t, dst, "evidence", "import", bundle)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "imported "+added.ID)
+	code, out, _ = runCLI(t, dst, "evidence", "verify", added.ID)
+	require.Equal(t, 0, code, out)
+	code, out, _ = runCLI(t, dst, "evidence", "show", added.ID)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "imported")
+
+	b, err := os.ReadFile(bundle)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 1
+	bad := filepath.Join(t.TempDir(), "bad.tar")
+	require.NoError(t, os.WriteFile(bad, b, 0o600))
+	code, _, errOut = runCLI(t, t.TempDir(), "evidence", "import", bad)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "evidence bundle rejected")
+}
