@@ -242,6 +242,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.open(nav.OpenCheckpointMsg{Path: msg.path, Label: msg.label})
 	case nav.GotoMsg:
 		return a, a.gotoView(msg.View, msg.Arg)
+	case evidence.ArtifactsMsg:
+		return a, a.push(wrap(a.artifactsScreen(msg.Item)))
 	case nav.PushMsg:
 		p, err := a.wrapAny(msg.Screen)
 		if err != nil {

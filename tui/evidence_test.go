@@ -161,3 +161,71 @@ func TestRestoreAsksForTheBaseRootfs(t *testing.T) {
 	require.Contains(t, status, "restore cancelled")
 	require.NotContains(t, ansi.Strip(a.Render()), "base rootfs:")
 }
+
+// TestArtifactsViewer: a on an item pulled with its pod context lists the artifacts; enter shows
+// one line by line (JSON indented), the filter finds a log line, and the viewing is recorded in
+// the custody log. An item without artifacts says so.
+func TestArtifactsViewer(t *testing.T) {
+	st, err := fevidence.Open(t.TempDir())
+	require.NoError(t, err)
+	arts := []fevidence.ArtifactData{
+		{Artifact: fevidence.Artifact{Name: "logs-app.txt", Description: "logs of container app"}, Data: []byte("2026-11-23T10:00:00Z starting\n2026-11-23T10:00:05Z beacon to c2.evil.example\n")},
+		{Artifact: fevidence.Artifact{Name: "pod.json", Description: "the pod object"}, Data: []byte(`{"kind":"Pod","metadata":{"name":"web-1"}}`)},
+	}
+	f, err := os.Open(filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar.zst"))
+	require.NoError(t, err)
+	defer f.Close()
+	it, err := st.AcquireWith(t.Context(), f, fevidence.Manifest{ArchiveName: "checkpoint.tar.zst", Namespace: "prod", Pod: "web-1", Container: "app"},
+		fevidence.AcquireOptions{ArtifactsFunc: func(context.Context) ([]fevidence.ArtifactData, error) { return arts, nil }})
+	require.NoError(t, err)
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Evidence: evidence.Source{Store: st}})
+	a.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
+	run(t, a, a.Init())
+
+	_, cmd := a.Update(press('a'))
+	run(t, a, cmd)
+	frame := ansi.Strip(a.Render())
+	require.Contains(t, frame, "logs-app.txt")
+	require.Contains(t, frame, "logs of container app")
+	require.Contains(t, frame, "pod.json")
+
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEnter}) // the first row: logs-app.txt
+	run(t, a, cmd)
+	frame = ansi.Strip(a.Render())
+	require.Contains(t, frame, "2026-11-23T10:00:05Z beacon to c2.evil.example")
+	_, cmd = a.Update(press('/'))
+	run(t, a, cmd)
+	typeKeys(t, a, "beacon")
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	run(t, a, cmd)
+	frame = ansi.Strip(a.Render())
+	require.Contains(t, frame, "beacon to c2.evil.example")
+	require.NotContains(t, frame, "starting", "filtered to the matching line")
+
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEscape}) // back to the artifacts
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), "logs of container app")
+	_, cmd = a.Update(press('j'))
+	run(t, a, cmd)
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEnter}) // pod.json, indented
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), `  "kind": "Pod",`)
+
+	evs, err := st.Custody(it.ID)
+	require.NoError(t, err)
+	var opened []string
+	for _, e := range evs {
+		if e.Action == fevidence.ActionOpened {
+			opened = append(opened, e.Details["artifact"])
+		}
+	}
+	require.Equal(t, []string{"logs-app.txt", "pod.json"}, opened)
+}
+
+func TestArtifactsKeyWithoutArtifacts(t *testing.T) {
+	a, _, it := storeApp(t)
+	_, cmd := a.Update(press('a'))
+	run(t, a, cmd)
+	status, _ := a.Status()
+	require.Contains(t, status, "no artifacts were acquired with "+it.ID)
+}

@@ -43,6 +43,7 @@ type Map struct {
 	Verify     key.Binding
 	Report     key.Binding
 	Restore    key.Binding
+	Artifacts  key.Binding
 	Refresh    key.Binding
 	Confirm    key.Binding
 	Deny       key.Binding
@@ -80,6 +81,7 @@ func Default() Map {
 		Verify:     b([]string{"v"}, "v", "verify hashes"),
 		Report:     b([]string{"x"}, "x", "export report"),
 		Restore:    b([]string{"R"}, "R", "restore into sandbox"),
+		Artifacts:  b([]string{"a"}, "a", "artifacts"),
 		Refresh:    b([]string{"ctrl+r"}, "ctrl+r", "refresh"),
 		Confirm:    b([]string{"y"}, "y", "yes"),
 		Deny:       b([]string{"n", "esc"}, "n", "no"),
@@ -99,7 +101,7 @@ func (m *Map) bindings() map[string]*key.Binding {
 		"sort_reverse": &m.SortRev, "left": &m.Left, "right": &m.Right, "expand": &m.Expand,
 		"collapse": &m.Collapse, "reveal": &m.Reveal, "search": &m.Search,
 		"checkpoint": &m.Checkpoint, "verify": &m.Verify, "report": &m.Report,
-		"restore": &m.Restore, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
+		"restore": &m.Restore, "artifacts": &m.Artifacts, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
 	}
 }
 

@@ -31,6 +31,8 @@ import (
 type Store interface {
 	List() ([]fevidence.Item, error)
 	Verify(ctx context.Context, id string) (*fevidence.VerifyResult, error)
+	// Log appends to an item's custody log (opening an artifact is recorded).
+	Log(id string, e fevidence.Event) error
 }
 
 // Sample is one bundled sample checkpoint (a real fixture embedded in the binary).
@@ -82,6 +84,10 @@ type VerifiedMsg struct {
 	Result *fevidence.VerifyResult
 	Err    error
 }
+
+// ArtifactsMsg asks the App to show the artifacts acquired with Item (the pod's object, events
+// and logs).
+type ArtifactsMsg struct{ Item fevidence.Item }
 
 // ActionDoneMsg is the result of a report export or a restore.
 type ActionDoneMsg struct {
@@ -418,6 +424,18 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		m.rootfs.Reset(m.rootfs.Value)
 		m.layout()
 		return m, nil
+	case key.Matches(msg, km.Artifacts):
+		_, _, emb, it := m.selected()
+		switch {
+		case emb != "":
+			return m, nav.Status("bundled samples have no artifacts: they come with evidence pulled from a cluster")
+		case it == nil:
+			return m, nil
+		case len(it.Manifest.Artifacts) == 0:
+			return m, nav.Status("no artifacts were acquired with " + it.ID + " (pod context is acquired by checkpoint --pull)")
+		}
+		item := *it
+		return m, func() tea.Msg { return ArtifactsMsg{Item: item} }
 	case key.Matches(msg, km.Refresh):
 		return m, m.Init()
 	}
@@ -450,14 +468,14 @@ func fit(s string, w int) string {
 
 // ShortHelp is the one-line help.
 func (m *Model) ShortHelp() []key.Binding {
-	return []key.Binding{m.km.Enter, m.km.Verify, m.km.Report, m.km.Restore, m.km.Filter, m.km.Help}
+	return []key.Binding{m.km.Enter, m.km.Verify, m.km.Report, m.km.Restore, m.km.Artifacts, m.km.Filter, m.km.Help}
 }
 
 // FullHelp lists every key.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
 	return [][]key.Binding{
-		{km.Enter, km.Verify, km.Report, km.Restore, km.Refresh},
+		{km.Enter, km.Verify, km.Report, km.Restore, km.Artifacts, km.Refresh},
 		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
 		{km.Filter, km.SortNext, km.SortRev},
 	}
