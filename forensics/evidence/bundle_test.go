@@ -181,3 +181,58 @@ func TestExportRefusesTamperedItem(t *testing.T) {
 	_, err := s.Export(context.Background(), it.ID, io.Discard, "x")
 	require.ErrorIs(t, err, ErrTampered)
 }
+
+// FuzzImportBundle: whatever the bundle, import returns without a panic, and on an error the
+// store holds nothing of it (no item, nothing left under incoming/). Seeds: a real bundle, its
+// tampered variants, and a tar with a member outside the item.
+func FuzzImportBundle(f *testing.F) {
+	var seeds [][]byte
+	{
+		st, err := Open(filepath.Join(f.TempDir(), "seed"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		it, err := st.Acquire(context.Background(), strings.NewReader("seed archive"), Manifest{ArchiveName: "seed.tar"})
+		if err != nil {
+			f.Fatal(err)
+		}
+		var b bytes.Buffer
+		if _, err := st.Export(context.Background(), it.ID, &b, "seed"); err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, b.Bytes())
+		flipped := append([]byte(nil), b.Bytes()...)
+		flipped[len(flipped)/3] ^= 0x40
+		seeds = append(seeds, flipped, b.Bytes()[:len(b.Bytes())/2])
+	}
+	var evil bytes.Buffer
+	tw := tar.NewWriter(&evil)
+	_ = tw.WriteHeader(&tar.Header{Name: "20260101T000000Z-abc/../../escape", Mode: 0o600, Size: 1})
+	_, _ = tw.Write([]byte("x"))
+	_ = tw.Close()
+	seeds = append(seeds, evil.Bytes(), []byte("not a tar"))
+	for _, sd := range seeds {
+		f.Add(sd)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dst, err := Open(filepath.Join(t.TempDir(), "store"))
+		require.NoError(t, err)
+		p := filepath.Join(t.TempDir(), "b.tar")
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+		lim := archive.Limits{MaxMemberBytes: 1 << 20, MaxTotalBytes: 4 << 20, MaxEntries: 100}
+		it, err := dst.ImportBundle(context.Background(), p, lim, t.TempDir())
+		left, rerr := os.ReadDir(filepath.Join(dst.Dir(), "incoming"))
+		require.NoError(t, rerr)
+		require.Empty(t, left, "nothing left under incoming/")
+		items, lerr := dst.List()
+		require.NoError(t, lerr)
+		if err != nil {
+			require.Empty(t, items, "a refused bundle leaves no item")
+			return
+		}
+		require.Len(t, items, 1)
+		vr, verr := dst.Verify(context.Background(), it.ID)
+		require.NoError(t, verr, "an imported item verifies")
+		require.True(t, vr.OK)
+	})
+}
