@@ -45,45 +45,28 @@ func TestMain(m *testing.M) {
 // dialFromSandbox resolves a name through the resolver at 192.0.2.53 (TEST-NET-1: it exists
 // only as the sinkhole's TPROXY target inside the sandbox) and sends payload to it on :8443.
 func dialFromSandbox(name, payload string) int {
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp4", "192.0.2.53:53")
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ips, err := r.LookupIP(ctx, "ip4", name)
-	if err != nil || len(ips) == 0 {
-		fmt.Fprintln(os.Stderr, "lookup:", err)
-		return 2
-	}
-	fmt.Println("resolved", ips[0])
-	c, err := net.DialTimeout("tcp4", "203.0.113.66:8443", 5*time.Second)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dial:", err)
-		return 3
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(payload)); err != nil {
-		return 4
-	}
-	time.Sleep(500 * time.Millisecond)
-	return 0
+	return dialFamily("4", "192.0.2.53:53", "203.0.113.66:8443", name, payload)
 }
 
 // dialFromSandbox6 is dialFromSandbox over IPv6: the resolver at [2001:db8::53] (documentation
 // prefix), an AAAA lookup, and a connection to [2001:db8::66]:8443.
 func dialFromSandbox6(name, payload string) int {
+	return dialFamily("6", "[2001:db8::53]:53", "[2001:db8::66]:8443", name, payload)
+}
+
+func dialFamily(fam, resolver, target, name, payload string) int {
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp6", "[2001:db8::53]:53")
+		return (&net.Dialer{}).DialContext(ctx, "udp"+fam, resolver)
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ips, err := r.LookupIP(ctx, "ip6", name)
+	ips, err := r.LookupIP(ctx, "ip"+fam, name)
 	if err != nil || len(ips) == 0 {
 		fmt.Fprintln(os.Stderr, "lookup:", err)
 		return 2
 	}
 	fmt.Println("resolved", ips[0])
-	c, err := net.DialTimeout("tcp6", "[2001:db8::66]:8443", 5*time.Second)
+	c, err := net.DialTimeout("tcp"+fam, target, 5*time.Second)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
 		return 3

@@ -313,41 +313,33 @@ func origDst(oob []byte) *net.UDPAddr {
 // replyFrom sends b to dst from the address the process sent to (a transparent socket bound
 // to the original destination), so its resolver accepts the answer.
 func replyFrom(from, to *net.UDPAddr, b []byte) {
+	family, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_TRANSPARENT
 	if from.IP.To4() == nil {
-		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		_ = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		var la, ra unix.SockaddrInet6
-		copy(la.Addr[:], from.IP.To16())
-		la.Port = from.Port
-		copy(ra.Addr[:], to.IP.To16())
-		ra.Port = to.Port
-		if err := unix.Bind(fd, &la); err != nil {
-			return
-		}
-		_ = unix.Sendto(fd, b, 0, &ra)
-		return
+		family, level, opt = unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_TRANSPARENT
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
 	defer unix.Close(fd)
-	_ = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TRANSPARENT, 1)
+	_ = unix.SetsockoptInt(fd, level, opt, 1)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	var la, ra unix.SockaddrInet4
-	copy(la.Addr[:], from.IP.To4())
-	la.Port = from.Port
-	copy(ra.Addr[:], to.IP.To4())
-	ra.Port = to.Port
-	if err := unix.Bind(fd, &la); err != nil {
+	if err := unix.Bind(fd, sockaddr(from)); err != nil {
 		return
 	}
-	_ = unix.Sendto(fd, b, 0, &ra)
+	_ = unix.Sendto(fd, b, 0, sockaddr(to))
+}
+
+// sockaddr converts a UDP address to the socket address of its family.
+func sockaddr(a *net.UDPAddr) unix.Sockaddr {
+	if ip4 := a.IP.To4(); ip4 != nil {
+		sa := &unix.SockaddrInet4{Port: a.Port}
+		copy(sa.Addr[:], ip4)
+		return sa
+	}
+	sa := &unix.SockaddrInet6{Port: a.Port}
+	copy(sa.Addr[:], a.IP.To16())
+	return sa
 }
 
 // dnsAnswer parses a DNS query and answers an A question with addr and an AAAA question with

@@ -350,29 +350,46 @@ func TestReadonly(t *testing.T) {
 	require.Empty(t, mutating, "no mutating request from the read-only client may reach the API server")
 }
 
-// auditByAgent splits the audit events of one user agent into reads and mutating requests.
-func auditByAgent(t *testing.T, ua string) (reads, mutating []string) {
+// auditEvent is one API server audit event (the fields the tests look at).
+type auditEvent struct {
+	Verb       string    `json:"verb"`
+	Stage      string    `json:"stage"`
+	RequestURI string    `json:"requestURI"`
+	UserAgent  string    `json:"userAgent"`
+	Received   time.Time `json:"requestReceivedTimestamp"`
+	StageTime  time.Time `json:"stageTimestamp"`
+	ObjectRef  *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+		Namespace   string `json:"namespace"`
+	} `json:"objectRef"`
+}
+
+// auditEvents returns the audit events of one user agent, oldest first.
+func auditEvents(t *testing.T, ua string) []auditEvent {
 	f, err := os.Open(auditLog(t))
 	require.NoError(t, err)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var evs []auditEvent
 	for sc.Scan() {
 		if !strings.Contains(sc.Text(), ua) {
 			continue
 		}
-		var ev struct {
-			Verb       string `json:"verb"`
-			RequestURI string `json:"requestURI"`
-			UserAgent  string `json:"userAgent"`
-			ObjectRef  *struct {
-				Resource string `json:"resource"`
-			} `json:"objectRef"`
-		}
+		var ev auditEvent
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
-		if ev.UserAgent != ua {
-			continue
+		if ev.UserAgent == ua {
+			evs = append(evs, ev)
 		}
+	}
+	require.NoError(t, sc.Err())
+	return evs
+}
+
+// auditByAgent splits the audit events of one user agent into reads and mutating requests.
+func auditByAgent(t *testing.T, ua string) (reads, mutating []string) {
+	for _, ev := range auditEvents(t, ua) {
 		switch {
 		case ev.Verb == "get" || ev.Verb == "list" || ev.Verb == "watch":
 			reads = append(reads, ev.RequestURI)
@@ -382,7 +399,6 @@ func auditByAgent(t *testing.T, ua string) (reads, mutating []string) {
 			mutating = append(mutating, ev.Verb+" "+ev.RequestURI)
 		}
 	}
-	require.NoError(t, sc.Err())
 	return reads, mutating
 }
 
@@ -612,29 +628,8 @@ func TestCollectorPoolPrestartsAndShares(t *testing.T) {
 // podCreatesAndFirstCheckpointReply reads the audit log: when the user agent created pods in ns,
 // and when the first of its checkpoint requests (nodes/proxy) completed.
 func podCreatesAndFirstCheckpointReply(t *testing.T, ua, ns string) (creates []time.Time, firstReply time.Time) {
-	f, err := os.Open(auditLog(t))
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if !strings.Contains(sc.Text(), ua) {
-			continue
-		}
-		var ev struct {
-			Verb      string    `json:"verb"`
-			Stage     string    `json:"stage"`
-			UserAgent string    `json:"userAgent"`
-			Received  time.Time `json:"requestReceivedTimestamp"`
-			StageTime time.Time `json:"stageTimestamp"`
-			ObjectRef *struct {
-				Resource    string `json:"resource"`
-				Subresource string `json:"subresource"`
-				Namespace   string `json:"namespace"`
-			} `json:"objectRef"`
-		}
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev))
-		if ev.UserAgent != ua || ev.ObjectRef == nil || ev.Stage != "ResponseComplete" {
+	for _, ev := range auditEvents(t, ua) {
+		if ev.ObjectRef == nil || ev.Stage != "ResponseComplete" {
 			continue
 		}
 		switch r := ev.ObjectRef; {
@@ -646,7 +641,6 @@ func podCreatesAndFirstCheckpointReply(t *testing.T, ua, ns string) (creates []t
 			}
 		}
 	}
-	require.NoError(t, sc.Err())
 	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
 	return creates, firstReply
 }
