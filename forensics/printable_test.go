@@ -1,6 +1,10 @@
 package forensics
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
 
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
@@ -21,4 +25,26 @@ func TestPrintable(t *testing.T) {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzPrintable: whatever the input, the output is valid UTF-8 with no control character (C0,
+// DEL, C1) and no other non-printable rune, and printable ASCII passes unchanged.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"", "/usr/bin/nginx", "\x1b]52;c;ZXZpbA==\x07", "a\u202eb", "\xff\xfe", "日本\u200b語", "\u009b2J"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Printable(s)
+		if !utf8.ValidString(out) {
+			t.Fatalf("Printable(%q) = %q: invalid UTF-8", s, out)
+		}
+		for _, r := range out {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("Printable(%q) = %q: holds %U", s, out, r)
+			}
+		}
+		if isPlain(s) && out != s {
+			t.Fatalf("printable ASCII changed: %q -> %q", s, out)
+		}
+	})
 }
