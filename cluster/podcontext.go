@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 
 	"github.com/podsleuth/podsleuth/forensics/evidence"
@@ -43,15 +44,8 @@ func (c *Conn) podContext(ctx context.Context, r *CheckpointResult, logLimit int
 		return b
 	}
 	logs := func(name, what string, previous bool, tail int) []byte {
-		req := rc.Get().Namespace(r.Namespace).Resource("pods").Name(r.Pod).SubResource("log").
-			Param("container", r.Container).Param("timestamps", "true").Param("limitBytes", strconv.FormatInt(logLimit, 10))
-		if previous {
-			req = req.Param("previous", "true")
-		}
-		if tail > 0 {
-			req = req.Param("tailLines", strconv.Itoa(tail))
-		}
-		return get(name, what, req)
+		return get(name, what, c.LogsRequest(r.Namespace, r.Pod, r.Container,
+			LogOptions{Timestamps: true, LimitBytes: logLimit, Previous: previous, TailLines: tail}))
 	}
 
 	var wg sync.WaitGroup
@@ -94,4 +88,47 @@ func (c *Conn) podContext(ctx context.Context, r *CheckpointResult, logLimit int
 	wg.Wait()
 	sort.Slice(arts, func(i, j int) bool { return arts[i].Name < arts[j].Name })
 	return arts, notes
+}
+
+// LogOptions select a container log.
+type LogOptions struct {
+	// Previous reads the previous instance's log (after a restart).
+	Previous bool
+	// TailLines keeps the last lines only (0: all).
+	TailLines int
+	// LimitBytes bounds what the kubelet sends (0: no bound).
+	LimitBytes int64
+	// Timestamps prefixes each line with its RFC 3339 time.
+	Timestamps bool
+}
+
+// LogsRequest is the API request for a container's log (GET pods/log, read-only).
+func (c *Conn) LogsRequest(ns, pod, container string, o LogOptions) *rest.Request {
+	req := c.Client.CoreV1().RESTClient().Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
+		Param("container", container)
+	if o.Timestamps {
+		req = req.Param("timestamps", "true")
+	}
+	if o.Previous {
+		req = req.Param("previous", "true")
+	}
+	if o.TailLines > 0 {
+		req = req.Param("tailLines", strconv.Itoa(o.TailLines))
+	}
+	if o.LimitBytes > 0 {
+		req = req.Param("limitBytes", strconv.FormatInt(o.LimitBytes, 10))
+	}
+	return req
+}
+
+// Logs reads a container's log as the kubelet sends it.
+func (c *Conn) Logs(ctx context.Context, ns, pod, container string, o LogOptions) ([]byte, error) {
+	b, err := c.LogsRequest(ns, pod, container, o).DoRaw(ctx)
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("%w: missing permission get on pods/log in namespace %s (ClusterRole podsleuth-responder in docs/rbac.yaml): %v", ErrForbidden, ns, apiMessage(err))
+		}
+		return nil, fmt.Errorf("logs of %s/%s/%s: %w", ns, pod, container, classify(err))
+	}
+	return b, nil
 }

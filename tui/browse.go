@@ -184,7 +184,34 @@ func (s *ClusterSession) podDetail(ns, name string, readonly bool, th theme.Them
 		}, th, km))
 	}, Refused: func() tea.Cmd {
 		return nav.Err(fmt.Errorf("checkpoint: %w", pods.ErrReadonly), "start podsleuth without --readonly (or readonly: false in the config) to checkpoint")
+	}}, {Binding: km.Logs, Run: func(r table.Row) tea.Cmd {
+		ct, ok := strings.CutPrefix(r.Key, "container:")
+		if !ok {
+			return nav.Status("select a container line (under Containers) to read its logs")
+		}
+		return nav.Push(s.logsScreen(ns, name, ct, th, km))
 	}}}
+	return l
+}
+
+// logsScreen is a container's recent log (the last 5000 lines, with timestamps) as a filterable
+// list; ctrl+r reads it again. Read-only: allowed with --readonly.
+func (s *ClusterSession) logsScreen(ns, pod, ct string, th theme.Theme, km keys.Map) *list.Model {
+	load := func(ctx context.Context) ([]table.Row, error) {
+		b, err := s.Conn.Logs(ctx, ns, pod, ct, cluster.LogOptions{Timestamps: true, TailLines: 5000})
+		if err != nil {
+			return nil, err
+		}
+		var rows []table.Row
+		for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+			if line == "" && i == 0 {
+				continue
+			}
+			rows = append(rows, table.Row{Key: strconv.Itoa(i + 1), Cells: []string{line}})
+		}
+		return rows, nil
+	}
+	l := list.New("logs/"+ns+"/"+pod+"/"+ct, "logs "+ct, []table.Column{{Title: "LOG (LAST 5000 LINES)", Flex: true}}, load, nil, "", th, km)
 	return l
 }
 

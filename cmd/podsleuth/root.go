@@ -96,6 +96,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newDiffCmd(a),
 		newContextsCmd(a),
 		newPreflightCmd(a),
+		newLogsCmd(a),
 		newCheckpointCmd(a),
 		newEvidenceCmd(a),
 		newRestoreCmd(a),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -643,4 +644,31 @@ func podCreatesAndFirstCheckpointReply(t *testing.T, ua, ns string) (creates []t
 	}
 	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
 	return creates, firstReply
+}
+
+// TestLogsCommand: podsleuth logs prints a container's log with timestamps, terminal-safe
+// (an escape sequence the container wrote comes out escaped; --raw keeps it).
+func TestLogsCommand(t *testing.T) {
+	ns := namespace(t, "e2e-logs")
+	runPod(t, busyboxPod(ns, "chatty", realNode, `echo log-line-one; printf 'evil \033]0;owned\007 end\n'; while true; do sleep 1; done`, nil))
+	exe := filepath.Join(t.TempDir(), "podsleuth")
+	build := exec.Command("go", "build", "-o", exe, "./cmd/podsleuth")
+	build.Dir = testenv.Root()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	run := func(args ...string) string {
+		cmd := exec.Command(exe, append(args, "--kubeconfig", testenv.Kubeconfig(t), "--context", ctxResp)...)
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", out)
+		return string(out)
+	}
+	var logs string
+	require.Eventually(t, func() bool {
+		logs = run("logs", ns+"/chatty")
+		return strings.Contains(logs, "end")
+	}, 20*time.Second, 500*time.Millisecond)
+	require.Regexp(t, `(?m)^20\d\d-\d\d-\d\dT\S+ log-line-one$`, logs)
+	require.Contains(t, logs, `evil \x1b]0;owned\a end`)
+	require.NotContains(t, logs, "\x1b")
+	require.Contains(t, run("logs", ns+"/chatty", "--raw", "--tail", "1"), "evil \x1b]0;owned\x07 end")
 }

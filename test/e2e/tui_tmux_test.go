@@ -170,7 +170,7 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	testenv.RequireRoot(t)
 	kc := testenv.Kubeconfig(t)
 	ns := namespace(t, "e2e-tuicp")
-	runPod(t, busyboxPod(ns, "suspect", realNode, `echo TUI-E2E-MARKER > /tmp/m.txt; while true; do sleep 1; done`, nil))
+	runPod(t, busyboxPod(ns, "suspect", realNode, `echo TUI-E2E-MARKER > /tmp/m.txt; echo TUI-LOG-MARKER; while true; do sleep 1; done`, nil))
 	tm := newTmux(t, []string{"KUBECONFIG=" + kc}, nil, 140, 40)
 	tm.waitFor("ctx podsleuth-admin", 30*time.Second)
 	tm.keys(":", "pods "+ns, "Enter")
@@ -180,6 +180,11 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	tm.waitFor("Containers", 10*time.Second)
 	tm.keys("/", "^  app  image", "Enter")
 	tm.waitFor("1/1 of", 5*time.Second)
+	// its log first (L), then back
+	tm.keys("L")
+	tm.waitFor("TUI-LOG-MARKER", 10*time.Second)
+	tm.keys("Escape")
+	tm.waitFor("app  image", 5*time.Second) // the detail, still filtered to the container line
 	tm.keys("c")
 	tm.waitFor("Checkpoint "+ns+"/suspect container app?", 5*time.Second)
 	tm.waitFor("keeps running and is not told", 5*time.Second)
@@ -195,6 +200,14 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	tm.waitFor("suspect", 5*time.Second)
 	tm.keys(":", "evidence", "Enter")
 	tm.waitFor("node "+realNode+": "+ns+"/suspect/app", 10*time.Second)
+	// what was acquired with it: the pod, its events, its log
+	tm.keys("/", "suspect", "Enter")
+	tm.keys("a")
+	tm.waitFor("logs-app.txt", 5*time.Second)
+	tm.waitFor("pod.json", 5*time.Second)
+	tm.keys("/", "logs-app", "Enter")
+	tm.keys("Enter")
+	tm.waitFor("TUI-LOG-MARKER", 5*time.Second)
 	tm.keys("q")
 	tm.waitExit(10 * time.Second)
 }

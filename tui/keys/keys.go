@@ -44,6 +44,7 @@ type Map struct {
 	Report     key.Binding
 	Restore    key.Binding
 	Artifacts  key.Binding
+	Logs       key.Binding
 	Refresh    key.Binding
 	Confirm    key.Binding
 	Deny       key.Binding
@@ -82,6 +83,7 @@ func Default() Map {
 		Report:     b([]string{"x"}, "x", "export report"),
 		Restore:    b([]string{"R"}, "R", "restore into sandbox"),
 		Artifacts:  b([]string{"a"}, "a", "artifacts"),
+		Logs:       b([]string{"L"}, "L", "container logs"),
 		Refresh:    b([]string{"ctrl+r"}, "ctrl+r", "refresh"),
 		Confirm:    b([]string{"y"}, "y", "yes"),
 		Deny:       b([]string{"n", "esc"}, "n", "no"),
@@ -101,7 +103,7 @@ func (m *Map) bindings() map[string]*key.Binding {
 		"sort_reverse": &m.SortRev, "left": &m.Left, "right": &m.Right, "expand": &m.Expand,
 		"collapse": &m.Collapse, "reveal": &m.Reveal, "search": &m.Search,
 		"checkpoint": &m.Checkpoint, "verify": &m.Verify, "report": &m.Report,
-		"restore": &m.Restore, "artifacts": &m.Artifacts, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
+		"restore": &m.Restore, "artifacts": &m.Artifacts, "logs": &m.Logs, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
 	}
 }
 
