@@ -105,11 +105,17 @@ func TestSandboxClusterRestore(t *testing.T) {
 		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", info.RootPID)) // the node is this machine
 		require.NoError(t, err)
 		require.Contains(t, string(environ), "SANDBOX_MARKER=marker-sbx-5e7a")
-		readCounter := func() int {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/counter", info.RootPID))
-			require.NoError(t, err)
-			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			return n
+		readCounter := func() int { // again when it meets the copy rewriting the file (`echo > f` truncates first)
+			for range 50 {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/counter", info.RootPID))
+				require.NoError(t, err)
+				if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					return n
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Fatal("/tmp/counter of the copy never held a number")
+			return 0
 		}
 		first := readCounter()
 		require.GreaterOrEqual(t, first, 3, "resumed from the checkpointed count, not from 0")
@@ -129,17 +135,27 @@ func TestSandboxClusterRestore(t *testing.T) {
 		mustRun(t, run, "sandbox", "resume", info.ID)
 	})
 	t.Run("enter through the node helper", func(t *testing.T) {
+		calls := 0
 		enter := func(argv ...string) (string, error) { // the cluster flags before the command's "--"
+			calls++
 			cmd := exec.Command(exe, append([]string{"sandbox", "enter", info.ID, "--kubeconfig", kc, "--context", ctxAdmin, "--"}, argv...)...)
 			cmd.Env = env
 			out, err := cmd.CombinedOutput()
 			return string(out), err
 		}
-		out := mustRun(t, enter, "/bin/busybox", "sh", "-c", "cat /tmp/counter; tr '\\0' '\\n' < /proc/1/environ")
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		n, err := strconv.Atoi(strings.TrimSpace(lines[0]))
-		require.NoError(t, err, out)
-		require.GreaterOrEqual(t, n, 3, "the copy's own /tmp/counter")
+		// the copy's own /tmp/counter (read again when it meets the copy rewriting it: `echo > f`
+		// truncates before it writes)
+		var n int
+		require.Eventually(t, func() bool {
+			out, err := enter("/bin/busybox", "cat", "/tmp/counter")
+			if err != nil {
+				return false
+			}
+			n, err = strconv.Atoi(strings.TrimSpace(out))
+			return err == nil
+		}, 20*time.Second, 300*time.Millisecond)
+		require.GreaterOrEqual(t, n, 3, "counting on from the checkpointed count")
+		out := mustRun(t, enter, "/bin/busybox", "sh", "-c", "tr '\\0' '\\n' < /proc/1/environ")
 		require.Contains(t, out, "SANDBOX_MARKER=marker-sbx-5e7a", "the copy's PID 1")
 		out, err = enter("/bin/busybox", "sh", "-c", "echo to-stderr >&2; exit 3")
 		var ee *exec.ExitError
@@ -154,7 +170,7 @@ func TestSandboxClusterRestore(t *testing.T) {
 				entered++
 			}
 		}
-		require.Equal(t, 2, entered, "each entry is in the evidence's custody log")
+		require.Equal(t, calls, entered, "each entry is in the evidence's custody log")
 
 		// interactively, from a real terminal: a shell with a terminal of the caller's size
 		tm := newTmux(t, []string{"PODSLEUTH_DATA_DIR=" + filepath.Join(tmp, "data"), "PODSLEUTH_CACHE_DIR=" + filepath.Join(tmp, "cache")},
