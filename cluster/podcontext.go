@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"sync"
@@ -100,6 +101,8 @@ type LogOptions struct {
 	LimitBytes int64
 	// Timestamps prefixes each line with its RFC 3339 time.
 	Timestamps bool
+	// Follow keeps the stream open for new lines (LogsStream only).
+	Follow bool
 }
 
 // LogsRequest is the API request for a container's log (GET pods/log, read-only).
@@ -118,17 +121,35 @@ func (c *Conn) LogsRequest(ns, pod, container string, o LogOptions) *rest.Reques
 	if o.LimitBytes > 0 {
 		req = req.Param("limitBytes", strconv.FormatInt(o.LimitBytes, 10))
 	}
+	if o.Follow {
+		req = req.Param("follow", "true")
+	}
 	return req
+}
+
+// LogsStream opens a container's log as a stream (with o.Follow, until ctx ends or the
+// container stops); the caller closes it.
+func (c *Conn) LogsStream(ctx context.Context, ns, pod, container string, o LogOptions) (io.ReadCloser, error) {
+	rc, err := c.LogsRequest(ns, pod, container, o).Stream(ctx)
+	if err != nil {
+		return nil, logsError(err, ns, pod, container)
+	}
+	return rc, nil
+}
+
+func logsError(err error, ns, pod, container string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: missing permission get on pods/log in namespace %s (ClusterRole podsleuth-responder in docs/rbac.yaml): %v", ErrForbidden, ns, apiMessage(err))
+	}
+	return fmt.Errorf("logs of %s/%s/%s: %w", ns, pod, container, classify(err))
 }
 
 // Logs reads a container's log as the kubelet sends it.
 func (c *Conn) Logs(ctx context.Context, ns, pod, container string, o LogOptions) ([]byte, error) {
+	o.Follow = false
 	b, err := c.LogsRequest(ns, pod, container, o).DoRaw(ctx)
 	if err != nil {
-		if apierrors.IsForbidden(err) {
-			return nil, fmt.Errorf("%w: missing permission get on pods/log in namespace %s (ClusterRole podsleuth-responder in docs/rbac.yaml): %v", ErrForbidden, ns, apiMessage(err))
-		}
-		return nil, fmt.Errorf("logs of %s/%s/%s: %w", ns, pod, container, classify(err))
+		return nil, logsError(err, ns, pod, container)
 	}
 	return b, nil
 }

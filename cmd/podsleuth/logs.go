@@ -2,8 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -15,12 +16,21 @@ type logsOptions struct {
 	tail      int
 	previous  bool
 	raw       bool
+	follow    bool
+}
+
+// ignoreCancel drops the error of a stream ended by Ctrl-C (the end the user asked for).
+func ignoreCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func newLogsCmd(a *app) *cobra.Command {
 	o := &logsOptions{}
 	cmd := &cobra.Command{
-		Use:   "logs [NAMESPACE/]POD [-c CONTAINER] [--tail N] [--previous] [--raw]",
+		Use:   "logs [NAMESPACE/]POD [-c CONTAINER] [--tail N] [--previous] [-f] [--raw]",
 		Short: "Print a container's log with timestamps (the TUI's L on a container), read-only",
 		Long: `logs reads a container's log through the API server, each line with its timestamp: the
 workbench's L on a container line, as a command. Lines are written terminal-safe (escape
@@ -45,29 +55,31 @@ evidence (artifacts), hashed.`,
 			if err != nil {
 				return err
 			}
-			b, err := conn.Logs(cmd.Context(), ns, pod, ts[0].Container, cluster.LogOptions{Timestamps: true, TailLines: o.tail, Previous: o.previous})
+			rc, err := conn.LogsStream(cmd.Context(), ns, pod, ts[0].Container,
+				cluster.LogOptions{Timestamps: true, TailLines: o.tail, Previous: o.previous, Follow: o.follow})
 			if err != nil {
 				return err
 			}
+			defer rc.Close()
 			if o.raw {
-				_, err = a.Out.Write(b)
-				return err
+				_, err = io.Copy(a.Out, rc)
+				return ignoreCancel(cmd.Context(), err)
 			}
-			w := bufio.NewWriter(a.Out)
-			sc := bufio.NewScanner(bytes.NewReader(b))
+			// line by line, flushed as they come (-f)
+			sc := bufio.NewScanner(rc)
 			sc.Buffer(make([]byte, 64<<10), 16<<20)
 			for sc.Scan() {
-				fmt.Fprintln(w, quote(sc.Text()))
+				if _, err := fmt.Fprintln(a.Out, quote(sc.Text())); err != nil {
+					return err
+				}
 			}
-			if err := sc.Err(); err != nil {
-				return err
-			}
-			return w.Flush()
+			return ignoreCancel(cmd.Context(), sc.Err())
 		},
 	}
 	cmd.Flags().StringVarP(&o.container, "container", "c", "", "container (default: the pod's default container)")
 	cmd.Flags().IntVar(&o.tail, "tail", 0, "only the last N lines (default: all)")
 	cmd.Flags().BoolVarP(&o.previous, "previous", "p", false, "the previous instance's log (after a restart)")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "write the log's bytes unchanged (control characters included)")
+	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines until Ctrl-C or the container stops")
 	return cmd
 }

@@ -671,4 +671,26 @@ func TestLogsCommand(t *testing.T) {
 	require.Contains(t, logs, `evil \x1b]0;owned\a end`)
 	require.NotContains(t, logs, "\x1b")
 	require.Contains(t, run("logs", ns+"/chatty", "--raw", "--tail", "1"), "evil \x1b]0;owned\x07 end")
+
+	// -f: new lines arrive while it runs; Ctrl-C ends it cleanly
+	runPod(t, busyboxPod(ns, "ticker", realNode, `i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done`, nil))
+	cmd := exec.Command(exe, "logs", ns+"/ticker", "-f", "--tail", "1", "--kubeconfig", testenv.Kubeconfig(t), "--context", ctxResp)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stdout)
+	var ticks []int
+	for len(ticks) < 4 && sc.Scan() {
+		_, n, ok := strings.Cut(sc.Text(), " tick-")
+		require.True(t, ok, sc.Text())
+		v, err := strconv.Atoi(n)
+		require.NoError(t, err)
+		ticks = append(ticks, v)
+	}
+	require.Len(t, ticks, 4, "lines keep coming")
+	for i := 1; i < len(ticks); i++ {
+		require.Equal(t, ticks[i-1]+1, ticks[i], "in order, none lost")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Wait(), "Ctrl-C ends -f with status 0")
 }
