@@ -1,14 +1,17 @@
 package tui
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -194,25 +197,96 @@ func (s *ClusterSession) podDetail(ns, name string, readonly bool, th theme.Them
 	return l
 }
 
-// logsScreen is a container's recent log (the last 5000 lines, with timestamps) as a filterable
-// list; ctrl+r reads it again. Read-only: allowed with --readonly.
+// logsScreen is a container's log, followed live: the last 5000 lines with timestamps as a
+// filterable list, new lines appended as the container writes them (the selection follows the
+// last line while it is on it). Closing the screen ends the stream. Read-only: allowed with
+// --readonly.
 func (s *ClusterSession) logsScreen(ns, pod, ct string, th theme.Theme, km keys.Map) *list.Model {
-	load := func(ctx context.Context) ([]table.Row, error) {
-		b, err := s.Conn.Logs(ctx, ns, pod, ct, cluster.LogOptions{Timestamps: true, TailLines: 5000})
-		if err != nil {
-			return nil, err
-		}
-		var rows []table.Row
-		for i, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-			if line == "" && i == 0 {
-				continue
-			}
-			rows = append(rows, table.Row{Key: strconv.Itoa(i + 1), Cells: []string{line}})
-		}
-		return rows, nil
+	f := &logFollower{ch: make(chan struct{}, 1), max: 5000}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := list.New("logs/"+ns+"/"+pod+"/"+ct, "logs "+ct, []table.Column{{Title: "LOG (FOLLOWED, LAST 5000 LINES)", Flex: true}}, f.rows, nil, "", th, km)
+	l.FollowTail = true
+	l.Changes = func() <-chan struct{} {
+		f.once.Do(func() {
+			go f.follow(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+				return s.Conn.LogsStream(ctx, ns, pod, ct, cluster.LogOptions{Timestamps: true, TailLines: f.max, Follow: true})
+			})
+		})
+		return f.ch
 	}
-	l := list.New("logs/"+ns+"/"+pod+"/"+ct, "logs "+ct, []table.Column{{Title: "LOG (LAST 5000 LINES)", Flex: true}}, load, nil, "", th, km)
+	l.OnClose = cancel
 	return l
+}
+
+// logFollower keeps the last max lines of a followed log and signals each batch (coalesced).
+type logFollower struct {
+	once  sync.Once
+	ch    chan struct{}
+	max   int
+	mu    sync.Mutex
+	lines []string
+	first int // number of the first kept line
+	err   error
+	ended bool
+}
+
+func (f *logFollower) follow(ctx context.Context, open func(context.Context) (io.ReadCloser, error)) {
+	defer close(f.ch)
+	rc, err := open(ctx)
+	if err != nil {
+		f.finish(err)
+		return
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f.mu.Lock()
+		f.lines = append(f.lines, sc.Text())
+		if len(f.lines) > f.max {
+			drop := len(f.lines) - f.max
+			f.lines, f.first = append([]string(nil), f.lines[drop:]...), f.first+drop
+		}
+		f.mu.Unlock()
+		select {
+		case f.ch <- struct{}{}:
+		default: // a reload is pending: it will see this line too
+		}
+	}
+	if ctx.Err() == nil {
+		f.finish(sc.Err())
+	}
+}
+
+func (f *logFollower) finish(err error) {
+	f.mu.Lock()
+	f.err, f.ended = err, true
+	f.mu.Unlock()
+	select {
+	case f.ch <- struct{}{}:
+	default:
+	}
+}
+
+// rows is the list's loader: the lines kept so far.
+func (f *logFollower) rows(context.Context) ([]table.Row, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil && len(f.lines) == 0 {
+		return nil, f.err
+	}
+	rows := make([]table.Row, 0, len(f.lines)+1)
+	for i, line := range f.lines {
+		rows = append(rows, table.Row{Key: strconv.Itoa(f.first + i + 1), Cells: []string{line}})
+	}
+	if f.ended {
+		end := "— the log ended (the container stopped)"
+		if f.err != nil {
+			end = "— the stream broke: " + f.err.Error()
+		}
+		rows = append(rows, table.Row{Key: "end", Cells: []string{end}, Tone: table.Muted})
+	}
+	return rows, nil
 }
 
 // ConfirmLines explain what a checkpoint does, in the confirmation.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,7 +171,7 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	testenv.RequireRoot(t)
 	kc := testenv.Kubeconfig(t)
 	ns := namespace(t, "e2e-tuicp")
-	runPod(t, busyboxPod(ns, "suspect", realNode, `echo TUI-E2E-MARKER > /tmp/m.txt; echo TUI-LOG-MARKER; while true; do sleep 1; done`, nil))
+	runPod(t, busyboxPod(ns, "suspect", realNode, `echo TUI-E2E-MARKER > /tmp/m.txt; echo TUI-LOG-MARKER; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done`, nil))
 	tm := newTmux(t, []string{"KUBECONFIG=" + kc}, nil, 140, 40)
 	tm.waitFor("ctx podsleuth-admin", 30*time.Second)
 	tm.keys(":", "pods "+ns, "Enter")
@@ -180,9 +181,20 @@ func TestTUICheckpointFromBrowserInTmux(t *testing.T) {
 	tm.waitFor("Containers", 10*time.Second)
 	tm.keys("/", "^  app  image", "Enter")
 	tm.waitFor("1/1 of", 5*time.Second)
-	// its log first (L), then back
+	// its log first (L), followed live: the last line there now, then a later one, then back
 	tm.keys("L")
 	tm.waitFor("TUI-LOG-MARKER", 10*time.Second)
+	ticks := regexp.MustCompile(`tick-(\d+)`)
+	last := func() int {
+		n := 0
+		for _, m := range ticks.FindAllStringSubmatch(tm.capture(), -1) {
+			v, _ := strconv.Atoi(m[1])
+			n = max(n, v)
+		}
+		return n
+	}
+	seen := last()
+	tm.waitFor("tick-"+strconv.Itoa(seen+2), 10*time.Second)
 	tm.keys("Escape")
 	tm.waitFor("app  image", 5*time.Second) // the detail, still filtered to the container line
 	tm.keys("c")

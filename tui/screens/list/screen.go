@@ -73,7 +73,12 @@ type Model struct {
 	Extras []Extra
 	// Changes, when set, makes the screen live: each signal on the channel it returns reloads
 	// the rows (coalesced signals; a closed channel ends the updates).
-	Changes   func() <-chan struct{}
+	Changes func() <-chan struct{}
+	// FollowTail keeps the selection on the last row when it was there before a reload (a
+	// log being followed).
+	FollowTail bool
+	// OnClose, when set, runs when the screen is closed (e.g. to stop a stream).
+	OnClose   func()
 	id, title string
 	load      Loader
 	action    Action
@@ -105,6 +110,14 @@ func (m *Model) Init() tea.Cmd {
 
 // Title names the screen.
 func (m *Model) Title() string { return m.title }
+
+// Close runs OnClose (the App closes a screen when it is popped).
+func (m *Model) Close() error {
+	if m.OnClose != nil {
+		m.OnClose()
+	}
+	return nil
+}
 
 // SetSize sets the size.
 func (m *Model) SetSize(w, h int) { m.tbl.SetSize(w, h) }
@@ -138,7 +151,16 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 			return m, nav.Err(fmt.Errorf("%s: %w", m.title, msg.Err), "")
 		}
 		m.tbl.Empty = "nothing here"
+		atEnd := false
+		if m.FollowTail {
+			rows := m.tbl.Rows()
+			sel, ok := m.tbl.Selected()
+			atEnd = !ok || len(rows) == 0 || sel.Key == rows[len(rows)-1].Key
+		}
 		m.tbl.SetRows(msg.Rows)
+		if atEnd && len(msg.Rows) > 0 {
+			m.tbl.SelectKey(msg.Rows[len(msg.Rows)-1].Key)
+		}
 		return m, nil
 	case ChangedMsg:
 		if msg.ID != m.id || msg.Gen != m.wgen {
