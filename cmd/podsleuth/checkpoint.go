@@ -81,20 +81,16 @@ evidence store, hashed on the node and locally (they must match), with a custody
 }
 
 func (o *checkpointOptions) complete(a *app, args []string) error {
-	ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
-	if err != nil || ns == "" {
-		ns = "default"
-	}
-	o.namespace = ns
+	o.namespace = a.defaultNamespace()
 	switch {
 	case len(args) == 1 && o.selector != "":
 		return errors.New("give either a pod or -l SELECTOR, not both")
 	case len(args) == 0 && o.selector == "":
 		return errors.New("name a pod ([NAMESPACE/]POD) or a label selector (-l)")
 	case len(args) == 1:
-		o.namespace, o.pod = splitNamespacedName(args[0], ns)
-		if o.pod == "" {
-			return fmt.Errorf("invalid pod %q: want [NAMESPACE/]POD", args[0])
+		var err error
+		if o.namespace, o.pod, err = a.podArg(args[0]); err != nil {
+			return err
 		}
 	}
 	if o.allContainers && o.container != "" {
@@ -104,6 +100,24 @@ func (o *checkpointOptions) complete(a *app, args []string) error {
 		return fmt.Errorf("unknown output %q: want text or json", o.output)
 	}
 	return nil
+}
+
+// defaultNamespace is the namespace of -n or of the kubeconfig context, else "default".
+func (a *app) defaultNamespace() string {
+	ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil || ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+// podArg parses a [NAMESPACE/]POD argument (the namespace defaults as kubectl's does).
+func (a *app) podArg(s string) (ns, pod string, err error) {
+	ns, pod = splitNamespacedName(s, a.defaultNamespace())
+	if pod == "" {
+		return "", "", fmt.Errorf("invalid pod %q: want [NAMESPACE/]POD", s)
+	}
+	return ns, pod, nil
 }
 
 // splitNamespacedName splits "ns/name" (or "name" in the default namespace).

@@ -39,13 +39,9 @@ sequences and other control characters escaped, as everywhere in podsleuth's tex
 evidence (artifacts), hashed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
-			if err != nil || ns == "" {
-				ns = "default"
-			}
-			ns, pod := splitNamespacedName(args[0], ns)
-			if pod == "" {
-				return fmt.Errorf("invalid pod %q: want [NAMESPACE/]POD", args[0])
+			ns, pod, err := a.podArg(args[0])
+			if err != nil {
+				return err
 			}
 			conn, _, err := a.connect(cmd.Context(), cmd)
 			if err != nil {

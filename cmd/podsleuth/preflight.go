@@ -27,13 +27,9 @@ running, the node's kubelet version (>= 1.30 for the checkpoint API on by defaul
 Exits 1 when a check fails.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, _, err := a.kube.ToRawKubeConfigLoader().Namespace()
-			if err != nil || ns == "" {
-				ns = "default"
-			}
-			ns, pod := splitNamespacedName(args[0], ns)
-			if pod == "" {
-				return fmt.Errorf("invalid pod %q: want [NAMESPACE/]POD", args[0])
+			ns, pod, err := a.podArg(args[0])
+			if err != nil {
+				return err
 			}
 			conn, cfg, err := a.connect(cmd.Context(), cmd)
 			if err != nil {
