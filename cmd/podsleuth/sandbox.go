@@ -78,6 +78,35 @@ func newSandboxCmd(a *app) *cobra.Command {
 		details["sandbox"] = info.ID
 		return sandbox.LogCustody(st, info.EvidenceID, what, details)
 	}
+	// sandboxOf finds sandbox id and its backend.
+	sandboxOf := func(cmd *cobra.Command, id string) (sandbox.Restorer, *sandbox.Info, error) {
+		b, err := backendFor(cmd, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err := b.Get(cmd.Context(), id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, info, nil
+	}
+	// signalSandbox signals the restored processes, records what in the custody log and says
+	// done (a format with the sandbox ID).
+	signalSandbox := func(cmd *cobra.Command, id string, sig syscall.Signal, what string, details map[string]string, done string) error {
+		b, err := backendFor(cmd, id)
+		if err != nil {
+			return err
+		}
+		if err := b.Signal(cmd.Context(), id, sig); err != nil {
+			return err
+		}
+		info, _ := b.Get(cmd.Context(), id)
+		if err := custody(cmd, info, what, details); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.Out, done, id)
+		return err
+	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the sandboxes",
@@ -125,11 +154,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Show a sandbox",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backendFor(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			info, err := b.Get(cmd.Context(), args[0])
+			_, info, err := sandboxOf(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -172,11 +197,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Run a shell (or COMMAND) inside the sandbox's namespaces",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backendFor(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			info, err := b.Get(cmd.Context(), args[0])
+			b, info, err := sandboxOf(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -219,19 +240,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Short: "Let the restored processes of a sandbox run (SIGCONT)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := backendFor(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			if err := b.Signal(cmd.Context(), args[0], syscall.SIGCONT); err != nil {
-				return err
-			}
-			info, _ := b.Get(cmd.Context(), args[0])
-			if err := custody(cmd, info, "resumed", nil); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(a.Out, "sandbox %s resumed\n", args[0])
-			return err
+			return signalSandbox(cmd, args[0], syscall.SIGCONT, "resumed", nil, "sandbox %s resumed\n")
 		},
 	}
 	kill := &cobra.Command{
@@ -243,19 +252,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := backendFor(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			if err := b.Signal(cmd.Context(), args[0], sig); err != nil {
-				return err
-			}
-			info, _ := b.Get(cmd.Context(), args[0])
-			if err := custody(cmd, info, "signalled", map[string]string{"signal": o.signal}); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(a.Out, "sent %s to the processes of sandbox %s\n", o.signal, args[0])
-			return err
+			return signalSandbox(cmd, args[0], sig, "signalled", map[string]string{"signal": o.signal}, "sent "+o.signal+" to the processes of sandbox %s\n")
 		},
 	}
 	kill.Flags().StringVar(&o.signal, "signal", "KILL", "signal name or number (KILL, TERM, STOP, CONT, ...)")
@@ -265,11 +262,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, id := range args {
-				b, err := backendFor(cmd, id)
-				if err != nil {
-					return err
-				}
-				info, err := b.Get(cmd.Context(), id)
+				b, info, err := sandboxOf(cmd, id)
 				if err != nil {
 					return err
 				}
