@@ -11,9 +11,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/components/prompt"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -598,18 +598,18 @@ func (a *App) Render() string {
 		b.WriteString(a.helpView(bh))
 	} else {
 		body := a.top().view()
-		b.WriteString(fitBlock(body, w, bh))
+		b.WriteString(frame.Block(body, w, bh))
 	}
 	b.WriteByte('\n')
 	switch a.mode {
 	case modeCommand, modeFilter:
-		b.WriteString(fitLine(a.th.Accent.Render(a.prompt.View()), w))
+		b.WriteString(frame.Line(a.th.Accent.Render(a.prompt.View()), w))
 	default:
 		if a.err != "" && a.hint != "" {
 			// the fix gets its own line: it matters more than the key help
-			b.WriteString(fitLine(a.th.Warning.Render("fix: "+a.hint), w))
+			b.WriteString(frame.Line(a.th.Warning.Render("fix: "+a.hint), w))
 		} else {
-			b.WriteString(fitLine(a.shortHelp(), w))
+			b.WriteString(frame.Line(a.shortHelp(), w))
 		}
 	}
 	b.WriteByte('\n')
@@ -638,7 +638,7 @@ func (a *App) header() string {
 	right = a.th.Muted.Render(right)
 	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		return fitLine(left, a.w)
+		return frame.Line(left, a.w)
 	}
 	return left + strings.Repeat(" ", gap) + right
 }
@@ -671,7 +671,7 @@ func (a *App) statusBar() string {
 	}
 	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
-		return a.th.Status.Render(fitLine(left, a.w))
+		return a.th.Status.Render(frame.Line(left, a.w))
 	}
 	return a.th.Status.Render(left + strings.Repeat(" ", gap) + right)
 }
@@ -702,36 +702,11 @@ func (a *App) helpView(h int) string {
 	// two columns when tall content meets a wide screen
 	if len(lines) > h && a.w >= 100 {
 		half := (len(lines) + 1) / 2
-		left := fitBlock(strings.Join(lines[:half], "\n"), a.w/2, h)
-		right := fitBlock(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
+		left := frame.Block(strings.Join(lines[:half], "\n"), a.w/2, h)
+		right := frame.Block(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
 		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
 	}
-	return fitBlock(strings.Join(lines, "\n"), a.w, h)
-}
-
-// fitLine truncates or pads a line to w cells.
-func fitLine(s string, w int) string {
-	if lipgloss.Width(s) > w {
-		s = ansi.Truncate(s, w, "…")
-	}
-	if pad := w - lipgloss.Width(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
-}
-
-// fitBlock makes s exactly h lines of w cells.
-func fitBlock(s string, w, h int) string {
-	lines := strings.Split(s, "\n")
-	out := make([]string, h)
-	for i := range h {
-		l := ""
-		if i < len(lines) {
-			l = lines[i]
-		}
-		out[i] = fitLine(l, w)
-	}
-	return strings.Join(out, "\n")
+	return frame.Block(strings.Join(lines, "\n"), a.w, h)
 }
 
 // NoColor reports whether NO_COLOR asks for no colours (any non-empty value).

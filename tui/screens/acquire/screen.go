@@ -14,10 +14,9 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/theme"
@@ -262,21 +261,7 @@ func (m *Model) View() string {
 	case !m.done:
 		l = append(l, "", m.th.Muted.Render("  esc cancels (the collector pod is removed; nothing partial is kept)"))
 	}
-	var b strings.Builder
-	for i := range m.h {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		s := ""
-		if i < len(l) {
-			s = l[i]
-		}
-		if lipgloss.Width(s) > m.w {
-			s = ansi.Truncate(s, m.w, "…")
-		}
-		b.WriteString(s + strings.Repeat(" ", max(m.w-lipgloss.Width(s), 0)))
-	}
-	return b.String()
+	return frame.Lines(l, m.w, m.h)
 }
 
 // ShortHelp is the one-line help.

@@ -15,9 +15,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -671,18 +671,7 @@ func (m *Model) tabBar() string {
 			parts = append(parts, m.th.TabOff.Render(label))
 		}
 	}
-	return fitLine(strings.Join(parts, ""), m.w)
-}
-
-// fitLine truncates or pads to w cells.
-func fitLine(s string, w int) string {
-	if lipgloss.Width(s) > w {
-		s = ansi.Truncate(s, w, "…")
-	}
-	if pad := w - lipgloss.Width(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
+	return frame.Line(strings.Join(parts, ""), m.w)
 }
 
 // fill renders lines as exactly h lines of width w.
@@ -694,18 +683,8 @@ func (m *Model) scrolled(lines []string, off, h int) string {
 	if h <= 0 {
 		return ""
 	}
-	if off > len(lines)-h {
-		off = max(len(lines)-h, 0)
-	}
-	out := make([]string, h)
-	for i := range h {
-		s := ""
-		if off+i < len(lines) {
-			s = lines[off+i]
-		}
-		out[i] = fitLine(s, m.w)
-	}
-	return strings.Join(out, "\n")
+	off = max(min(off, len(lines)-h), 0)
+	return frame.Lines(lines[off:], m.w, h)
 }
 
 func (m *Model) viewProcesses(body int) string {
@@ -765,7 +744,7 @@ func (m *Model) viewMemory(body int) string {
 		}
 		return m.scrolled(lines, 0, body)
 	}
-	return fitLine(head, m.w) + "\n" + fitLine("", m.w) + "\n" + m.tables[TabMemory].View()
+	return frame.Line(head, m.w) + "\n" + frame.Line("", m.w) + "\n" + m.tables[TabMemory].View()
 }
 
 // ShortHelp is the one-line help of the current tab.

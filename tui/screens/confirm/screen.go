@@ -5,13 +5,10 @@
 package confirm
 
 import (
-	"strings"
-
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/theme"
@@ -66,18 +63,7 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 func (m *Model) View() string {
 	l := append([]string{m.th.Title.Render(m.title), ""}, m.lines...)
 	l = append(l, "", m.th.Key.Render("y/enter")+" yes   "+m.th.Key.Render("n/esc")+" no")
-	out := make([]string, m.h)
-	for i := range out {
-		s := ""
-		if i < len(l) {
-			s = l[i]
-		}
-		if lipgloss.Width(s) > m.w {
-			s = ansi.Truncate(s, m.w, "…")
-		}
-		out[i] = s + strings.Repeat(" ", max(m.w-lipgloss.Width(s), 0))
-	}
-	return strings.Join(out, "\n")
+	return frame.Lines(l, m.w, m.h)
 }
 
 // ShortHelp is the one-line help.

@@ -15,11 +15,10 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/podsleuth/podsleuth/forensics"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/components/prompt"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
@@ -449,21 +448,14 @@ func (m *Model) View() string {
 	if m.restoring != "" {
 		q := m.restoreLines()
 		for i := range q {
-			q[i] = fit(q[i], m.w)
+			q[i] = frame.Line(q[i], m.w)
 		}
 		v += "\n" + strings.Join(q, "\n")
 	}
 	if m.Banner != "" {
-		v = m.th.Warning.Render(fit(m.Banner, m.w)) + "\n" + fit("", m.w) + "\n" + v
+		v = m.th.Warning.Render(frame.Line(m.Banner, m.w)) + "\n" + frame.Line("", m.w) + "\n" + v
 	}
 	return v
-}
-
-func fit(s string, w int) string {
-	if lipgloss.Width(s) > w {
-		s = ansi.Truncate(s, w, "…")
-	}
-	return s + strings.Repeat(" ", max(w-lipgloss.Width(s), 0))
 }
 
 // ShortHelp is the one-line help.

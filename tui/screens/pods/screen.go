@@ -15,9 +15,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
+	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -333,21 +332,7 @@ func (m *Model) View() string {
 		lines = append(lines, "  "+mark+ct)
 	}
 	lines = append(lines, "", m.th.Key.Render("y/enter")+" checkpoint   "+m.th.Key.Render("n/esc")+" cancel")
-	var b strings.Builder
-	for i := range m.h {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		l := ""
-		if i < len(lines) {
-			l = lines[i]
-		}
-		if lipgloss.Width(l) > m.w {
-			l = ansi.Truncate(l, m.w, "…")
-		}
-		b.WriteString(l + strings.Repeat(" ", max(m.w-lipgloss.Width(l), 0)))
-	}
-	return b.String()
+	return frame.Lines(lines, m.w, m.h)
 }
 
 // ShortHelp is the one-line help.
