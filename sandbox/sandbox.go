@@ -196,6 +196,24 @@ type Streams struct {
 // TermSize is a terminal's size in characters.
 type TermSize struct{ Width, Height uint16 }
 
+// Cleanup is a stack of undo steps, run in reverse when a restore fails or is interrupted
+// (both backends build one as they go).
+type Cleanup []func() error
+
+// Push adds an undo step.
+func (c *Cleanup) Push(f func() error) { *c = append(*c, f) }
+
+// Run runs the steps, last first, and joins their errors.
+func (c Cleanup) Run() error {
+	var errs []error
+	for i := len(c) - 1; i >= 0; i-- {
+		if err := c[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // NewID returns a new sandbox ID: 10 lower-case hex digits (valid in Kubernetes names).
 func NewID() string {
 	var b [5]byte

@@ -163,19 +163,6 @@ func (k *Kube) Preflight(ctx context.Context, r sandbox.Request) error {
 	return nil
 }
 
-type cleanup []func() error
-
-func (c *cleanup) push(f func() error) { *c = append(*c, f) }
-func (c cleanup) run() error {
-	var errs []error
-	for i := len(c) - 1; i >= 0; i-- {
-		if err := c[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Restore creates the quarantine namespace, restores the archive on the node into the
 // placeholder pod's network namespace and verifies isolation. On failure everything it made
 // is removed.
@@ -186,10 +173,10 @@ func (k *Kube) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.In
 	id := sandbox.NewID()
 	ns, hns := Namespace(id), HelperNamespace(id)
 	dir := k.states.Dir(id)
-	var undo cleanup
+	var undo sandbox.Cleanup
 	defer func() {
 		if err != nil {
-			if cerr := undo.run(); cerr != nil {
+			if cerr := undo.Run(); cerr != nil {
 				err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
 			}
 		}
@@ -197,7 +184,7 @@ func (k *Kube) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.In
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	undo.push(func() error { return os.RemoveAll(dir) })
+	undo.Push(func() error { return os.RemoveAll(dir) })
 	info = &sandbox.Info{ID: id, Backend: sandbox.BackendCluster, Created: time.Now().UTC(), Source: r.Source,
 		Kind: "container", CaseID: r.CaseID, EvidenceID: r.EvidenceID, EvidenceSHA256: r.EvidenceSHA256,
 		Dir: dir, State: "restoring", Namespace: ns, Node: k.cfg.Node, Pod: placeholder}
@@ -205,7 +192,7 @@ func (k *Kube) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.In
 	if err := k.save(info, cs); err != nil {
 		return nil, err
 	}
-	undo.push(func() error { return k.deleteNamespaces(context.WithoutCancel(ctx), id) })
+	undo.Push(func() error { return k.deleteNamespaces(context.WithoutCancel(ctx), id) })
 	if err := k.quarantine(ctx, info, r); err != nil {
 		return nil, fmt.Errorf("%w: quarantine namespace: %v", sandbox.ErrRestore, err)
 	}
@@ -219,7 +206,7 @@ func (k *Kube) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.In
 	if err != nil {
 		return nil, err
 	}
-	undo.push(func() error { return k.nodeCleanup(context.WithoutCancel(ctx), id, cs) })
+	undo.Push(func() error { return k.nodeCleanup(context.WithoutCancel(ctx), id, cs) })
 	// the placeholder's process on the node: the one whose cgroup names its container
 	out, err := k.exec(ctx, hns, hp.Name, nil, "sh", "-c",
 		`for p in /proc/[0-9]*; do grep -qs "`+cid+`" $p/cgroup && { echo ${p#/proc/}; break; }; done`)

@@ -59,7 +59,7 @@ func (l *Local) preflightContainer(ctx context.Context, r sandbox.Request, p *pr
 }
 
 // restoreContainer rebuilds the root filesystem, rewrites the spec and runs `runc restore`.
-func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prepared, info *sandbox.Info, ls *localState, undo *cleanup) error {
+func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prepared, info *sandbox.Info, ls *localState, undo *sandbox.Cleanup) error {
 	dir := info.Dir
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
@@ -114,7 +114,7 @@ func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prep
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return err
 	}
-	undo.push(func() error { return l.destroyContainer(context.Background(), info, ls) })
+	undo.Push(func() error { return l.destroyContainer(context.Background(), info, ls) })
 	pidfile := filepath.Join(dir, "restored.pid")
 	args := []string{"--root", ls.RuncRoot, "restore", "-d", "--image-path", r.Images, "--work-path", work,
 		"--bundle", dir, "--pid-file", pidfile, "--tcp-established", "--ext-unix-sk", "--file-locks", ls.ContainerID}

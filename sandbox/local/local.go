@@ -178,21 +178,6 @@ func overlaySupported() error {
 	return nil
 }
 
-// cleanup is a stack of undo steps run in reverse when a restore fails or is interrupted.
-type cleanup []func() error
-
-func (c *cleanup) push(f func() error) { *c = append(*c, f) }
-
-func (c cleanup) run() error {
-	var errs []error
-	for i := len(c) - 1; i >= 0; i-- {
-		if err := c[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Restore creates the sandbox and restores into it. When it fails (or ctx is cancelled),
 // everything it made is removed before it returns.
 func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.Info, err error) {
@@ -202,10 +187,10 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 	}
 	id := sandbox.NewID()
 	dir := l.states.Dir(id)
-	var undo cleanup
+	var undo sandbox.Cleanup
 	defer func() {
 		if err != nil {
-			if cerr := undo.run(); cerr != nil {
+			if cerr := undo.Run(); cerr != nil {
 				err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
 			}
 		}
@@ -216,7 +201,7 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrRestore, err)
 	}
-	undo.push(func() error { return os.RemoveAll(dir) })
+	undo.Push(func() error { return os.RemoveAll(dir) })
 	info = &sandbox.Info{
 		ID: id, Backend: sandbox.BackendLocal, Created: time.Now().UTC(), Source: r.Source,
 		Kind: "criu-images", CaseID: r.CaseID, EvidenceID: r.EvidenceID, EvidenceSHA256: r.EvidenceSHA256,
@@ -290,7 +275,7 @@ func (l *Local) Restore(ctx context.Context, r sandbox.Request) (info *sandbox.I
 // startHolder starts the namespace holder: `unshare` with fresh net, pid, mount, uts and ipc
 // namespaces whose forked child (PID 1 of the new PID namespace) just sleeps, so the
 // namespaces live until destroy. Everything else enters them with nsenter.
-func (l *Local) startHolder(ctx context.Context, info *sandbox.Info, ls *localState, undo *cleanup) error {
+func (l *Local) startHolder(ctx context.Context, info *sandbox.Info, ls *localState, undo *sandbox.Cleanup) error {
 	cmd := exec.Command("unshare", "--net", "--pid", "--mount", "--uts", "--ipc", "--fork",
 		"--mount-proc", "--propagation", "private", "--kill-child", "--", "sleep", "infinity")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -301,14 +286,14 @@ func (l *Local) startHolder(ctx context.Context, info *sandbox.Info, ls *localSt
 	go func() { _ = cmd.Wait() }() // reap it when it ends (tests live longer than one sandbox)
 	ls.UnsharePID = cmd.Process.Pid
 	ls.UnshareStart, _ = startTime(ls.UnsharePID)
-	undo.push(func() error { return killWait(ls.UnsharePID, ls.UnshareStart, 5*time.Second) })
+	undo.Push(func() error { return killWait(ls.UnsharePID, ls.UnshareStart, 5*time.Second) })
 	init, err := childPID(ls.UnsharePID, 5*time.Second)
 	if err != nil {
 		return err
 	}
 	info.InitPID = init
 	ls.InitStart, _ = startTime(init)
-	undo.push(func() error { return killWait(init, ls.InitStart, 5*time.Second) })
+	undo.Push(func() error { return killWait(init, ls.InitStart, 5*time.Second) })
 	// wait until the child is in its own pid namespace (unshare forks, then execs sleep)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -461,7 +446,7 @@ const quarantineRules = `table inet podsleuth_quarantine {
 `
 
 // joinNet makes the sandbox use the network namespace of r.JoinNetPID, quarantined.
-func (l *Local) joinNet(ctx context.Context, r sandbox.Request, info *sandbox.Info, ls *localState, undo *cleanup) error {
+func (l *Local) joinNet(ctx context.Context, r sandbox.Request, info *sandbox.Info, ls *localState, undo *sandbox.Cleanup) error {
 	if r.Bundle == "" {
 		return errors.New("joining a network namespace is only for container archives")
 	}

@@ -46,7 +46,7 @@ const (
 // netns with one veth pair and steers every TCP and UDP packet from the sandbox to it with
 // nftables TPROXY. The sinkhole netns has no other interface and forwards nothing, so no
 // packet can leave for the host or beyond.
-func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *localState, undo *cleanup, netPID int) error {
+func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *localState, undo *sandbox.Cleanup, netPID int) error {
 	args := append([]string{"--net", "--"}, l.cfg.SinkholeCommand...)
 	args = append(args, info.Dir)
 	cmd := exec.Command("unshare", args...)
@@ -64,7 +64,7 @@ func (l *Local) startSinkhole(ctx context.Context, info *sandbox.Info, ls *local
 	go func() { _ = cmd.Wait() }()
 	pid := cmd.Process.Pid
 	ls.SinkStart, _ = startTime(pid)
-	undo.push(func() error { return killWait(pid, ls.SinkStart, 5*time.Second) })
+	undo.Push(func() error { return killWait(pid, ls.SinkStart, 5*time.Second) })
 	info.Sinkhole = &sandbox.SinkholeInfo{Address: sinkAddr, SandboxAddress: sandboxAddr, PID: pid, NetPID: netPID,
 		Log: filepath.Join(info.Dir, SinkholeLog)}
 	deadline := time.Now().Add(10 * time.Second)
