@@ -21,9 +21,7 @@ import (
 	"github.com/podsleuth/podsleuth/test/testenv"
 )
 
-// fixtureRootfs rebuilds the base rootfs the Podman fixtures ran on, with gen.sh's
-// make_rootfs recipe: busybox-static, the fixture program at /target (built from
-// src/target.c, reproducible), /etc/passwd and group, and the log file the workload deletes.
+// fixtureRootfs is the base rootfs the Podman fixtures ran on (testenv.PodmanFixtureRootfs).
 func fixtureRootfs(t *testing.T) string {
 	t.Helper()
 	bb := ""
@@ -33,23 +31,7 @@ func fixtureRootfs(t *testing.T) string {
 	if _, err := os.Stat(bb); bb == "" || err != nil {
 		bb = testenv.Tool(t, "busybox")
 	}
-	gcc := testenv.Tool(t, "gcc")
-	r := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"bin", "work", "tmp", "proc", "sys", "dev", "etc", "var/log", "root"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
-	}
-	require.NoError(t, os.Chmod(filepath.Join(r, "tmp"), 0o1777))
-	out, err := exec.Command("cp", bb, filepath.Join(r, "bin", "busybox")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, a := range []string{"sh", "ls", "cat", "cp", "mkdir", "chmod", "rm", "sleep", "ps", "id"} {
-		require.NoError(t, os.Symlink("busybox", filepath.Join(r, "bin", a)))
-	}
-	out, err = exec.Command(gcc, "-static", "-O1", "-s", "-w", "-o", filepath.Join(r, "target"), filepath.Join(fixtures.Dir(), "src", "target.c")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "group"), []byte("root:x:0:\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(r, "var", "log", "auth.log"), []byte("Jan 10 03:14:07 web-7f9c sshd[811]: Accepted publickey\n"), 0o644))
-	return r
+	return testenv.PodmanFixtureRootfs(t, bb)
 }
 
 func unpackFixture(t *testing.T, name string) string {
@@ -145,17 +127,7 @@ func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 		testenv.Missing(t, "the fixture's busybox "+bb, "run test/setup/k8s.sh (make setup)")
 	}
 	// the busybox image the fixture was taken with: busybox-static and a symlink per applet
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755))
-	out, err := exec.Command("cp", bb, filepath.Join(rootfs, "bin", "busybox")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	list, err := exec.Command(bb, "--list").Output()
-	require.NoError(t, err)
-	for _, a := range strings.Fields(string(list)) {
-		if a != "busybox" {
-			require.NoError(t, os.Symlink("busybox", filepath.Join(rootfs, "bin", a)))
-		}
-	}
+	rootfs := testenv.BusyboxRootfs(t, bb)
 	// the placeholder: a process in a network namespace of its own, loopback up
 	ph := exec.Command("unshare", "--net", "--", "sh", "-c", "ip link set lo up; exec sleep infinity")
 	require.NoError(t, ph.Start())
@@ -170,7 +142,7 @@ func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 	t.Cleanup(func() { _ = l.Destroy(ctx, info.ID) })
 	require.Equal(t, nsInode(ph.Process.Pid, "net"), nsInode(info.RootPID, "net"), "restored into the placeholder's netns")
 	require.True(t, tcpListeners(t, fmt.Sprintf("/proc/%d/net/tcp6", info.RootPID))[9090] || tcpListeners(t, fmt.Sprintf("/proc/%d/net/tcp", info.RootPID))[9090], "httpd listener restored")
-	out, err = exec.Command("nsenter", "-t", strconv.Itoa(ph.Process.Pid), "-n", "nft", "list", "table", "inet", "podsleuth_quarantine").CombinedOutput()
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(ph.Process.Pid), "-n", "nft", "list", "table", "inet", "podsleuth_quarantine").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "policy drop")
 	// the dropped file came back from rootfs-diff.tar (gzip despite its name)

@@ -54,17 +54,7 @@ func TestSandboxClusterRestore(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	// the test image's root filesystem: busybox and its applets (cluster.sh make_images)
-	rootfs := filepath.Join(tmp, "rootfs")
-	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755))
-	out, err = exec.Command("cp", filepath.Join(k8s, "busybox"), filepath.Join(rootfs, "bin", "busybox")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	list, err := exec.Command(filepath.Join(k8s, "busybox"), "--list").Output()
-	require.NoError(t, err)
-	for _, a := range strings.Fields(string(list)) {
-		if a != "busybox" {
-			require.NoError(t, os.Symlink("busybox", filepath.Join(rootfs, "bin", a)))
-		}
-	}
+	rootfs := testenv.BusyboxRootfs(t, filepath.Join(k8s, "busybox"))
 	nodeDir := filepath.Join(tmp, "node")
 	env := append(os.Environ(), "PODSLEUTH_DATA_DIR="+filepath.Join(tmp, "data"), "PODSLEUTH_CACHE_DIR="+filepath.Join(tmp, "cache"),
 		"PODSLEUTH_SANDBOX_HELPER_IMAGE="+testImage, "PODSLEUTH_SANDBOX_NODE_CRIU="+criu,

@@ -45,7 +45,7 @@ func TestSandboxLocalCLI(t *testing.T) {
 	require.NoError(t, err)
 	item, err := st.Import(t.Context(), filepath.Join(fixtures.Dir(), "archives", "podman-runc.tar"), evidence.Manifest{CaseID: "IR-2024-0042"})
 	require.NoError(t, err)
-	rootfs := podmanFixtureRootfs(t, busybox)
+	rootfs := testenv.PodmanFixtureRootfs(t, busybox)
 
 	env := append(os.Environ(), "PODSLEUTH_DATA_DIR="+data, "PODSLEUTH_CACHE_DIR="+cache,
 		"PODSLEUTH_SANDBOX_CRIU="+criu, "PODSLEUTH_SANDBOX_RUNTIME="+runc)
@@ -114,25 +114,4 @@ func TestSandboxLocalCLI(t *testing.T) {
 	v, err := st.Verify(t.Context(), item.ID)
 	require.NoError(t, err)
 	require.True(t, v.OK, "custody chain intact: %+v", v)
-}
-
-// podmanFixtureRootfs rebuilds the base rootfs of the Podman fixtures (gen.sh make_rootfs).
-func podmanFixtureRootfs(t *testing.T, busybox string) string {
-	t.Helper()
-	gcc := testenv.Tool(t, "gcc")
-	r := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"bin", "work", "tmp", "proc", "sys", "dev", "etc", "var/log", "root"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
-	}
-	out, err := exec.Command("cp", busybox, filepath.Join(r, "bin", "busybox")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, a := range []string{"sh", "ls", "cat", "cp", "mkdir", "chmod", "rm", "sleep", "ps", "id"} {
-		require.NoError(t, os.Symlink("busybox", filepath.Join(r, "bin", a)))
-	}
-	out, err = exec.Command(gcc, "-static", "-O1", "-s", "-w", "-o", filepath.Join(r, "target"), filepath.Join(fixtures.Dir(), "src", "target.c")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(r, "etc", "group"), []byte("root:x:0:\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(r, "var", "log", "auth.log"), []byte("x\n"), 0o644))
-	return r
 }
