@@ -24,14 +24,7 @@ import (
 // fixtureRootfs is the base rootfs the Podman fixtures ran on (testenv.PodmanFixtureRootfs).
 func fixtureRootfs(t *testing.T) string {
 	t.Helper()
-	bb := ""
-	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
-		bb = filepath.Join(d, "busybox")
-	}
-	if _, err := os.Stat(bb); bb == "" || err != nil {
-		bb = testenv.Tool(t, "busybox")
-	}
-	return testenv.PodmanFixtureRootfs(t, bb)
+	return testenv.PodmanFixtureRootfs(t, testenv.ClusterTool(t, "busybox"))
 }
 
 func unpackFixture(t *testing.T, name string) string {
@@ -48,14 +41,7 @@ func unpackFixture(t *testing.T, name string) string {
 func TestRestoreContainerArchiveLocal(t *testing.T) {
 	l := newTestLocal(t)
 	testenv.Tool(t, "nft")
-	rt := ""
-	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
-		rt = filepath.Join(d, "runc")
-	}
-	if _, err := os.Stat(rt); rt == "" || err != nil {
-		rt = testenv.Tool(t, "runc")
-	}
-	l.cfg.Runtime = rt
+	l.cfg.Runtime = testenv.ClusterTool(t, "runc")
 	rootfs := fixtureRootfs(t)
 	for _, name := range []string{"podman-runc.tar"} {
 		t.Run(name, func(t *testing.T) {
@@ -93,7 +79,7 @@ func TestRestoreContainerArchiveLocal(t *testing.T) {
 			require.Eventually(t, func() bool { return gone(info.RootPID) }, 5*time.Second, 20*time.Millisecond)
 			_, err = os.Stat(info.Dir)
 			require.ErrorIs(t, err, os.ErrNotExist)
-			out, _ := exec.Command(rt, "--root", ls.RuncRoot, "list").CombinedOutput()
+			out, _ := exec.Command(l.cfg.Runtime, "--root", ls.RuncRoot, "list").CombinedOutput()
 			require.NotContains(t, string(out), ls.ContainerID)
 			left, _ := filepath.Glob("/sys/fs/cgroup/*" + ls.CgroupPath)
 			require.Empty(t, left, "cgroups removed")
@@ -113,14 +99,7 @@ func gone(pid int) bool {
 func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 	l := newTestLocal(t)
 	testenv.Tool(t, "nft")
-	rt := ""
-	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
-		rt = filepath.Join(d, "runc")
-	}
-	if _, err := os.Stat(rt); rt == "" || err != nil {
-		rt = testenv.Tool(t, "runc")
-	}
-	l.cfg.Runtime = rt
+	l.cfg.Runtime = testenv.ClusterTool(t, "runc")
 	// the exact busybox the fixture ran: Debian bookworm's busybox-static 1.35 (test/setup/k8s.sh)
 	bb := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "busybox-bookworm")
 	if _, err := os.Stat(bb); err != nil {
@@ -159,11 +138,7 @@ func TestRestoreKubeletArchiveIntoQuarantinedNetns(t *testing.T) {
 func TestFailedRestoreLeavesNothing(t *testing.T) {
 	l := newTestLocal(t)
 	testenv.Tool(t, "nft")
-	rt := filepath.Join(os.Getenv("PODSLEUTH_K8S_BIN"), "runc")
-	if _, err := os.Stat(rt); err != nil {
-		rt = testenv.Tool(t, "runc")
-	}
-	l.cfg.Runtime = rt
+	l.cfg.Runtime = testenv.ClusterTool(t, "runc")
 	ctx := context.Background()
 	bundle := unpackFixture(t, "podman-runc.tar")
 	empty := t.TempDir()

@@ -25,14 +25,7 @@ func TestSandboxLocalCLI(t *testing.T) {
 	criu := testenv.CRIU(t)
 	testenv.Tool(t, "nft")
 	testenv.Tool(t, "nsenter")
-	k8s := os.Getenv("PODSLEUTH_K8S_BIN")
-	runc, busybox := filepath.Join(k8s, "runc"), filepath.Join(k8s, "busybox")
-	if _, err := os.Stat(runc); k8s == "" || err != nil {
-		runc = testenv.Tool(t, "runc")
-	}
-	if _, err := os.Stat(busybox); k8s == "" || err != nil {
-		busybox = testenv.Tool(t, "busybox")
-	}
+	runc, busybox := testenv.ClusterTool(t, "runc"), testenv.ClusterTool(t, "busybox")
 	tmp := t.TempDir()
 	exe := filepath.Join(tmp, "podsleuth")
 	build := exec.Command("go", "build", "-o", exe, "./cmd/podsleuth")

@@ -111,3 +111,16 @@ func Tool(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// ClusterTool returns a program of the test cluster's binaries (PODSLEUTH_K8S_BIN: runc,
+// busybox, ...), else the one on PATH.
+func ClusterTool(t testing.TB, name string) string {
+	t.Helper()
+	if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return Tool(t, name)
+}
