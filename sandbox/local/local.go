@@ -107,7 +107,7 @@ func checkCRIU(ctx context.Context, criu string) (string, error) {
 }
 
 // tools every local sandbox needs from the host (util-linux, iproute2).
-var tools = []string{"unshare", "nsenter", "mount", "ip"}
+var tools = []string{"unshare", "nsenter", "mount", "ip", "pivot_root"}
 
 // Preflight checks everything a restore needs without changing anything.
 func (l *Local) Preflight(ctx context.Context, r sandbox.Request) error {
@@ -164,7 +164,7 @@ func (l *Local) preflight(ctx context.Context, r sandbox.Request) (*prepared, er
 	if p.held, err = HeldPaths(r.Images); err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPreflight, err)
 	}
-	if p.plan, err = MakePlan(p.held, l.cfg.StateDir, r.Files); err != nil {
+	if p.plan, err = MakePlan(p.held, r.Files); err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPreflight, err)
 	}
 	return p, nil
@@ -330,63 +330,56 @@ func (l *Local) nsRun(ctx context.Context, init int, flags string, argv ...strin
 	return nil
 }
 
-// restoreImages restores a bare CRIU image directory with criu inside the sandbox.
+// restoreImages restores a bare CRIU image directory with criu inside the sandbox, in its
+// private root (root.go).
 func (l *Local) restoreImages(ctx context.Context, r sandbox.Request, p *prepared, info *sandbox.Info, ls *localState) error {
 	dir := info.Dir
-	// private copy-on-write copies of the held paths, visible only in the sandbox's mount ns
-	var script strings.Builder
-	script.WriteString("set -e\n")
-	for i, d := range p.plan.Overlays {
-		up := filepath.Join(dir, "fs", strconv.Itoa(i), "upper")
-		wk := filepath.Join(dir, "fs", strconv.Itoa(i), "work")
-		if err := os.MkdirAll(up, 0o700); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(wk, 0o700); err != nil {
-			return err
-		}
-		fmt.Fprintf(&script, "mount -t overlay podsleuth-%s -o %s %s\n", info.ID,
-			shq("lowerdir="+escOverlay(d)+",upperdir="+escOverlay(up)+",workdir="+escOverlay(wk)), shq(d))
-		info.PrivatePaths = append(info.PrivatePaths, d)
-	}
-	for _, d := range p.plan.Shared {
-		info.Warnings = append(info.Warnings, "held directory "+d+" is the host's (not a private copy): files the running copy creates directly in it are visible on the host")
-	}
-	for _, h := range p.plan.Create {
-		if h.Kind == "dir" {
-			fmt.Fprintf(&script, "mkdir -p %s\n", shq(h.Path))
-		} else {
-			fmt.Fprintf(&script, "mkdir -p %s && truncate -s %d %s && chmod %o %s\n", shq(filepath.Dir(h.Path)), h.Size, shq(h.Path), h.Mode&0o7777, shq(h.Path))
-		}
-		info.Recreated = append(info.Recreated, h.Path)
-	}
-	for dst, src := range p.plan.Binds {
-		fmt.Fprintf(&script, "[ -e %[1]s ] || { mkdir -p %[2]s && : > %[1]s; }\nmount --bind %[3]s %[1]s && mount -o remount,bind,ro %[1]s\n",
-			shq(dst), shq(filepath.Dir(dst)), shq(src))
-		info.Warnings = append(info.Warnings, "held file "+dst+" supplied from "+src)
-	}
-	if err := l.nsRun(ctx, info.InitPID, "-m", "sh", "-c", script.String()); err != nil {
-		return fmt.Errorf("%w: private copies of held paths: %v", sandbox.ErrRestore, err)
-	}
 	work := filepath.Join(dir, "criu")
-	if err := os.MkdirAll(work, 0o700); err != nil {
+	b := &rootBuild{ID: info.ID, Root: filepath.Join(dir, "root"), Storage: filepath.Join(dir, "fs"), Plan: p.plan,
+		Images: r.Images, Work: work, Hostname: "podsleuth-" + info.ID, Sinkhole: r.Sinkhole}
+	var err error
+	if b.CRIU, err = filepath.EvalSymlinks(p.criu); err != nil {
 		return err
 	}
+	for _, d := range []string{b.Root, b.Storage, work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	script, err := b.script()
+	if err != nil {
+		return err
+	}
+	if err := l.nsRun(ctx, info.InitPID, "-m -p", "sh", "-c", script); err != nil {
+		return fmt.Errorf("%w: private root: %v", sandbox.ErrRestore, err)
+	}
+	info.PrivatePaths = append(info.PrivatePaths, p.plan.Overlays...)
+	for _, h := range p.plan.Create {
+		info.Recreated = append(info.Recreated, h.Path)
+	}
+	for _, dst := range sortedKeys(p.plan.Binds) {
+		info.Warnings = append(info.Warnings, "held file "+dst+" supplied from "+p.plan.Binds[dst])
+	}
+	info.Isolation = append(info.Isolation, rootIsolation)
 	pidfile := filepath.Join(work, "restored.pid")
+	in := stagingDir + "/work"
 	// --leave-stopped: every restored task gets SIGSTOP before it runs an instruction.
 	// --network-lock skip: the netns is new and empty, nothing can interfere with the
 	// TCP repair (and the host may lack iptables).
-	args := []string{"restore", "-D", r.Images, "-W", work, "-o", "restore.log", "-v4",
+	args := []string{"restore", "-D", stagingDir + "/images", "-W", in, "-o", "restore.log", "-v4",
 		"--tcp-established", "--ext-unix-sk", "--file-locks",
-		"--network-lock", "skip", "--leave-stopped", "-d", "--pidfile", pidfile}
-	if err := l.nsRun(ctx, info.InitPID, "-m -n -p -u -i", append([]string{p.criu}, args...)...); err != nil {
+		"--network-lock", "skip", "--leave-stopped", "-d", "--pidfile", in + "/restored.pid"}
+	if err := l.nsRun(ctx, info.InitPID, "-m -n -p -u -i", append([]string{b.CRIU}, args...)...); err != nil {
 		return fmt.Errorf("%w: criu restore: %v%s", sandbox.ErrRestore, err, logErrors(filepath.Join(work, "restore.log")))
 	}
-	b, err := os.ReadFile(pidfile)
+	if err := l.nsRun(ctx, info.InitPID, "-m", "sh", "-c", b.unstage()); err != nil {
+		return fmt.Errorf("%w: removing the restore's own mounts from the sandbox: %v", sandbox.ErrRestore, err)
+	}
+	b2, err := os.ReadFile(pidfile)
 	if err != nil {
 		return fmt.Errorf("%w: criu wrote no pidfile: %v", sandbox.ErrRestore, err)
 	}
-	nspid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	nspid, err := strconv.Atoi(strings.TrimSpace(string(b2)))
 	if err != nil {
 		return fmt.Errorf("%w: pidfile %s: %v", sandbox.ErrRestore, pidfile, err)
 	}
@@ -400,6 +393,9 @@ func (l *Local) restoreImages(ctx context.Context, r sandbox.Request, p *prepare
 	}
 	return nil
 }
+
+// rootIsolation is what sandbox show lists for a bare-image sandbox's file system.
+const rootIsolation = "private root (pivot_root): a tmpfs with the host's /usr, /bin, /sbin, /lib* read-only (nosuid, nodev), its own /dev, /proc (masked and read-only paths), read-only /sys, private /etc; held directories as overlays with private upper layers; nothing else of the host"
 
 // logErrors returns the last "Error" lines of a CRIU log, to put in the error message.
 func logErrors(path string) string {

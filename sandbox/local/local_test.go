@@ -221,13 +221,21 @@ func TestRestoreImagesLocal(t *testing.T) {
 		require.Contains(t, string(out), "lo:")
 	})
 	t.Run("held paths are private copies", func(t *testing.T) {
-		require.NotEmpty(t, info.PrivatePaths)
+		require.NotEmpty(t, append(info.PrivatePaths, info.Recreated...))
 		// the restore re-bound the unix socket path and wrote nothing on the host
 		for _, m := range mustMounts(t) {
 			for _, p := range info.PrivatePaths {
 				require.NotEqual(t, p, m, "no overlay in the host mount namespace")
 			}
 		}
+		for _, p := range info.Recreated {
+			if _, err := os.Lstat(p); err == nil {
+				require.Contains(t, info.PrivatePaths, filepath.Dir(p), "%s exists on the host only when its directory is a private copy", p)
+			}
+		}
+		inside, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/podsleuth-fx/target-data.txt", info.RootPID))
+		require.NoError(t, err, "the held file is in the sandbox's root")
+		require.Len(t, inside, 19)
 	})
 	t.Run("run resumes", func(t *testing.T) {
 		require.NoError(t, l.Signal(ctx, info.ID, syscall.SIGCONT))
@@ -249,6 +257,18 @@ func TestRestoreImagesLocal(t *testing.T) {
 	})
 }
 
+// copyIntoSandbox copies the test binary into the sandbox's private root (the host's files are
+// not visible there) and returns its path inside.
+func copyIntoSandbox(t *testing.T, info *sandbox.Info) string {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	b, err := os.ReadFile(exe)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/podsleuth-test-dial", info.InitPID), b, 0o755))
+	return "/tmp/podsleuth-test-dial"
+}
+
 func mustMounts(t *testing.T) []string {
 	m, err := mountsUnder("/")
 	require.NoError(t, err)
@@ -266,8 +286,7 @@ func TestSinkholeLogsCallHome(t *testing.T) {
 	require.Equal(t, "running", info.State)
 	require.NotNil(t, info.Sinkhole)
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
+	exe := copyIntoSandbox(t, info)
 	argv, err := l.EnterCommand(ctx, info.ID, []string{exe, "__dial", "c2.evil.example", "GET /beacon HTTP/1.1\r\nHost: c2.evil.example\r\n\r\n"})
 	require.NoError(t, err)
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()

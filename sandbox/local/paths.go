@@ -155,10 +155,12 @@ func HeldPaths(dir string) ([]HeldPath, error) {
 	return out, nil
 }
 
-// Plan is how a sandbox gives the restored tree its held paths without touching the host:
-// each directory in Overlays is covered, inside the sandbox's mount namespace only, by an
-// overlay whose lower layer is the host directory and whose upper layer is private to the
-// sandbox. Paths that do not exist on the host are recreated in the upper layer.
+// Plan is how a sandbox gives the restored tree its held paths inside its private root
+// (RootLayout): each directory in Overlays is an overlay, inside the sandbox's mount namespace
+// only, whose lower layer is the host directory and whose upper layer lives on the sandbox's
+// own tmpfs; paths missing on the host are recreated there; ReadOnly files are bound read-only.
+// Nothing else of the host file system is in the sandbox's root but the read-only system
+// directories (SystemDirs).
 type Plan struct {
 	Overlays []string
 	// Create are paths to recreate privately (missing on the host, not mapped).
@@ -166,10 +168,12 @@ type Plan struct {
 	// Binds are held files supplied from elsewhere (--file HELD=LOCAL), bound read-only over
 	// the held path inside the sandbox.
 	Binds map[string]string
-	// Shared are held directories (cwd or root) that stay the host's: "/" or an ancestor of
-	// the state directory. New files the running copy creates directly in them would be
-	// visible on the host.
-	Shared []string
+	// Dirs are directories of held paths that do not exist on the host: made in the private
+	// root (for sockets and deleted files, whose directory must exist).
+	Dirs []string
+	// ReadOnly are files the tree had mapped (its executable, libraries) that exist on the host
+	// outside SystemDirs and outside every overlay: bound read-only at their path.
+	ReadOnly []string
 }
 
 // ErrHeldPath is wrapped when a held path cannot be given to the restored tree.
@@ -178,14 +182,33 @@ var ErrHeldPath = errors.New("a path the process held cannot be recreated")
 // ErrImages is wrapped when the CRIU images cannot be read.
 var ErrImages = errors.New("unreadable CRIU images")
 
-// MakePlan decides the overlays for held. stateDir must not end up under an overlay (overlayfs
-// refuses an upper layer inside its lower layer).
-func MakePlan(held []HeldPath, stateDir string, files map[string]string) (*Plan, error) {
+// SystemDirs are bound read-only (nosuid, nodev) into every bare-image sandbox's root so that
+// the restored programs' libraries and the tools of `sandbox enter` are there; a symlink (a
+// merged /usr) is recreated as the same symlink.
+var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+func inSystemDir(p string) bool {
+	for _, d := range SystemDirs {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// MakePlan decides how the sandbox's private root gives the restored tree the paths it held.
+// Where the state directory lives does not matter: the overlays' upper layers are on a tmpfs of
+// the sandbox's own, never under a held directory.
+func MakePlan(held []HeldPath, files map[string]string) (*Plan, error) {
 	p := &Plan{Binds: map[string]string{}}
 	dirs := map[string]bool{}
+	var ro []string
 	for _, h := range held {
 		if isSystemDir(h.Path) {
-			continue // devices, /proc and /sys: CRIU reopens them as they are
+			continue // devices, /proc and /sys: the sandbox's own (RootLayout)
+		}
+		if h.Path == "/" {
+			continue // the cwd or root at dump time: the sandbox's private root
 		}
 		dir := filepath.Dir(h.Path)
 		if src, ok := files[h.Path]; ok {
@@ -199,17 +222,6 @@ func MakePlan(held []HeldPath, stateDir string, files map[string]string) (*Plan,
 				}
 			}
 			p.Binds[h.Path] = src
-			if _, err := os.Lstat(h.Path); err == nil {
-				continue // bound over the host's file inside the sandbox mount ns only
-			}
-			anc, err := existingAncestor(dir)
-			if err != nil {
-				return nil, err
-			}
-			if anc == "/" {
-				return nil, fmt.Errorf("%w: %s: no parent directory of it exists on this host; create %s (empty) on the host first", ErrHeldPath, h.Path, topLevel(h.Path))
-			}
-			dirs[anc] = true
 			continue
 		}
 		exists := false
@@ -220,16 +232,16 @@ func MakePlan(held []HeldPath, stateDir string, files map[string]string) (*Plan,
 					return nil, fmt.Errorf("%w: %s on this host is a different build (ELF build-id %s) from the one the process had mapped (%s); CRIU refuses to map it: supply the original with --file PATH=COPY", ErrHeldPath, h.Path, got, h.BuildID)
 				}
 			}
-			if h.Mapped || st.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
-				continue // only read (mapped) or a device: nothing to make private
+			if st.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
+				continue // a device outside /dev: not given (only the sandbox's own /dev)
+			}
+			if h.Mapped {
+				if !inSystemDir(h.Path) {
+					ro = append(ro, h.Path) // only read: bound read-only
+				}
+				continue
 			}
 			if h.Kind == "dir" {
-				if h.Path == "/" || within(stateDir, h.Path) {
-					// CRIU only reopens it; overlaying "/" is impossible and overlaying an
-					// ancestor of the state dir is refused by overlayfs
-					p.Shared = append(p.Shared, h.Path)
-					continue
-				}
 				dir = h.Path
 			}
 		}
@@ -245,10 +257,13 @@ func MakePlan(held []HeldPath, stateDir string, files map[string]string) (*Plan,
 		if err != nil {
 			return nil, err
 		}
-		if anc == "/" {
-			return nil, fmt.Errorf("%w: %s: no parent directory of it exists on this host and the root directory cannot be overlaid; create %s (empty) on the host first", ErrHeldPath, h.Path, topLevel(h.Path))
+		if anc == dir {
+			dirs[dir] = true // the host's directory, as a private copy
+		} else {
+			// missing on the host: made in the private root only, nothing of the host's
+			// parent directories is shown
+			p.Dirs = append(p.Dirs, dir)
 		}
-		dirs[anc] = true
 	}
 	var all []string
 	for d := range dirs {
@@ -263,20 +278,14 @@ func MakePlan(held []HeldPath, stateDir string, files map[string]string) (*Plan,
 				break
 			}
 		}
-		if covered {
-			continue
+		if !covered {
+			p.Overlays = append(p.Overlays, d)
 		}
-		if within(stateDir, d) {
-			return nil, fmt.Errorf("%w: the process held paths under %s, which contains the sandbox state directory %s: set sandbox.state_dir (PODSLEUTH_SANDBOX_STATE_DIR) to a directory outside it", ErrHeldPath, d, stateDir)
-		}
-		p.Overlays = append(p.Overlays, d)
 	}
+	sort.Strings(ro)
+	p.ReadOnly = ro
+	sort.Strings(p.Dirs)
 	return p, nil
-}
-
-func topLevel(p string) string {
-	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 2)
-	return "/" + parts[0]
 }
 
 // within says whether p is d or below it.

@@ -11,7 +11,6 @@ import (
 
 func TestMakePlan(t *testing.T) {
 	d := t.TempDir()
-	state := filepath.Join(d, "state")
 	live := filepath.Join(d, "live")
 	require.NoError(t, os.MkdirAll(live, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(live, "data.txt"), []byte("x"), 0o644))
@@ -24,17 +23,17 @@ func TestMakePlan(t *testing.T) {
 	}{
 		{"open file: its directory overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}}, []string{live}, 0, ""},
 		{"socket path too", []HeldPath{{Path: filepath.Join(live, "s.sock"), Kind: "socket"}}, []string{live}, 0, ""},
-		{"missing file recreated under the nearest existing dir", []HeldPath{{Path: filepath.Join(live, "gone", "f"), Kind: "file", Size: 9}}, []string{live}, 1, ""},
+		{"missing file recreated privately, nothing of its host parents shown", []HeldPath{{Path: filepath.Join(live, "gone", "f"), Kind: "file", Size: 9}}, nil, 1, ""},
 		{"missing mapped file refused", []HeldPath{{Path: filepath.Join(live, "lib.so"), Kind: "file", Mapped: true}}, nil, 0, "mapped by the process"},
 		{"devices and /proc untouched", []HeldPath{{Path: "/dev/null", Kind: "file"}, {Path: "/proc/self/status", Kind: "file"}}, nil, 0, ""},
 		{"root dir shared, not overlaid", []HeldPath{{Path: "/", Kind: "dir"}}, nil, 0, ""},
-		{"nothing to overlay under /", []HeldPath{{Path: "/podsleuth-no-such-dir/f", Kind: "file"}}, nil, 0, "root directory cannot be overlaid"},
-		{"state dir inside an overlay refused", []HeldPath{{Path: filepath.Join(d, "f"), Kind: "file"}}, nil, 0, "state directory"},
-		{"nested dirs collapse", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}, {Path: filepath.Join(live, "gone", "x"), Kind: "file"}}, []string{live}, 1, ""},
+		{"no parent on the host: created in the private root", []HeldPath{{Path: "/podsleuth-no-such-dir/f", Kind: "file"}}, nil, 1, ""},
+		{"mapped file bound read-only, not overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Mapped: true}}, nil, 0, ""},
+		{"nested dirs collapse", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}, {Path: filepath.Join(live, "sub", "x"), Kind: "file"}}, []string{live}, 1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := MakePlan(tt.held, state, nil)
+			p, err := MakePlan(tt.held, nil)
 			if tt.err != "" {
 				require.ErrorIs(t, err, ErrHeldPath)
 				require.ErrorContains(t, err, tt.err)
@@ -43,6 +42,11 @@ func TestMakePlan(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.overlays, p.Overlays)
 			require.Len(t, p.Create, tt.create)
+			for _, h := range tt.held {
+				if h.Mapped && len(tt.overlays) == 0 && tt.err == "" {
+					require.Equal(t, []string{h.Path}, p.ReadOnly)
+				}
+			}
 		})
 	}
 }
