@@ -31,8 +31,8 @@ type Filter struct {
 	// Perm keeps only mappings whose protection has all these letters of "rwxsp" (subset match).
 	Perm string
 	// Regions keeps only mappings of these kinds: heap, stack, anon, shmem, memfd, vdso,
-	// file (any file) or file:PATH (that path; a trailing * matches a prefix), and the buffers
-	// pipe and socket.
+	// file (any file) or file:PATH (that path; a trailing * matches a prefix), the buffers
+	// pipe and socket, and the saved files ghost, tmpfs, devshm and rootfs.
 	Regions []string
 	// AddrStart/AddrEnd keep only addresses in [AddrStart, AddrEnd) when AddrEnd > 0.
 	AddrStart, AddrEnd uint64
@@ -48,9 +48,10 @@ func (f Filter) Validate() error {
 	for _, r := range f.Regions {
 		switch {
 		case r == "heap", r == "stack", r == "anon", r == "shmem", r == "memfd", r == "vdso", r == "vvar",
-			r == "vsyscall", r == "file", r == "pipe", r == "socket", strings.HasPrefix(r, "file:"):
+			r == "vsyscall", r == "file", r == "pipe", r == "socket", strings.HasPrefix(r, "file:"),
+			r == KindGhost, r == KindTmpfs, r == KindDevshm, r == KindRootfs:
 		default:
-			return fmt.Errorf("--region %q: want heap, stack, anon, shmem, memfd, file, file:PATH, pipe or socket: %w", r, ErrBadFilter)
+			return fmt.Errorf("--region %q: want heap, stack, anon, shmem, memfd, file, file:PATH, pipe, socket, ghost, tmpfs, devshm or rootfs: %w", r, ErrBadFilter)
 		}
 	}
 	if f.AddrEnd != 0 && f.AddrEnd <= f.AddrStart {

@@ -20,6 +20,12 @@ const (
 	KindMemfd  = "memfd"  // memfd contents (also pagemap-shmem-ID.img, named by memfd.img)
 	KindPipe   = "pipe"   // unread pipe buffer (pipes-data.img)
 	KindSocket = "socket" // queued socket data (sk-queues.img, tcp-stream-*.img)
+	// File-like contents added by forensics/content (AddObjects): read on demand through
+	// Object.Content, never loaded whole.
+	KindGhost  = "ghost"  // a deleted file kept open, saved by CRIU (ghost-file-ID.img)
+	KindTmpfs  = "tmpfs"  // a file of a tmpfs mount CRIU saved (tmpfs-dev-ID.tar.gz.img)
+	KindDevshm = "devshm" // a file of the container's /dev/shm (devshm-checkpoint.tar)
+	KindRootfs = "rootfs" // a file of the container's rootfs changes (rootfs-diff.tar)
 )
 
 // Memory is the readable memory of one checkpoint: every process's address space and the
@@ -69,6 +75,10 @@ type Object struct {
 	// pipe and socket buffers (small: bounded by the kernel's buffer sizes).
 	Pages *Pages
 	Data  []byte
+	// Content and ContentSize give file-like contents (ghost, tmpfs, devshm, rootfs objects),
+	// read on demand; Content is nil for the other kinds.
+	Content     io.ReaderAt
+	ContentSize int64
 	// Holders are the processes that map it or hold a descriptor for it.
 	Holders []Holder
 }
@@ -89,6 +99,9 @@ func (o *Object) Size() uint64 {
 		_, e := o.Pages.Bounds()
 		return e
 	}
+	if o.Content != nil {
+		return uint64(o.ContentSize)
+	}
 	return uint64(len(o.Data))
 }
 
@@ -96,6 +109,9 @@ func (o *Object) Size() uint64 {
 func (o *Object) ReadAt(b []byte, off uint64) (int, error) {
 	if o.Pages != nil {
 		return o.Pages.ReadAt(b, off)
+	}
+	if o.Content != nil {
+		return o.readContent(b, off)
 	}
 	if off >= uint64(len(o.Data)) {
 		if len(b) == 0 {
@@ -116,6 +132,12 @@ func (o *Object) present() []Extent {
 		s, e := o.Pages.Bounds()
 		return o.Pages.Present(s, e)
 	}
+	if o.Content != nil {
+		if o.ContentSize <= 0 {
+			return nil
+		}
+		return []Extent{{Start: 0, End: uint64(o.ContentSize)}}
+	}
 	if len(o.Data) == 0 {
 		return nil
 	}
@@ -126,7 +148,42 @@ func (o *Object) reader() io.ReaderAt {
 	if o.Pages != nil {
 		return o.Pages.Reader()
 	}
+	if o.Content != nil {
+		return o.Content
+	}
 	return bytes.NewReader(o.Data)
+}
+
+func (o *Object) readContent(b []byte, off uint64) (int, error) {
+	size := uint64(max(o.ContentSize, 0))
+	if off >= size {
+		if len(b) == 0 {
+			return 0, nil
+		}
+		return 0, &UnreadableError{Addr: off, Reason: "past the end of the file"}
+	}
+	want := min(uint64(len(b)), size-off)
+	n, err := o.Content.ReadAt(b[:want], int64(off))
+	if n < int(want) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = &UnreadableError{Addr: off + uint64(n), Reason: "short read of the saved file"}
+		}
+		return n, err
+	}
+	if want < uint64(len(b)) {
+		return n, &UnreadableError{Addr: off + want, Reason: "past the end of the file"}
+	}
+	return n, nil
+}
+
+// AddObjects adds file-like objects (ghost files, tmpfs, /dev/shm and rootfs files: see
+// forensics/content) so that searches and string scans cover them too. Objects keep the
+// order kind, id, name.
+func (m *Memory) AddObjects(objs ...*Object) {
+	m.Objects = append(m.Objects, objs...)
+	slices.SortStableFunc(m.Objects, func(x, y *Object) int {
+		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.ID, y.ID), cmp.Compare(x.Name, y.Name))
+	})
 }
 
 // Proc returns the process with the given PID, or nil.
