@@ -72,4 +72,3 @@ func FuzzParseGhost(f *testing.F) {
 		}
 	})
 }
-
