@@ -284,7 +284,7 @@ func printItems(w io.Writer, items []evidence.Item) error {
 		if m.LocalSHA256 == "" {
 			verified = "UNREADABLE manifest"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, dash(m.CaseID), m.SourceDescription(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", quote(it.ID), quote(dash(m.CaseID)), quote(m.SourceDescription()),
 			m.AcquiredAt.UTC().Format(time.DateTime), forensics.HumanBytes(m.Size), verified)
 	}
 	return tw.Flush()
@@ -293,9 +293,11 @@ func printItems(w io.Writer, items []evidence.Item) error {
 func printItem(w io.Writer, it *evidence.Item, evs []evidence.Event) error {
 	m := it.Manifest
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// Every value may come from a manifest or log written elsewhere (an imported bundle): each
+	// is printed through forensics.Printable, so none can forge a line or drive the terminal.
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s:\t%s\n", k, quote(v))
 		}
 	}
 	row("ID", it.ID)
@@ -320,6 +322,8 @@ func printItem(w io.Writer, it *evidence.Item, evs []evidence.Event) error {
 	row("Case", m.CaseID)
 	row("Analyst", m.Analyst)
 	row("Tool", m.ToolVersion)
+	row("Acquirer", m.Acquirer)
+	row("Notes", m.Notes)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -332,9 +336,9 @@ func printItem(w io.Writer, it *evidence.Item, evs []evidence.Event) error {
 		sort.Strings(keys)
 		var parts []string
 		for _, k := range keys {
-			parts = append(parts, k+"="+e.Details[k])
+			parts = append(parts, quote(k)+"="+quote(e.Details[k]))
 		}
-		fmt.Fprintf(w, "  %s  %-14s %-20s %s\n", e.Time.UTC().Format(time.RFC3339), e.Action, e.Actor, strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s  %-14s %-20s %s\n", e.Time.UTC().Format(time.RFC3339), quote(e.Action), quote(e.Actor), strings.Join(parts, " "))
 	}
 	return nil
 }

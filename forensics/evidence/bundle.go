@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/podsleuth/podsleuth/forensics/archive"
 )
@@ -80,12 +81,20 @@ func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (
 	return bundle, nil
 }
 
+// addFile adds one file of the item; the custody log is copied under its shared lock (an
+// append by another process waits), and every file exactly as large as when its header was
+// written.
 func addFile(ctx context.Context, tw *tar.Writer, id, p, name string) (string, error) {
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return "", err
+		return "", symlinkErr(p, err)
 	}
 	defer f.Close()
+	if name == custodyName {
+		if err := lockFile(f, syscall.LOCK_SH); err != nil {
+			return "", fmt.Errorf("custody log: %w", err)
+		}
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return "", err
@@ -94,7 +103,7 @@ func addFile(ctx context.Context, tw *tar.Writer, id, p, name string) (string, e
 		return "", err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tw, h), ctxReader{ctx: ctx, r: f}); err != nil {
+	if _, err := io.Copy(io.MultiWriter(tw, h), ctxReader{ctx: ctx, r: io.LimitReader(f, st.Size())}); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -174,6 +183,9 @@ func (s *Store) ImportBundle(ctx context.Context, bundlePath string, lim archive
 	}
 	m, err := readManifest(dir)
 	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if err := validCaseID(m.CaseID); err != nil {
 		return nil, fail("%v", err)
 	}
 	it := &Item{ID: id, Dir: dir, Archive: filepath.Join(dir, filepath.Base(m.ArchiveName)), Manifest: m}

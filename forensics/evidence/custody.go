@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -39,10 +40,32 @@ type Event struct {
 	Prev    string            `json:"prev,omitempty"`
 }
 
-// appendEvent appends e to dir's custody log with O_APPEND, chaining it to the last line.
+// custodyLockWait bounds how long an append waits for another process holding the log's lock.
+const custodyLockWait = 30 * time.Second
+
+// maxCustodyLine bounds one line of a custody log when the last one is read back to chain to it.
+const maxCustodyLine = 16 << 20
+
+// ErrCustodyBusy: another process held the custody log's lock longer than custodyLockWait.
+var ErrCustodyBusy = errors.New("custody log is locked by another process")
+
+// appendEvent appends e to dir's custody log, chaining it to the last line. Reading the last
+// line, appending and syncing happen under an exclusive lock of the log file (flock), so
+// podsleuth processes that open, verify or export the same item at once each chain to the line
+// before theirs: without it two of them could chain to the same line and the log would look
+// tampered for good.
 func appendEvent(dir string, e Event) error {
 	p := filepath.Join(dir, custodyName)
-	last, err := lastLine(p)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("custody log: %w", symlinkErr(p, err))
+	}
+	defer f.Close()
+	if err := lockFile(f, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("custody log %s: %w", p, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	last, err := lastLine(f)
 	if err != nil {
 		return err
 	}
@@ -55,34 +78,76 @@ func appendEvent(dir string, e Event) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("custody log: %w", err)
-	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
 		return fmt.Errorf("custody log: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("custody log: %w", err)
 	}
-	return f.Close()
+	return nil
 }
 
-func lastLine(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// lockFile takes an flock of f (LOCK_EX or LOCK_SH), waiting at most custodyLockWait.
+func lockFile(f *os.File, how int) error {
+	deadline := time.Now().Add(custodyLockWait)
+	for delay := time.Millisecond; ; {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w for more than %s", ErrCustodyBusy, custodyLockWait)
+		}
+		time.Sleep(delay)
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
 	}
+}
+
+// lastLine returns the last non-empty line of the log open in f, read backwards from its end.
+func lastLine(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("custody log: %w", err)
 	}
-	b = bytes.TrimRight(b, "\n")
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		return b[i+1:], nil
+	end := st.Size()
+	var tail []byte
+	const chunk = 4096
+	for off := end; off > 0; {
+		n := int64(chunk)
+		if off < n {
+			n = off
+		}
+		off -= n
+		buf := make([]byte, n)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return nil, fmt.Errorf("custody log: %w", err)
+		}
+		tail = append(buf, tail...)
+		trimmed := bytes.TrimRight(tail, "\n")
+		if i := bytes.LastIndexByte(trimmed, '\n'); i >= 0 {
+			return trimmed[i+1:], nil
+		}
+		if len(tail) > maxCustodyLine {
+			return nil, fmt.Errorf("custody log: the last line is longer than %d bytes", maxCustodyLine)
+		}
+		if off == 0 {
+			return trimmed, nil
+		}
 	}
-	return b, nil
+	return nil, nil
+}
+
+// symlinkErr names a refused symbolic link (O_NOFOLLOW fails with ELOOP).
+func symlinkErr(p string, err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%w: %s", ErrSymlink, p)
+	}
+	return err
 }
 
 // readEvents reads a custody log; checkChain reports a broken chain separately.
@@ -94,11 +159,16 @@ func readEvents(dir string) ([]Event, error) {
 // readChain returns the events and the chain problems found (an edited, removed or
 // reordered line).
 func readChain(dir string) ([]Event, []string, error) {
-	f, err := os.Open(filepath.Join(dir, custodyName))
+	p := filepath.Join(dir, custodyName)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("custody log: %w", err)
+		return nil, nil, fmt.Errorf("custody log: %w", symlinkErr(p, err))
 	}
 	defer f.Close()
+	// A shared lock: an append in progress finishes before the log is read.
+	if err := lockFile(f, syscall.LOCK_SH); err != nil {
+		return nil, nil, fmt.Errorf("custody log %s: %w", p, err)
+	}
 	var (
 		evs      []Event
 		problems []string
@@ -154,7 +224,10 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 		return nil, err
 	}
 	res := &VerifyResult{ID: it.ID, Expected: it.Manifest.LocalSHA256}
-	f, err := os.Open(it.Archive)
+	f, err := os.OpenFile(it.Archive, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		err = symlinkErr(it.Archive, err)
+	}
 	if err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("archive unreadable: %v", err))
 	} else {
@@ -175,7 +248,7 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 			res.Problems = append(res.Problems, fmt.Sprintf("archive is %d bytes, the manifest recorded %d", n, it.Manifest.Size))
 		}
 	}
-	if st, err := os.Stat(it.Archive); err == nil && st.Mode().Perm() != archiveMode {
+	if st, err := os.Lstat(it.Archive); err == nil && st.Mode().Perm() != archiveMode {
 		res.Problems = append(res.Problems, fmt.Sprintf("archive mode is %04o, expected %04o (read-only)", st.Mode().Perm(), archiveMode))
 	}
 	res.Problems = append(res.Problems, verifyArtifacts(it)...)
@@ -202,9 +275,14 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 // verifyArtifacts re-hashes the item's artifacts against its manifest.
 func verifyArtifacts(it *Item) []string {
 	var problems []string
+	if len(it.Manifest.Artifacts) > 0 {
+		if err := checkNoSymlink(filepath.Join(it.Dir, artifactsDir)); err != nil {
+			return []string{err.Error()}
+		}
+	}
 	for _, a := range it.Manifest.Artifacts {
 		p := filepath.Join(it.Dir, artifactsDir, filepath.Base(a.Name))
-		b, err := os.ReadFile(p)
+		b, err := readNoFollow(p, 1<<30)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("artifact %s unreadable: %v", a.Name, err))
 			continue
@@ -213,7 +291,7 @@ func verifyArtifacts(it *Item) []string {
 		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || int64(len(b)) != a.Size {
 			problems = append(problems, fmt.Sprintf("artifact %s is %d bytes with sha256 %s, the manifest recorded %d bytes, %s", a.Name, len(b), got, a.Size, a.SHA256))
 		}
-		if st, err := os.Stat(p); err == nil && st.Mode().Perm() != archiveMode {
+		if st, err := os.Lstat(p); err == nil && st.Mode().Perm() != archiveMode {
 			problems = append(problems, fmt.Sprintf("artifact %s mode is %04o, expected %04o (read-only)", a.Name, st.Mode().Perm(), archiveMode))
 		}
 	}

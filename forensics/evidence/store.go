@@ -30,7 +30,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/podsleuth/podsleuth/forensics"
 )
 
 // Errors callers can test with errors.Is.
@@ -42,8 +45,14 @@ var (
 	ErrNotFound = errors.New("no such evidence")
 	// ErrTampered: an item's archive, manifest or custody log changed after acquisition.
 	ErrTampered = errors.New("evidence integrity check failed")
-	// ErrInvalidID: an id that cannot name an item (path separators, dots).
+	// ErrInvalidID: an id that cannot name an item (path separators, dots, control characters).
 	ErrInvalidID = errors.New("invalid evidence id")
+	// ErrInvalidCaseID: a case id with control characters (it is printed in lists and reports).
+	ErrInvalidCaseID = errors.New("invalid case id")
+	// ErrSymlink: a path of the store itself (its directory, evidence/, incoming/, rejected/,
+	// an item's directory or files) is a symbolic link. The store never follows one: it could
+	// send writes, chmods or reads of evidence somewhere else, unnoticed.
+	ErrSymlink = errors.New("the evidence store refuses a symbolic link in its own paths")
 )
 
 const (
@@ -66,9 +75,28 @@ func Open(dir string) (*Store, error) {
 	if dir == "" || !filepath.IsAbs(dir) {
 		return nil, fmt.Errorf("open evidence store: directory must be absolute, got %q", dir)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "evidence"), filepath.Join(dir, "incoming"), filepath.Join(dir, "rejected")} {
-		if err := os.MkdirAll(d, dirMode); err != nil {
+	dir = filepath.Clean(dir)
+	for i, d := range []string{dir, filepath.Join(dir, "evidence"), filepath.Join(dir, "incoming"), filepath.Join(dir, "rejected")} {
+		if err := checkNoSymlink(d); err != nil {
 			return nil, fmt.Errorf("open evidence store: %w", err)
+		}
+		mk := os.Mkdir
+		if i == 0 {
+			mk = os.MkdirAll // the parents of the data directory are the user's
+		}
+		if err := mk(d, dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("open evidence store: %w", err)
+		}
+		// Checked again after creating: a link put there meanwhile is never chmod'ed.
+		st, err := os.Lstat(d)
+		if err != nil {
+			return nil, fmt.Errorf("open evidence store: %w", err)
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("open evidence store: %w: %s", ErrSymlink, d)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("open evidence store: %s is not a directory", d)
 		}
 		if err := os.Chmod(d, dirMode); err != nil {
 			return nil, fmt.Errorf("open evidence store: %w", err)
@@ -92,8 +120,29 @@ type Item struct {
 }
 
 func validID(id string) error {
-	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." || strings.HasPrefix(id, ".") {
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." || strings.HasPrefix(id, ".") || !plainText(id) || len(id) > 255 {
 		return fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	return nil
+}
+
+// validCaseID refuses a case id that would not print as itself (control characters, escape
+// sequences, bidi overrides, invalid UTF-8).
+func validCaseID(id string) error {
+	if !plainText(id) || len(id) > 1024 {
+		return fmt.Errorf("%w: %q has control or invisible characters", ErrInvalidCaseID, id)
+	}
+	return nil
+}
+
+// plainText: s prints as itself on a terminal (forensics.Printable leaves it alone).
+func plainText(s string) bool { return forensics.Printable(s) == s }
+
+// checkNoSymlink refuses p when it is a symbolic link (a missing p is fine).
+func checkNoSymlink(p string) error {
+	st, err := os.Lstat(p)
+	if err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %s", ErrSymlink, p)
 	}
 	return nil
 }
@@ -132,6 +181,9 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 		name = "checkpoint.tar"
 	}
 	m.ArchiveName = name
+	if err := validCaseID(m.CaseID); err != nil {
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "incoming"), "acquire-*")
 	if err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
@@ -326,7 +378,7 @@ func (s *Store) List() ([]Item, error) {
 	}
 	var items []Item
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() && e.Type()&fs.ModeSymlink == 0 {
 			continue
 		}
 		it, err := s.Get(e.Name())
@@ -347,12 +399,14 @@ func (s *Store) Get(id string) (*Item, error) {
 		return nil, err
 	}
 	dir := filepath.Join(s.dir, "evidence", id)
-	if _, err := os.Stat(dir); err != nil {
+	if st, err := os.Lstat(dir); err != nil {
 		full, perr := s.resolvePrefix(id)
 		if perr != nil {
 			return nil, perr
 		}
 		id, dir = full, filepath.Join(s.dir, "evidence", full)
+	} else if st.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("evidence %s: %w: %s", id, ErrSymlink, dir)
 	}
 	m, err := readManifest(dir)
 	if err != nil {
@@ -545,7 +599,7 @@ func writeManifest(dir string, m Manifest) error {
 
 func readManifest(dir string) (Manifest, error) {
 	var m Manifest
-	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	b, err := readNoFollow(filepath.Join(dir, manifestName), 64<<20)
 	if err != nil {
 		return m, fmt.Errorf("read manifest: %w", err)
 	}
@@ -553,4 +607,21 @@ func readManifest(dir string) (Manifest, error) {
 		return m, fmt.Errorf("read manifest: %w", err)
 	}
 	return m, nil
+}
+
+// readNoFollow reads a file of the store, refusing a symbolic link and more than max bytes.
+func readNoFollow(p string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, symlinkErr(p, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
+	}
+	return b, nil
 }

@@ -187,7 +187,7 @@ func TestGetByPrefixAndInvalidIDs(t *testing.T) {
 	_, err = s.Get("20261123")
 	require.ErrorIs(t, err, ErrNotFound)
 	require.Contains(t, err.Error(), "ambiguous")
-	for _, bad := range []string{"", "..", "../x", "a/b", ".hidden"} {
+	for _, bad := range []string{"", "..", "../x", "a/b", ".hidden", "id\x1b]0;pwned\a", "id\nforged", "id\u202e", "id\x9b"} {
 		_, err := s.Get(bad)
 		require.ErrorIs(t, err, ErrInvalidID, bad)
 	}
