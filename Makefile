@@ -14,6 +14,11 @@ export PODSLEUTH_CRIU ?= $(PODSLEUTH_CACHE)/criu/bin/criu
 export PODSLEUTH_K8S_BIN ?= $(PODSLEUTH_CACHE)/k8s/bin
 export PODSLEUTH_CHECKPOINTCTL ?= $(PODSLEUTH_CACHE)/checkpointctl/bin/checkpointctl
 GOTEST_FLAGS ?= -timeout 45m
+# YARA (libyara through go-yara, Debian's libyara-dev and golang-github-hillu-go-yara-dev, installed
+# by `make setup`) is linked into every build and test run here; `make build YARA=` builds without
+# it (then `podsleuth yara` says so, and the YARA tests fail under CI=true).
+YARA ?= yara
+export GOFLAGS := $(strip $(GOFLAGS) $(if $(YARA),-tags=$(YARA)))
 UNIT_PKGS = $$($(GO) list ./... | grep -v /test/e2e)
 
 .PHONY: help build run setup test test-unit test-e2e golden fixtures fuzz bench lint cover clean demo demo-down
