@@ -32,8 +32,8 @@ func Findings(res *Result) []forensics.Finding {
 	slices.Sort(rules)
 	for _, r := range rules {
 		out = append(out, forensics.Finding{Rule: RulePrefix + r, Severity: forensics.SeverityInfo,
-			Title:  "More YARA hits of " + r,
-			Reason: fmt.Sprintf("%d more hits of YARA rule %s were not kept (cap per rule); run podsleuth yara with --max-hits to see them", res.Dropped[r], r),
+			Title:    "More YARA hits of " + r,
+			Reason:   fmt.Sprintf("%d more hits of YARA rule %s were not kept (cap per rule); run podsleuth yara with --max-hits to see them", res.Dropped[r], r),
 			Location: forensics.Location{Kind: "memory"}})
 	}
 	return out
