@@ -289,3 +289,70 @@ func sha256hex(s string) string {
 	b := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(b[:])
 }
+
+// TestCommunityRuleSet: a community-style set (an index including shared private rules, tags,
+// score meta, the elf/math/hash/pe modules and filename/extension/filetype externals) loads
+// from its directory and fires exactly where it should on the implant fixture, and nowhere on
+// the benign one.
+func TestCommunityRuleSet(t *testing.T) {
+	rs, err := yara.Load(yara.LoadOptions{Paths: []string{"testdata/community"}})
+	require.NoError(t, err)
+	t.Cleanup(rs.Close)
+	require.Empty(t, rs.Errors)
+	require.Equal(t, []string{"testdata/community/externals.yar", "testdata/community/index.yar", "testdata/community/modules.yar"}, rs.Files,
+		"lib/common.yar is included by index.yar, not compiled on its own")
+	require.Equal(t, 8, rs.Count) // 7 rules + the private one
+
+	o := open(t, "images/implant")
+	f := readFacts(t, "images/implant.proc.txt")
+	res := scan(t, rs, o, yara.Options{})
+	require.Equal(t, []string{"Community_Miner_Wallet_In_Heap", "Low_Entropy_RWX_Page", "Memfd_Named_Like_Kernel_Thread",
+		"Static_ELF_Executable_In_Memfd", "Webshell_By_Extension", "Webshell_Known_Hash"}, rules(res), "PE_In_Memory: no PE anywhere")
+	hits := byRule(res)
+	h := hits["Community_Miner_Wallet_In_Heap"][0]
+	require.Equal(t, f.addr(t, "miner")+uint64(strings.Index(minerJSON, "podsleuth-implant-wallet")), h.Addr)
+	require.Equal(t, []string{"miner", "crypto"}, h.Tags)
+	require.Equal(t, "index.yar", h.Namespace)
+	require.Equal(t, forensics.SeverityHigh, yara.Severity(h.Meta), "score 75")
+	h = hits["Low_Entropy_RWX_Page"][0]
+	require.Equal(t, f.addr(t, "rwx"), h.Addr, "a condition-only hit is placed at the mapping")
+	require.Equal(t, 0, h.Matches)
+	for _, r := range []string{"Static_ELF_Executable_In_Memfd", "Memfd_Named_Like_Kernel_Thread"} {
+		require.Len(t, hits[r], 1, r)
+		require.Equal(t, "memfd:kworker", hits[r][0].Object, r)
+	}
+	for _, r := range []string{"Webshell_By_Extension", "Webshell_Known_Hash"} {
+		require.Len(t, hits[r], 1, r)
+		require.Equal(t, implantPath+"upload.php", hits[r][0].Path, r)
+		require.Equal(t, yara.KindGhost, hits[r][0].Kind, r)
+	}
+	require.Equal(t, "48a6da88adfc374d6a29539dd530b721bbf534e8c8adb566688fba30fbb10894", sha256hex(phpShell), "the hash rule's value")
+
+	require.Empty(t, scan(t, rs, open(t, "images/fds"), yara.Options{}).Hits)
+}
+
+// TestBrokenRuleFile: in a directory with a broken file (and a file whose include is broken),
+// the errors name the file and line, and the other files still load and fire.
+func TestBrokenRuleFile(t *testing.T) {
+	rs, err := yara.Load(yara.LoadOptions{Paths: []string{"testdata/broken"}})
+	require.NoError(t, err)
+	t.Cleanup(rs.Close)
+	require.Equal(t, []string{"testdata/broken/good.yar"}, rs.Files)
+	require.Len(t, rs.Errors, 2)
+	abs, _ := filepath.Abs("testdata/broken")
+	require.Equal(t, filepath.Join(abs, "broken.yar"), rs.Errors[0].File)
+	require.Equal(t, 4, rs.Errors[0].Line)
+	require.Contains(t, rs.Errors[0].Msg, "not_defined_anywhere")
+	require.Equal(t, filepath.Join(abs, "inc/bad.yar"), rs.Errors[1].File, "the error is in the included file")
+	require.Equal(t, 4, rs.Errors[1].Line, "where the yara CLI reports it too: the rule's end, for an undefined string")
+	require.Contains(t, rs.Errors[1].Error(), "bad.yar:4: ")
+
+	res := scan(t, rs, open(t, "images/implant"), yara.Options{})
+	require.Equal(t, []string{"Good_Dev_Tcp"}, rules(res))
+	require.Equal(t, yara.KindPipe, res.Hits[0].Kind)
+	require.Len(t, res.LoadErrors, 2, "the result says which files did not run")
+
+	_, err = yara.Load(yara.LoadOptions{Paths: []string{"testdata/broken/broken.yar"}})
+	require.ErrorIs(t, err, yara.ErrNoRules)
+	require.ErrorContains(t, err, "broken.yar:4:")
+}

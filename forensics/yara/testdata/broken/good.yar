@@ -1,0 +1,7 @@
+rule Good_Dev_Tcp
+{
+    strings:
+        $a = "/dev/tcp/"
+    condition:
+        $a
+}

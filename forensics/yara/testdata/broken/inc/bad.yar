@@ -1,0 +1,4 @@
+rule Bad_Included {
+    strings: $a = "MZ"
+    condition: $a and $undefined_string
+}

@@ -1,0 +1,3 @@
+include "inc/bad.yar"
+
+rule Uses_Bad_Include { condition: true }
