@@ -19,6 +19,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/yara"
@@ -41,6 +42,10 @@ func open(t *testing.T, path string) opened {
 	require.NoError(t, err)
 	m, err := memory.Open(ctx, a, cp)
 	require.NoError(t, err)
+	set, err := content.List(ctx, a, cp, m, content.Options{CacheDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = set.Close() })
+	set.Attach(m)
 	return opened{arc: a, cp: cp, mem: m}
 }
 
@@ -56,7 +61,7 @@ func defaultRules(t *testing.T) *yara.Rules {
 
 func scan(t *testing.T, rs *yara.Rules, o opened, opt yara.Options) *yara.Result {
 	t.Helper()
-	res, err := yara.Scan(context.Background(), rs, o.arc, o.cp, o.mem, opt)
+	res, err := yara.Scan(context.Background(), rs, o.mem, opt)
 	require.NoError(t, err)
 	require.Empty(t, res.Warnings)
 	require.False(t, res.TimedOut)
@@ -210,7 +215,7 @@ func TestDefaultRulesImplant(t *testing.T) {
 	h = one("webshell_php_eval")
 	require.Equal(t, yara.KindGhost, h.Kind)
 	require.Equal(t, implantPath+"upload.php", h.Path)
-	require.Equal(t, "ghost-file-1.img", h.Object)
+	require.Equal(t, "ghost:"+implantPath+"upload.php", h.Object)
 	require.Equal(t, []memory.Holder{{PID: pid, Comm: "implant", FD: 4}}, h.Holders)
 
 	// the same hits as findings
@@ -263,8 +268,12 @@ func TestDefaultRulesPlanted(t *testing.T) {
 			require.Equal(t, "rwxp", h.Perm)
 			require.Equal(t, 17, h.Matches, "32 NOPs: the 16-byte sled matches at offsets 0 to 16")
 			require.Len(t, h.Strings, yara.DefaultMaxStrings, "strings kept per hit are capped, all counted")
+			// the memfd and shmem objects are mapped in full: scanned at their addresses in the process
+			for _, k := range []string{yara.KindMemory, yara.KindPipe, yara.KindSocket, yara.KindGhost} {
+				require.Positive(t, res.Kinds[k], k)
+			}
 			if strings.HasPrefix(fx.path, "archives/") {
-				require.Positive(t, res.Bytes)
+				require.Positive(t, res.Kinds[yara.KindRootfs], "rootfs changes scanned (busybox, /tmp/.x/miner)")
 			}
 		})
 	}

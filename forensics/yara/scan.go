@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/podsleuth/podsleuth/forensics"
-	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 )
 
@@ -60,37 +58,33 @@ func (r *Rules) Close() {
 	}
 }
 
-// Scan runs rs over the checkpoint: the memory of every process (mem; nil skips it) one VMA
-// at a time at its real addresses, the memfd/shmem/pipe/socket objects of mem, and the files
-// the archive saved (a; nil skips them): deleted files, tmpfs and /dev/shm images, the rootfs
-// changes. Units are scanned in parallel, one YARA scanner per worker; memory use is bounded by
-// the workers' blocks and one saved file per worker, whatever the checkpoint's size.
-func Scan(ctx context.Context, rs *Rules, a *archive.Archive, cp *forensics.Checkpoint, mem *memory.Memory, opt Options) (*Result, error) {
+// Scan runs rs over a checkpoint's memory index: the memory of every process one VMA at a time
+// at its real addresses, and every object of mem: memfd, shmem, pipe and socket contents, and
+// the saved files (deleted files, tmpfs and /dev/shm files, rootfs changes) that
+// forensics/content attached to it (content.List, then Set.Attach). Everything is read on
+// demand, block by block; units are scanned in parallel, one YARA scanner per worker, so memory
+// use is bounded by the workers' blocks whatever the checkpoint's size.
+func Scan(ctx context.Context, rs *Rules, mem *memory.Memory, opt Options) (*Result, error) {
 	if rs == nil || rs.eng == nil {
 		return nil, ErrNotBuilt
 	}
-	if cp == nil {
-		return nil, errors.New("yara: no checkpoint")
+	if mem == nil {
+		return nil, errors.New("yara: no memory index")
 	}
 	opt = opt.withDefaults()
 	start := time.Now()
-	res := &Result{Rules: rs.Count, Files: rs.Files, LoadErrors: rs.Errors, Hits: []Hit{}}
+	res := &Result{Rules: rs.Count, Files: rs.Files, LoadErrors: rs.Errors, Hits: []Hit{}, Kinds: map[string]int{}}
 	var mu sync.Mutex
-	warn := func(s string) {
-		mu.Lock()
-		res.Warnings = append(res.Warnings, s)
-		mu.Unlock()
-	}
 	deadline := start.Add(opt.Timeout)
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	e := &enumerator{a: a, cp: cp, mem: mem, opt: opt, warn: warn}
+	e := &enumerator{mem: mem, opt: opt}
 	var fixed []*unit
-	if mem != nil && !opt.NoMemory {
+	if !opt.NoMemory {
 		fixed = append(fixed, e.memoryUnits()...)
 	}
-	if mem != nil && !opt.NoObjects {
+	if !opt.NoObjects {
 		fixed = append(fixed, e.objectUnits()...)
 	}
 	var total atomic.Int64
@@ -112,31 +106,16 @@ func Scan(ctx context.Context, rs *Rules, a *archive.Archive, cp *forensics.Chec
 				return false
 			}
 		}
-		for _, u := range fixed {
+		for i, u := range fixed {
 			if !send(u) {
+				skipped.Add(int64(len(fixed) - i - 1))
 				return
 			}
-		}
-		if a == nil || opt.NoObjects {
-			return
-		}
-		for _, u := range e.ghostUnits() {
-			total.Add(u.bytes)
-			if !send(u) {
-				return
-			}
-		}
-		for _, fs := range e.fileSources() {
-			e.walk(sctx, fs, func(u *unit) bool {
-				total.Add(u.bytes)
-				return send(u)
-			})
 		}
 	}()
 
 	workers := opt.Workers
 	var wg sync.WaitGroup
-	var firstErr error
 	var hits []Hit
 	for range workers {
 		sc, err := rs.eng.newScanner()
@@ -158,6 +137,7 @@ func Scan(ctx context.Context, rs *Rules, a *archive.Archive, cp *forensics.Chec
 				hs, err := sc.scan(u, left, opt.MaxStrings)
 				mu.Lock()
 				res.Blocks++
+				res.Kinds[u.tmpl.Kind]++
 				res.Bytes += u.bytes
 				switch {
 				case errors.Is(err, errTimeout):
@@ -175,9 +155,6 @@ func Scan(ctx context.Context, rs *Rules, a *archive.Archive, cp *forensics.Chec
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -200,9 +177,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxStrings <= 0 {
 		o.MaxStrings = DefaultMaxStrings
-	}
-	if o.MaxFileBytes <= 0 {
-		o.MaxFileBytes = DefaultMaxFileBytes
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()

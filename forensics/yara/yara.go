@@ -23,10 +23,10 @@ const (
 	KindShmem  = memory.KindShmem  // shared anonymous memory (not mapped in full)
 	KindPipe   = memory.KindPipe   // unread pipe buffer
 	KindSocket = memory.KindSocket // queued socket data
-	KindGhost  = "ghost"           // a deleted file CRIU saved (ghost-file-N.img)
-	KindTmpfs  = "tmpfs"           // a file of a tmpfs mount CRIU saved (tmpfs-dev-N.tar.gz.img)
-	KindDevShm = "devshm"          // a file of the container's /dev/shm (devshm-checkpoint.tar)
-	KindRootfs = "rootfs"          // a file added or changed in the container's root filesystem
+	KindGhost  = memory.KindGhost  // a deleted file CRIU saved (ghost-file-N.img)
+	KindTmpfs  = memory.KindTmpfs  // a file of a tmpfs mount CRIU saved (tmpfs-dev-N.tar.gz.img)
+	KindDevShm = memory.KindDevshm // a file of the container's /dev/shm (devshm-checkpoint.tar)
+	KindRootfs = memory.KindRootfs // a file added or changed in the container's root filesystem
 )
 
 // Defaults of Options.
@@ -34,7 +34,6 @@ const (
 	DefaultTimeout        = 10 * time.Minute
 	DefaultMaxHitsPerRule = 100
 	DefaultMaxStrings     = 8
-	DefaultMaxFileBytes   = 64 << 20
 )
 
 // Options configure Scan.
@@ -48,17 +47,13 @@ type Options struct {
 	// MaxStrings caps the string matches kept per hit (per rule and scanned block; 0:
 	// default); Hit.Matches counts them all.
 	MaxStrings int
-	// MaxFileBytes caps how much of one saved file (ghost, tmpfs, rootfs) is scanned (0:
-	// default); larger files are scanned up to it and say so in Result.Warnings.
-	MaxFileBytes int64
 	// Workers is the number of parallel scanners (0: every core).
 	Workers int
 	// PIDs limits process memory to these processes (objects: those they hold); empty: all.
 	PIDs []int
 	// NoMemory skips process memory; NoObjects skips every saved object.
 	NoMemory, NoObjects bool
-	// Progress, when set, is called with the bytes scanned so far and in all (memory and
-	// objects held in memory; files are counted as they are read).
+	// Progress, when set, is called with the bytes scanned so far and in all.
 	Progress func(done, total int64)
 }
 
@@ -94,8 +89,9 @@ type Hit struct {
 	Region string `json:"region,omitempty"`
 	Perm   string `json:"perm,omitempty"`
 	Path   string `json:"path,omitempty"`
-	// Object names a saved object ("memfd:NAME", "pipe:[ID]", "ghost-file-1.img", ...) and
-	// Holders the processes that map it or hold a descriptor for it.
+	// Object names a saved object as memory and forensics/content do ("memfd:NAME",
+	// "pipe:[ID]", "ghost:/path", "rootfs:/path", ...) and Holders the processes that map it or
+	// hold a descriptor for it.
 	Object  string          `json:"object,omitempty"`
 	Holders []memory.Holder `json:"holders,omitempty"`
 
@@ -132,6 +128,8 @@ type Result struct {
 	// Blocks and Bytes count the scanned VMAs/objects and their resident bytes.
 	Blocks int   `json:"blocks"`
 	Bytes  int64 `json:"bytes"`
+	// Kinds counts the scanned blocks per kind (memory, memfd, pipe, ghost, rootfs, ...).
+	Kinds map[string]int `json:"kinds"`
 	// TimedOut says the scan stopped at Options.Timeout; Warnings say what was not scanned.
 	TimedOut bool          `json:"timed_out,omitempty"`
 	Warnings []string      `json:"warnings,omitempty"`
