@@ -12,11 +12,10 @@ import (
 
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
-	"github.com/podsleuth/podsleuth/forensics/findings"
-	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
@@ -44,6 +43,7 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 		}
 		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: a.Close}
 		mem, err := memory.Open(ctx, a, cp)
+		var am analysis.Memory
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				a.Close()
@@ -53,18 +53,18 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 			ld.IOCNote = "indicators need the memory index: " + err.Error()
 		} else {
 			ld.Memory = memSearcher{mem}
-			// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-			iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{Reveal: true})
-			if err != nil {
-				ld.IOCNote = "indicator extraction failed: " + err.Error()
-			} else {
-				ld.IOCs = iocs
-			}
+			am = mem
 		}
-		if mem != nil {
-			cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
-		} else {
-			cp.Findings = findings.Analyze(cp)
+		// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
+		res, err := analysis.Run(ctx, cp, am, analysis.Options{Reveal: true, NoIndicators: am == nil})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		if res.IndicatorsErr != nil {
+			ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
+		} else if am != nil {
+			ld.IOCs = res.Indicators
 		}
 		ld.Custody = recordOpen(cfg.DataDir, path)
 		// the indicators are shown in the IOCs table, whose cells are made safe as they are

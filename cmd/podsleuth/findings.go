@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
-	"github.com/podsleuth/podsleuth/forensics/findings"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 )
 
 type findingsOptions struct {
@@ -41,9 +41,12 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 				return err
 			}
 			defer mc.Close()
-			all := findings.Analyze(mc.cp, findings.WithMemory(mc.mem), findings.WithIndexWarnings(mc.mem.Warnings))
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{NoIndicators: true, IndexWarnings: mc.mem.Warnings})
+			if err != nil {
+				return err
+			}
 			res := []forensics.Finding{}
-			for _, f := range all {
+			for _, f := range an.Findings {
 				if f.Severity >= min {
 					res = append(res, f)
 				}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 )
 
@@ -52,15 +53,19 @@ redacted values can still be correlated); --reveal prints them.`,
 				return err
 			}
 			defer mc.Close()
-			var src ioc.Strings = mc.mem
+			var src analysis.Memory = mc.mem
 			if o.noMem {
 				src = nil
 			}
-			res, err := ioc.Extract(cmd.Context(), mc.cp, src, ioc.Options{Reveal: o.reveal, Filter: f, Types: o.types, Members: mc.arc})
-			if errors.Is(err, ioc.ErrRootfs) && cmd.Context().Err() == nil {
-				fmt.Fprintf(a.ErrOut, "warning: %v\n", err) // the other indicators are still complete
-			} else if err != nil {
+			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Members: mc.arc})
+			if err != nil {
 				return err
+			}
+			res := an.Indicators
+			if errors.Is(an.IndicatorsErr, ioc.ErrRootfs) {
+				fmt.Fprintf(a.ErrOut, "warning: %v\n", an.IndicatorsErr) // the other indicators are still complete
+			} else if an.IndicatorsErr != nil {
+				return an.IndicatorsErr
 			}
 			if o.output == "json" {
 				if res == nil {

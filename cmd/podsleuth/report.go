@@ -16,12 +16,11 @@ import (
 
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
-	"github.com/podsleuth/podsleuth/forensics/findings"
-	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/report"
 )
@@ -299,21 +298,22 @@ func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, a
 	if err != nil {
 		return nil, err
 	}
-	// an untyped nil Strings tells the extractor to scan only the model
-	var strs ioc.Strings
-	var fopts []findings.Option
+	var mem analysis.Memory // nil: only the model is analysed
 	if !lo.noMemory {
-		mem, err := memory.Open(ctx, a, cp)
+		m, err := memory.Open(ctx, a, cp)
 		if err != nil {
 			return nil, fmt.Errorf("memory of %s: %w", path, err)
 		}
-		strs, fopts = mem, []findings.Option{findings.WithMemory(mem)}
+		mem = m
 	}
-	iocs, err := ioc.Extract(ctx, cp, strs, ioc.Options{Reveal: lo.reveal})
+	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: lo.reveal})
 	if err != nil {
-		return nil, fmt.Errorf("indicators of %s: %w", path, err)
+		return nil, err
 	}
-	cp.Findings = findings.Analyze(cp, fopts...)
+	if res.IndicatorsErr != nil {
+		return nil, fmt.Errorf("indicators of %s: %w", path, res.IndicatorsErr)
+	}
+	iocs := res.Indicators
 	in := &loadedEvidence{Input: report.Input{Checkpoint: cp, IOCs: iocs}}
 	if st != nil {
 		if item == nil {
