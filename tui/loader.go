@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -13,60 +12,42 @@ import (
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
-	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
-	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
-// newLoader opens the archive, decodes it, indexes its memory, extracts indicators and runs
-// the findings rules. It runs inside a Cmd.
+// newLoader opens the checkpoint with the open job and analyses it with the analysis job, as
+// the CLI does. It runs inside a Cmd.
 func newLoader(cfg *config.Config) checkpoint.Loader {
-	lim := archive.LimitsFrom(cfg.Limits)
-	cache := filepath.Join(cfg.CacheDir, "archives")
 	return func(ctx context.Context, path string) (*checkpoint.Loaded, error) {
-		a, err := archive.Open(ctx, path, lim, cache)
+		oc := open.FromConfig(cfg, path, "podsleuth TUI")
+		oc.Memory = true
+		cs, err := open.Open(ctx, oc)
 		if err != nil {
 			return nil, err
 		}
-		cp, err := criu.Decode(ctx, a)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		if cp.Source.SHA256 == "" && cp.Source.Format != "dir" {
-			// the Summary shows the hash the chain of custody is about
-			if sum, err := a.SHA256(ctx); err == nil {
-				cp.Source.SHA256 = sum
-			}
-		}
-		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: a.Close}
-		mem, err := memory.Open(ctx, a, cp)
-		var am analysis.Memory
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				a.Close()
-				return nil, err
-			}
-			ld.MemoryNote = "memory could not be indexed: " + err.Error()
-			ld.IOCNote = "indicators need the memory index: " + err.Error()
+		cp := cs.Checkpoint
+		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: cs.Close, Custody: custodyNote(cs)}
+		var mem analysis.Memory
+		if cs.MemoryErr != nil {
+			ld.MemoryNote = "memory could not be indexed: " + errors.Unwrap(cs.MemoryErr).Error()
+			ld.IOCNote = "indicators need the memory index: " + errors.Unwrap(cs.MemoryErr).Error()
 		} else {
-			ld.Memory = memSearcher{mem}
-			am = mem
+			ld.Memory = memSearcher{cs.Memory}
+			mem = cs.Memory
 		}
 		// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-		res, err := analysis.Run(ctx, cp, am, analysis.Options{Reveal: true, NoIndicators: am == nil})
+		res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil})
 		if err != nil {
-			a.Close()
+			_ = cs.Close()
 			return nil, err
 		}
 		if res.IndicatorsErr != nil {
 			ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
-		} else if am != nil {
+		} else if mem != nil {
 			ld.IOCs = res.Indicators
 		}
-		ld.Custody = recordOpen(cfg.DataDir, path)
 		// the indicators are shown in the IOCs table, whose cells are made safe as they are
 		// shown (their masks count the real bytes)
 		printableStrings(reflect.ValueOf(cp))
@@ -74,23 +55,14 @@ func newLoader(cfg *config.Config) checkpoint.Loader {
 	}
 }
 
-// recordOpen records in its custody log that an evidence archive was opened in the workbench and
-// says so; a path outside the evidence store is not evidence (and the store is not created for it).
-func recordOpen(dataDir, path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil || dataDir == "" || !strings.HasPrefix(abs, filepath.Clean(dataDir)+string(filepath.Separator)) {
-		return ""
-	}
-	st, err := evidence.Open(dataDir)
-	if err != nil {
-		return "warning: opening not recorded: " + err.Error()
-	}
-	it, err := st.RecordOpen(abs, map[string]string{"by": "podsleuth TUI"})
+// custodyNote says where the opening of evidence was recorded, or why it could not be; "" for a
+// file that is not evidence.
+func custodyNote(cs *open.Case) string {
 	switch {
-	case err != nil:
-		return "warning: opening not recorded: " + err.Error()
-	case it != nil:
-		return "opening recorded in the custody log of " + it.ID
+	case cs.CustodyErr != nil:
+		return "warning: opening not recorded: " + cs.CustodyErr.Error()
+	case cs.Recorded:
+		return "opening recorded in the custody log of " + cs.Item.ID
 	}
 	return ""
 }

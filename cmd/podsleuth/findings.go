@@ -36,11 +36,11 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 			if err := min.UnmarshalText([]byte(o.min)); err != nil || min.String() != o.min {
 				return fmt.Errorf("--min-severity %q: want info, low, medium, high or critical", o.min)
 			}
-			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
+			mc, closeCase, err := a.memOpen(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer mc.Close()
+			defer closeCase()
 			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{NoIndicators: true, IndexWarnings: mc.mem.Warnings})
 			if err != nil {
 				return err

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,27 +13,25 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
-	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
+	"github.com/podsleuth/podsleuth/forensics/open"
 )
 
 // inspectOptions are the options of `podsleuth inspect`.
 type inspectOptions struct {
-	output   string
-	psTree   bool
-	cmdline  bool
-	env      bool
-	maps     bool
-	files    bool
-	sockets  bool
-	mounts   bool
-	rootfs   bool
-	all      bool
-	pid      int
-	hash     bool
-	paths    []string
-	limits   archive.Limits
-	cacheDir string
+	output  string
+	psTree  bool
+	cmdline bool
+	env     bool
+	maps    bool
+	files   bool
+	sockets bool
+	mounts  bool
+	rootfs  bool
+	all     bool
+	pid     int
+	hash    bool
+	opens   []open.Config
+	errOut  io.Writer
 }
 
 func newInspectCmd(a *app) *cobra.Command {
@@ -78,7 +74,7 @@ several archives are given); --pid restricts both outputs to one process.`,
 	f.BoolVar(&o.rootfs, "rootfs", false, "show root filesystem changes (rootfs-diff.tar, deleted.files)")
 	f.BoolVar(&o.all, "all", false, "show everything")
 	f.IntVar(&o.pid, "pid", 0, "show only this process (PID inside the container)")
-	f.BoolVar(&o.hash, "hash", false, "compute the archive's SHA-256 (always done for compressed archives)")
+	f.BoolVar(&o.hash, "hash", true, "compute the archive's SHA-256 (--hash=false skips it for plain tars; compressed archives are always hashed)")
 	return cmd
 }
 
@@ -88,16 +84,13 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 	if err != nil {
 		return err
 	}
-	o.paths = nil
+	o.opens = nil
 	for _, arg := range args {
-		p, err := a.archiveArg(cmd, arg)
-		if err != nil {
-			return err
-		}
-		o.paths = append(o.paths, p)
+		oc := open.FromConfig(cfg, arg, cmd.CommandPath())
+		oc.NoHash = !o.hash
+		o.opens = append(o.opens, oc)
 	}
-	o.limits = archive.LimitsFrom(cfg.Limits)
-	o.cacheDir = cfg.CacheDir
+	o.errOut = a.ErrOut
 	if o.all {
 		o.psTree, o.cmdline, o.env, o.maps, o.files, o.sockets, o.mounts, o.rootfs = true, true, true, true, true, true, true, true
 	}
@@ -127,11 +120,16 @@ func (o *inspectOptions) Run(ctx context.Context, out io.Writer) error {
 		ctx = context.Background()
 	}
 	var cps []*forensics.Checkpoint
-	for i, p := range o.paths {
-		cp, err := decodeArchive(ctx, p, o.limits, o.cacheDir, criu.Options{Hash: o.hash})
+	for i, oc := range o.opens {
+		cs, err := open.Open(ctx, oc)
 		if err != nil {
 			return err
 		}
+		_ = cs.Close() // the model is complete: nothing more is read from the archive
+		if cs.CustodyErr != nil && o.errOut != nil {
+			fmt.Fprintf(o.errOut, "warning: %v\n", cs.CustodyErr)
+		}
+		cp, p := cs.Checkpoint, cs.Path
 		if o.pid != 0 {
 			if cp.Process(o.pid) == nil {
 				return fmt.Errorf("%s: no process with PID %d (PIDs: %s)", p, o.pid, pidList(cp))
@@ -159,20 +157,6 @@ func (o *inspectOptions) Run(ctx context.Context, out io.Writer) error {
 		return enc.Encode(cps)
 	}
 	return nil
-}
-
-// decodeArchive opens and decodes one archive; the archive is closed (and its cache removed)
-// before returning.
-func decodeArchive(ctx context.Context, path string, lim archive.Limits, cacheDir string, o criu.Options) (*forensics.Checkpoint, error) {
-	if cacheDir == "" {
-		cacheDir = filepath.Join(os.TempDir(), "podsleuth")
-	}
-	a, err := archive.Open(ctx, path, lim, cacheDir)
-	if err != nil {
-		return nil, err
-	}
-	defer a.Close()
-	return criu.DecodeWith(ctx, a, o)
 }
 
 func pidList(cp *forensics.Checkpoint) string {

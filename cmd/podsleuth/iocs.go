@@ -48,11 +48,11 @@ redacted values can still be correlated); --reveal prints them.`,
 			if o.output != "text" && o.output != "json" {
 				return fmt.Errorf("--output %q: want text or json", o.output)
 			}
-			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
+			mc, closeCase, err := a.memOpen(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer mc.Close()
+			defer closeCase()
 			var src analysis.Memory = mc.mem
 			if o.noMem {
 				src = nil

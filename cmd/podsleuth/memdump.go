@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/open"
 )
 
 // memCheckpoint is an opened archive with its decoded model and memory index, shared by
@@ -27,37 +26,21 @@ type memCheckpoint struct {
 	mem *memory.Memory
 }
 
-func (m *memCheckpoint) Close() error { return m.arc.Close() }
-
-// memOpen opens ARCHIVE (tar, tar.gz, tar.zst, a CRIU image directory or an evidence ID),
-// decodes it and indexes its memory.
-func (a *app) memOpen(ctx context.Context, cmd *cobra.Command, path string) (*memCheckpoint, error) {
-	c, err := a.config(cmd)
+// memOpen opens ARCHIVE (tar, tar.gz, tar.zst, a CRIU image directory or an evidence ID) with
+// the open job and requires its memory index; the index's warnings are printed.
+func (a *app) memOpen(cmd *cobra.Command, arg string) (*memCheckpoint, func() error, error) {
+	cs, err := a.openArg(cmd, arg, func(c *open.Config) { c.Memory = true })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if path, err = a.archiveArg(cmd, path); err != nil {
-		return nil, err
+	if cs.MemoryErr != nil {
+		_ = cs.Close()
+		return nil, nil, cs.MemoryErr
 	}
-	arc, err := archive.Open(ctx, path, archive.LimitsFrom(c.Limits), c.CacheDir)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := criu.Decode(ctx, arc)
-	if err != nil {
-		_ = arc.Close()
-		return nil, fmt.Errorf("decode %s: %w", path, err)
-	}
-	mem, err := memory.Open(ctx, arc, cp)
-	if err != nil {
-		_ = arc.Close()
-		return nil, fmt.Errorf("index memory of %s: %w", path, err)
-	}
-	mem.FillResident(cp)
-	for _, w := range mem.Warnings {
+	for _, w := range cs.Memory.Warnings {
 		fmt.Fprintf(a.ErrOut, "warning: %s\n", w)
 	}
-	return &memCheckpoint{arc: arc, cp: cp, mem: mem}, nil
+	return &memCheckpoint{arc: cs.Archive, cp: cs.Checkpoint, mem: cs.Memory}, cs.Close, nil
 }
 
 // parseAddr accepts 0x-prefixed hex or decimal.
@@ -115,11 +98,11 @@ refuses them. --maps lists the VMAs with how many bytes of each are in the check
 			if err := o.validate(); err != nil {
 				return err
 			}
-			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
+			mc, closeCase, err := a.memOpen(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer mc.Close()
+			defer closeCase()
 			if o.maps {
 				return o.runMaps(a.Out, mc)
 			}

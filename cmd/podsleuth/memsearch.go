@@ -97,11 +97,11 @@ addresses is found exactly once. Pages the checkpoint does not hold are not sear
 			default:
 				return fmt.Errorf("--output %q: want text or json", o.output)
 			}
-			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
+			mc, closeCase, err := a.memOpen(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer mc.Close()
+			defer closeCase()
 			for _, pid := range f.PIDs {
 				if mc.mem.Proc(pid) == nil {
 					return fmt.Errorf("--pid %d: %w", pid, memory.ErrNoProcess)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/tui"
@@ -52,12 +53,14 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	}
 	for i, p := range archives {
 		// the loader records the opening of evidence in its custody log
-		if archives[i], err = a.resolveArchive(cmd, p, false); err != nil {
+		t, err := open.Resolve(open.FromConfig(cfg, p, ""))
+		if err != nil {
 			return fmt.Errorf("open %w", err)
 		}
-		if _, err := os.Stat(archives[i]); err != nil {
+		if _, err := os.Stat(t.Path); err != nil {
 			return fmt.Errorf("open %s: %w", p, err)
 		}
+		archives[i] = t.Path
 	}
 	km, err := keys.Default().WithOverrides(cfg.TUI.Keys)
 	if err != nil {

@@ -17,11 +17,9 @@ import (
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
-	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
-	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/forensics/report"
 )
 
@@ -276,61 +274,42 @@ type loadOptions struct {
 }
 
 func loadEvidence(ctx context.Context, cfg *config.Config, st *evidence.Store, arg string, lo loadOptions) (*loadedEvidence, error) {
-	path := arg
-	var item *evidence.Item
-	if _, err := os.Stat(arg); err != nil {
-		if st == nil || !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", arg, err)
-		}
-		it, gerr := st.Get(arg)
-		if gerr != nil {
-			return nil, fmt.Errorf("%s: no such file, and not an evidence ID: %w", arg, gerr)
-		}
-		item, path = it, it.Archive
-	}
-	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
-	a, err := archive.Open(ctx, path, archive.LimitsFrom(cfg.Limits), cfg.CacheDir)
+	oc := open.FromConfig(cfg, arg, lo.by)
+	oc.NoStore, oc.Memory = st == nil, !lo.noMemory
+	cs, err := open.Open(ctx, oc)
 	if err != nil {
 		return nil, err
 	}
-	defer a.Close()
-	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: a.Format() != "dir"})
-	if err != nil {
-		return nil, err
+	defer cs.Close()
+	if cs.MemoryErr != nil {
+		return nil, cs.MemoryErr
+	}
+	if cs.CustodyErr != nil {
+		// the report carries the custody log: one that cannot be written is not reported on
+		return nil, cs.CustodyErr
 	}
 	var mem analysis.Memory // nil: only the model is analysed
-	if !lo.noMemory {
-		m, err := memory.Open(ctx, a, cp)
-		if err != nil {
-			return nil, fmt.Errorf("memory of %s: %w", path, err)
-		}
-		mem = m
+	if cs.Memory != nil {
+		mem = cs.Memory
 	}
-	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: lo.reveal})
+	res, err := analysis.Run(ctx, cs.Checkpoint, mem, analysis.Options{Reveal: lo.reveal})
 	if err != nil {
 		return nil, err
 	}
 	if res.IndicatorsErr != nil {
-		return nil, fmt.Errorf("indicators of %s: %w", path, res.IndicatorsErr)
+		return nil, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)
 	}
-	iocs := res.Indicators
-	in := &loadedEvidence{Input: report.Input{Checkpoint: cp, IOCs: iocs}}
-	if st != nil {
-		if item == nil {
-			item = storeItem(st, path, cp)
+	in := &loadedEvidence{Input: report.Input{Checkpoint: cs.Checkpoint, IOCs: res.Indicators}}
+	item := cs.Item
+	if item == nil && st != nil {
+		item = storeItem(st, cs.Path, cs.Checkpoint)
+	}
+	if item != nil {
+		evs, err := st.Custody(item.ID)
+		if err != nil {
+			return nil, fmt.Errorf("custody log of %s: %w", item.ID, err)
 		}
-		if item != nil && lo.by != "" {
-			if _, err := st.RecordOpen(path, map[string]string{"by": lo.by}); err != nil {
-				return nil, err
-			}
-		}
-		if item != nil {
-			evs, err := st.Custody(item.ID)
-			if err != nil {
-				return nil, fmt.Errorf("custody log of %s: %w", item.ID, err)
-			}
-			in.Store = &report.StoreRecord{ID: item.ID, Manifest: item.Manifest, Custody: evs}
-		}
+		in.Store = &report.StoreRecord{ID: item.ID, Manifest: item.Manifest, Custody: evs}
 	}
 	return in, nil
 }

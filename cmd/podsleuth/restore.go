@@ -14,7 +14,7 @@ import (
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/sandbox/kube"
 	"github.com/podsleuth/podsleuth/sandbox/local"
@@ -113,27 +113,18 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 		}
 	}
 	// the argument: a path, or the ID of an item in the evidence store
-	store, serr := evidence.Open(c.DataDir)
-	path := args[0]
-	if _, err := os.Stat(path); err != nil {
-		if serr != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		it, gerr := store.Get(path)
-		if gerr != nil {
-			return fmt.Errorf("%s is neither a file, a directory nor an evidence ID: %w", path, gerr)
-		}
-		path = it.Archive
-	}
-	if path, err = filepath.Abs(path); err != nil {
+	t, err := open.Resolve(open.FromConfig(c, args[0], ""))
+	if err != nil {
 		return err
 	}
-	if serr == nil {
-		if it, err := store.ItemForPath(path); err == nil {
-			o.req.EvidenceID, o.req.EvidenceSHA256, o.req.Custody = it.ID, it.Manifest.LocalSHA256, store
-			if o.req.CaseID == "" {
-				o.req.CaseID = it.Manifest.CaseID
-			}
+	path, err := filepath.Abs(t.Path)
+	if err != nil {
+		return err
+	}
+	if it := t.Item; it != nil {
+		o.req.EvidenceID, o.req.EvidenceSHA256, o.req.Custody = it.ID, it.Manifest.LocalSHA256, t.Store
+		if o.req.CaseID == "" {
+			o.req.CaseID = it.Manifest.CaseID
 		}
 	}
 	o.req.Archive = path
@@ -150,10 +141,8 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 		if conn.Readonly {
 			return fmt.Errorf("restore --cluster: %w: it creates namespaces and pods (drop --readonly)", cluster.ErrReadonly)
 		}
-		if o.node == "" && o.req.EvidenceID != "" {
-			if it, err := store.Get(o.req.EvidenceID); err == nil {
-				o.node = it.Manifest.Node
-			}
+		if o.node == "" && t.Item != nil {
+			o.node = t.Item.Manifest.Node
 		}
 		o.backend = clusterBackend(c, conn, o.node, o.allowNodeHelper)
 	} else {
@@ -178,7 +167,7 @@ func (o *restoreOptions) prepareInput(cmd *cobra.Command, c *config.Config, path
 		o.req.Images = path
 		return nil
 	}
-	ar, err := archive.Open(cmd.Context(), path, archive.LimitsFrom(c.Limits), c.CacheDir)
+	ar, err := archive.Open(cmd.Context(), path, archive.LimitsFrom(c.Limits), open.CacheDir(c.CacheDir))
 	if err != nil {
 		return err
 	}

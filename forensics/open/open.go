@@ -1,0 +1,184 @@
+package open
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/criu"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/memory"
+)
+
+// Config says what to open and how.
+type Config struct {
+	// Arg is what the responder typed: a path (an archive file or a CRIU image directory), or
+	// the ID of an evidence item or a unique prefix of one.
+	Arg string
+	// DataDir is the evidence store. It is only read when it exists (opening a file outside
+	// it never creates a store); "" never consults a store.
+	DataDir string
+	// NoStore treats Arg as a path only: no evidence ID lookup and nothing recorded.
+	NoStore bool
+	// CacheDir is where compressed archives are decompressed (see the CacheDir function).
+	CacheDir string
+	// Limits bound what an archive may hold (zero fields: archive defaults).
+	Limits archive.Limits
+	// By names who opened evidence ("podsleuth findings", "podsleuth TUI") in the custody
+	// "opened" event; "" records nothing.
+	By string
+	// NoHash leaves the SHA-256 of a plain tar uncomputed (it reads the whole file once). The
+	// hash of a compressed archive is always known (computed while decompressing); directories
+	// have none.
+	NoHash bool
+	// Memory indexes the memory of the checkpoint (Case.Memory).
+	Memory bool
+}
+
+// FromConfig fills the store, cache and limits of a Config from the settings.
+func FromConfig(c *config.Config, arg, by string) Config {
+	return Config{Arg: arg, DataDir: c.DataDir, CacheDir: c.CacheDir, Limits: archive.LimitsFrom(c.Limits), By: by}
+}
+
+// CacheDir is the one rule for where opened archives are decompressed: the configured cache
+// directory itself (the decompressed copy is unlinked as soon as it is created, so nothing is
+// left there), or podsleuth's directory under the system's temporary directory when no cache is
+// configured.
+func CacheDir(cacheDir string) string {
+	if cacheDir == "" {
+		return filepath.Join(os.TempDir(), "podsleuth")
+	}
+	return cacheDir
+}
+
+// Target is a resolved argument.
+type Target struct {
+	// Path is the archive file or image directory to open.
+	Path string
+	// Item is the evidence item when Path is an evidence archive (by ID or by its path in the
+	// store); nil otherwise.
+	Item *evidence.Item
+	// Store is the evidence store when it exists (and NoStore is not set); nil otherwise.
+	Store *evidence.Store
+}
+
+// ErrNotFound says the argument is neither a path nor an evidence ID.
+var ErrNotFound = errors.New("no such file, and not an evidence ID")
+
+// Resolve resolves cfg.Arg without recording anything: an existing path (or anything with a
+// slash) is a path; anything else is looked up as an evidence ID or unique prefix.
+func Resolve(cfg Config) (*Target, error) {
+	arg := cfg.Arg
+	_, statErr := os.Stat(arg)
+	isPath := statErr == nil || !errors.Is(statErr, os.ErrNotExist) || strings.ContainsRune(arg, '/')
+	st, err := store(cfg)
+	if err != nil && !isPath {
+		return nil, fmt.Errorf("%s: %w (%v)", arg, ErrNotFound, err)
+	}
+	t := &Target{Path: arg, Store: st}
+	if isPath {
+		if st != nil && statErr == nil {
+			if it, err := st.ItemForPath(arg); err == nil {
+				t.Item = it
+			}
+		}
+		return t, nil
+	}
+	if st == nil {
+		return nil, fmt.Errorf("%s: %w (no evidence store at %q)", arg, ErrNotFound, cfg.DataDir)
+	}
+	it, err := st.Get(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (%v)", arg, ErrNotFound, err)
+	}
+	t.Path, t.Item = it.Archive, it
+	return t, nil
+}
+
+// store opens the evidence store when it exists.
+func store(cfg Config) (*evidence.Store, error) {
+	if cfg.NoStore || cfg.DataDir == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		return nil, nil
+	}
+	return evidence.Open(cfg.DataDir)
+}
+
+// Case is an opened checkpoint. Close releases it.
+type Case struct {
+	Target
+	// Archive is the opened archive (members are read in place from it).
+	Archive *archive.Archive
+	// Checkpoint is the decoded model.
+	Checkpoint *forensics.Checkpoint
+	// Memory is the memory index; nil when not asked for or when it could not be built
+	// (MemoryErr says why).
+	Memory    *memory.Memory
+	MemoryErr error
+	// Recorded is true when an "opened" event was written to Item's custody log;
+	// CustodyErr is set when writing it failed (the opening itself went on).
+	Recorded   bool
+	CustodyErr error
+}
+
+// Close releases the archive (and its decompressed cache).
+func (c *Case) Close() error {
+	if c == nil || c.Archive == nil {
+		return nil
+	}
+	return c.Archive.Close()
+}
+
+// Open resolves cfg.Arg, records the opening of evidence in its custody log (as cfg.By),
+// opens and decodes the archive (hashing it unless NoHash) and, with cfg.Memory, indexes its
+// memory and fills each mapping's resident bytes from that index. Only a failure to resolve,
+// open or decode is an error; a memory index or custody record that could not be made is in
+// the Case.
+func Open(ctx context.Context, cfg Config) (*Case, error) {
+	t, err := Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Case{Target: *t}
+	if t.Item != nil && cfg.By != "" {
+		if _, err := t.Store.RecordOpen(t.Item.Archive, map[string]string{"by": cfg.By}); err != nil {
+			c.CustodyErr = err
+		} else {
+			c.Recorded = true
+		}
+	}
+	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
+	a, err := archive.Open(ctx, t.Path, cfg.Limits, CacheDir(cfg.CacheDir))
+	if err != nil {
+		return nil, err
+	}
+	c.Archive = a
+	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: !cfg.NoHash && a.Format() != archive.FormatDir})
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	c.Checkpoint = cp
+	if cfg.Memory {
+		m, err := memory.Open(ctx, a, cp)
+		switch {
+		case err == nil:
+			m.FillResident(cp)
+			c.Memory = m
+		case ctx.Err() != nil:
+			_ = a.Close()
+			return nil, ctx.Err()
+		default:
+			c.MemoryErr = fmt.Errorf("index memory of %s: %w", t.Path, err)
+		}
+	}
+	return c, nil
+}
