@@ -3,9 +3,12 @@
 // directories, and gives random access to their members without extracting them.
 //
 // Every archive is hostile until decoded: names are cleaned and checked for traversal, links
-// and duplicates are refused, member sizes, total size and entry count are capped (Limits),
-// and compressed archives are decompressed at most once, into an unlinked file under the
-// caller's cache directory. Nothing is ever written elsewhere.
+// and duplicates are refused, member sizes, name lengths, total size and entry count are
+// capped (Limits). Compressed archives are read in one streaming pass (stream.go): small
+// members stay in memory, large ones (the pages images, the rootfs diff) are spilled into one
+// unlinked, sparse file under the caller's cache directory, and a pages image is kept only up
+// to what its pagemap declares. Nothing is ever written elsewhere, and there is never a whole
+// decompressed copy of the archive on disk.
 //
 // It must not import k8s.io/..., charm.land/... or podsleuth packages other than config.
 package archive
@@ -14,7 +17,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,13 +28,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/podsleuth/podsleuth/config"
 )
@@ -112,12 +114,20 @@ const (
 	FormatDir     = "dir"
 )
 
+// MaxNameBytes bounds one member name (PATH_MAX); checkpoint archives use short names.
+const MaxNameBytes = 4096
+
+// maxTotalNameBytes bounds the sum of all member names.
+const maxTotalNameBytes = 64 << 20
+
 // member is one indexed regular file.
 type member struct {
 	name    string
-	offset  int64 // in the (decompressed) tar file; unused for directories
+	offset  int64 // in the plain tar file, or in the spill file of a compressed archive
 	size    int64
 	modTime time.Time
+	data    []byte // the content, for members of compressed archives kept in memory
+	inMem   bool
 }
 
 // Archive is an opened checkpoint archive or image directory. Its methods are safe for
@@ -132,6 +142,12 @@ type Archive struct {
 	names   []string
 	prefix  string // "checkpoint/" when the CRIU images live there, else ""
 	sum     string // SHA-256 of the stored file, when computed while reading it
+	// warnings are problems that do not stop reading: data after the tar end marker, extra
+	// gzip members, pages images longer than their pagemaps declare.
+	warnings []string
+	// spilled is the number of bytes written to the spill file (sparse: zero blocks are
+	// holes and take no disk).
+	spilled int64
 
 	mu     sync.Mutex
 	opened map[string]*os.File // directory members opened so far
@@ -183,17 +199,12 @@ func Open(ctx context.Context, p string, lim Limits, cacheDir string) (*Archive,
 		}
 	case FormatTarGzip, FormatTarZstd:
 		a.format = kind
-		tmp, sum, err := decompress(ctx, f, kind, lim, cacheDir)
+		err := a.stream(ctx, f, lim, cacheDir)
+		_ = f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", p, err)
 		}
-		_ = f.Close()
-		a.file, a.sum = tmp, sum
 		ok = true
-		if err := a.indexTar(ctx, lim); err != nil {
-			_ = a.Close()
-			return nil, fmt.Errorf("open %s: %w", p, err)
-		}
 	default:
 		if n == 0 {
 			return nil, fmt.Errorf("open %s: %w: empty file", p, ErrNotArchive)
@@ -242,22 +253,6 @@ func tarChecksumOK(b []byte) bool {
 	return want == u || want == s
 }
 
-// limitedWriter fails once more than max bytes were written.
-type limitedWriter struct {
-	w   io.Writer
-	n   int64
-	max int64
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n+int64(len(p)) > l.max {
-		return 0, fmt.Errorf("(decompressed stream): %w: more than %d bytes (limits.max_total_bytes)", ErrTooLarge, l.max)
-	}
-	n, err := l.w.Write(p)
-	l.n += int64(n)
-	return n, err
-}
-
 // ctxReader stops reading when ctx is done.
 type ctxReader struct {
 	ctx context.Context
@@ -269,68 +264,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// decompress writes the decompressed stream of f into an unlinked temporary file under
-// cacheDir and returns it with the SHA-256 of the compressed input.
-func decompress(ctx context.Context, f *os.File, kind string, lim Limits, cacheDir string) (*os.File, string, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, "", err
-	}
-	h := sha256.New()
-	src := io.TeeReader(ctxReader{ctx, bufio.NewReaderSize(f, 1<<20)}, h)
-	var r io.Reader
-	var closeFn func()
-	switch kind {
-	case FormatTarGzip:
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return nil, "", streamErr(kind, err)
-		}
-		zr.Multistream(true)
-		r, closeFn = zr, func() { _ = zr.Close() }
-	case FormatTarZstd:
-		// The window is capped so a hostile frame header cannot make the decoder allocate
-		// gigabytes up front.
-		zr, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(128<<20), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, "", streamErr(kind, err)
-		}
-		r, closeFn = zr, zr.Close
-	}
-	defer closeFn()
-	if cacheDir == "" {
-		return nil, "", fmt.Errorf("decompress: no cache directory configured")
-	}
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("decompress: cache dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(cacheDir, "archive-*.tar")
-	if err != nil {
-		return nil, "", fmt.Errorf("decompress: %w", err)
-	}
-	// Unlink at once: the data lives as long as the descriptor, and nothing is left behind
-	// even if podsleuth is killed.
-	_ = os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	lw := &limitedWriter{w: bw, max: lim.MaxTotalBytes}
-	if _, err := io.Copy(lw, r); err != nil {
-		_ = tmp.Close()
-		if errors.Is(err, ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, "", err
-		}
-		return nil, "", streamErr(kind, err)
-	}
-	if err := bw.Flush(); err != nil {
-		_ = tmp.Close()
-		return nil, "", fmt.Errorf("decompress: write cache: %w", err)
-	}
-	// Hash whatever trails the compressed stream too, so the sum covers the whole file.
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
-		_ = tmp.Close()
-		return nil, "", err
-	}
-	return tmp, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func streamErr(kind string, err error) error {
@@ -411,7 +344,7 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 	}
 	pr := &posReader{f: a.file, br: bufio.NewReaderSize(a.file, 64<<10)}
 	tr := tar.NewReader(pr)
-	var total int64
+	var total, nameBytes int64
 	entries := 0
 	last := "(archive start)"
 	for {
@@ -420,6 +353,7 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			a.trailing(ctx, io.NewSectionReader(a.file, pr.pos, fileSize-pr.pos), "(tar)", pr.pos)
 			break
 		}
 		if err != nil {
@@ -432,8 +366,8 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 			return fmt.Errorf("member after %s: %w: %v", last, ErrCorrupt, err)
 		}
 		entries++
-		if entries > lim.MaxEntries {
-			return fmt.Errorf("%s: %w: more than %d members (limits.max_entries)", h.Name, ErrTooLarge, lim.MaxEntries)
+		if err := checkHeader(h, entries, &nameBytes, lim); err != nil {
+			return err
 		}
 		name, err := CleanName(h.Name)
 		if err != nil {
@@ -478,6 +412,72 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 		return fmt.Errorf("(archive): %w: no regular members", ErrNotArchive)
 	}
 	return nil
+}
+
+// checkHeader applies the limits on entries and names to one header.
+func checkHeader(h *tar.Header, entries int, nameBytes *int64, lim Limits) error {
+	if entries > lim.MaxEntries {
+		return fmt.Errorf("%s: %w: more than %d members (limits.max_entries)", shortName(h.Name), ErrTooLarge, lim.MaxEntries)
+	}
+	if len(h.Name) > MaxNameBytes || len(h.Linkname) > MaxNameBytes {
+		return fmt.Errorf("%s: %w: member name of %d bytes (at most %d)", shortName(h.Name), ErrTooLarge, max(len(h.Name), len(h.Linkname)), MaxNameBytes)
+	}
+	*nameBytes += int64(len(h.Name))
+	if *nameBytes > maxTotalNameBytes {
+		return fmt.Errorf("%s: %w: member names exceed %d bytes in total", shortName(h.Name), ErrTooLarge, maxTotalNameBytes)
+	}
+	return nil
+}
+
+// shortName cuts a hostile name for an error message, visibly.
+func shortName(s string) string {
+	const n = 256
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s...[%d bytes]", strings.ToValidUTF8(s[:n], "?"), len(s))
+}
+
+// trailing reports data after the tar end marker: zero padding is normal (tar writes whole
+// records), anything else is data that no member covers and is never read as one.
+func (a *Archive) trailing(ctx context.Context, r io.Reader, stream string, at int64) {
+	n, nonZero, err := scanTrailing(ctx, r)
+	if err != nil && !errors.Is(err, io.EOF) {
+		a.warnf("%s: reading after the tar end marker at offset %d: %v", stream, at, err)
+	}
+	if nonZero >= 0 {
+		more := ""
+		if n >= maxTrailingScan {
+			more = " at least"
+		}
+		a.warnf("%s: %s%d bytes of data after the tar end marker at offset %d (first non-zero byte at +%d): not part of any member, not read as one", stream, more, n, at, nonZero)
+	}
+}
+
+// maxTrailingScan bounds how much data after the tar end marker is examined.
+const maxTrailingScan = 64 << 20
+
+// scanTrailing reads up to maxTrailingScan bytes and returns how many there were and the
+// offset of the first non-zero byte (-1 when all are zero).
+func scanTrailing(ctx context.Context, r io.Reader) (n, nonZero int64, err error) {
+	nonZero = -1
+	buf := make([]byte, 1<<20)
+	for n < maxTrailingScan {
+		if err = ctx.Err(); err != nil {
+			return n, nonZero, err
+		}
+		k, rerr := r.Read(buf)
+		if nonZero < 0 {
+			if i := slices.IndexFunc(buf[:k], func(b byte) bool { return b != 0 }); i >= 0 {
+				nonZero = n + int64(i)
+			}
+		}
+		n += int64(k)
+		if rerr != nil {
+			return n, nonZero, rerr
+		}
+	}
+	return n, nonZero, nil
 }
 
 func hasSparsePAX(h *tar.Header) bool {
@@ -582,6 +582,15 @@ func (a *Archive) Close() error {
 	return errors.Join(errs...)
 }
 
+// Warnings returns the problems found while reading the archive that did not stop it: data
+// after the tar end marker or in extra gzip members (never read as members), pages images
+// cut to what their pagemap declares. Each names the member or stream concerned.
+func (a *Archive) Warnings() []string { return slices.Clone(a.warnings) }
+
+func (a *Archive) warnf(format string, args ...any) {
+	a.warnings = append(a.warnings, fmt.Sprintf(format, args...))
+}
+
 // Format is "tar", "tar.gz", "tar.zst" or "dir".
 func (a *Archive) Format() string { return a.format }
 
@@ -616,6 +625,9 @@ func (a *Archive) Member(name string) (io.ReaderAt, int64, error) {
 	m, ok := a.members[name]
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if m.inMem {
+		return bytes.NewReader(m.data), m.size, nil
 	}
 	if a.format != FormatDir {
 		return io.NewSectionReader(a.file, m.offset, m.size), m.size, nil
