@@ -24,9 +24,10 @@ var (
 // thousands of VMAs, core with xsave state) stay far below it.
 const MaxEntrySize = 64 << 20
 
-// MaxPayloadSize bounds one extra payload that follows an entry (pipe or socket queue data,
-// TCP queues, ghost file content): the kernel's queues are far smaller.
-const MaxPayloadSize = 1 << 30
+// MaxPayloadSize bounds one extra payload that Payload loads into memory (ghost file
+// content, at most CRIU's ghost limit): queued pipe and socket data is not loaded but read on
+// demand (Bytes), bounded by MaxBufferBytes.
+const MaxPayloadSize = 64 << 20
 
 var magics = magic.LoadMagic()
 

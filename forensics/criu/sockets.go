@@ -30,11 +30,11 @@ func Preview(b []byte, n int) string {
 	return string(out)
 }
 
-func (d *decoder) buffer(b []byte) *forensics.Buffer {
-	if len(b) == 0 {
+func (d *decoder) buffer(b *Bytes) *forensics.Buffer {
+	if b.Size() == 0 {
 		return nil
 	}
-	return &forensics.Buffer{Size: int64(len(b)), Preview: Preview(b, d.o.PreviewBytes)}
+	return &forensics.Buffer{Size: b.Size(), Preview: Preview(b.Head(d.o.PreviewBytes), d.o.PreviewBytes)}
 }
 
 // inetAddr decodes CRIU's address words (the in_addr/in6_addr bytes as host-order uint32s).
@@ -56,10 +56,12 @@ func inetAddr(family uint32, words []uint32) string {
 
 // sockets builds Checkpoint.Sockets from every socket file entry, with owners and queues.
 func (d *decoder) sockets() {
-	tcp, err := ReadTCPStreams(d.a)
+	tcp, w, err := ReadTCPStreams(d.a)
 	d.warnErr(err)
-	queues, err := ReadSocketQueues(d.a)
+	d.warn = append(d.warn, w...)
+	queues, w, err := ReadSocketQueues(d.a)
 	d.warnErr(err)
+	d.warn = append(d.warn, w...)
 	ids := make([]uint32, 0, len(d.files))
 	for id := range d.files {
 		ids = append(ids, id)
@@ -157,8 +159,9 @@ func swap16(v uint32) uint32 { return (v&0xff)<<8 | (v>>8)&0xff }
 
 // pipes builds Checkpoint.Pipes: one per pipe id, with owners and unread data.
 func (d *decoder) pipes() {
-	data, err := ReadPipeData(d.a)
+	data, w, err := ReadPipeData(d.a)
 	d.warnErr(err)
+	d.warn = append(d.warn, w...)
 	byID := map[uint32]*forensics.Pipe{}
 	var order []uint32
 	ids := make([]uint32, 0, len(d.files))

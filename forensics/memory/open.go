@@ -227,11 +227,12 @@ func (m *Memory) addBuffers(a *archive.Archive, cp *forensics.Checkpoint) {
 		sortHolders(hs)
 		return hs
 	}
-	if pd, err := criu.ReadPipeData(a); err != nil {
+	if pd, w, err := criu.ReadPipeData(a); err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("pipe buffers: %v", err))
 	} else {
+		m.Warnings = append(m.Warnings, w...)
 		for id, data := range pd {
-			if len(data) == 0 {
+			if data.Size() == 0 {
 				continue
 			}
 			var owners []int
@@ -240,7 +241,7 @@ func (m *Memory) addBuffers(a *archive.Archive, cp *forensics.Checkpoint) {
 					owners = p.Owners
 				}
 			}
-			m.Objects = append(m.Objects, &Object{Kind: KindPipe, ID: uint64(id), Name: fmt.Sprintf("pipe:[%d]", id), Data: data,
+			m.Objects = append(m.Objects, &Object{Kind: KindPipe, ID: uint64(id), Name: fmt.Sprintf("pipe:[%d]", id), Content: data, ContentSize: data.Size(),
 				Holders: fdHolders(func(fd forensics.FD) bool { return fd.PipeID == id && fd.PipeID != 0 }, owners)})
 		}
 	}
@@ -254,17 +255,18 @@ func (m *Memory) addBuffers(a *archive.Archive, cp *forensics.Checkpoint) {
 		}
 		return d
 	}
-	addSock := func(s *forensics.Socket, q string, data []byte) {
-		if len(data) == 0 {
+	addSock := func(s *forensics.Socket, q string, data *criu.Bytes) {
+		if data.Size() == 0 {
 			return
 		}
 		ino := s.Ino
-		m.Objects = append(m.Objects, &Object{Kind: KindSocket, ID: uint64(ino), Name: sockName(s, q), Data: data,
+		m.Objects = append(m.Objects, &Object{Kind: KindSocket, ID: uint64(ino), Name: sockName(s, q), Content: data, ContentSize: data.Size(),
 			Holders: fdHolders(func(fd forensics.FD) bool { return fd.SocketIno == ino && ino != 0 }, s.Owners)})
 	}
-	if sq, err := criu.ReadSocketQueues(a); err != nil {
+	if sq, w, err := criu.ReadSocketQueues(a); err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("socket queues: %v", err))
 	} else {
+		m.Warnings = append(m.Warnings, w...)
 		for id, data := range sq {
 			var s *forensics.Socket
 			for i := range cp.Sockets {
@@ -279,9 +281,10 @@ func (m *Memory) addBuffers(a *archive.Archive, cp *forensics.Checkpoint) {
 			addSock(s, "recv queue", data)
 		}
 	}
-	if ts, err := criu.ReadTCPStreams(a); err != nil {
+	if ts, w, err := criu.ReadTCPStreams(a); err != nil {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("tcp streams: %v", err))
 	} else {
+		m.Warnings = append(m.Warnings, w...)
 		for ino, st := range ts {
 			s := cp.Socket(ino)
 			if s == nil {
