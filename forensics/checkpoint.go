@@ -438,6 +438,12 @@ type RootfsChange struct {
 	LinkTarget string    `json:"link_target,omitempty"`
 	UID        int       `json:"uid,omitempty"`
 	GID        int       `json:"gid,omitempty"`
+	// Traversal: the name in the diff was absolute or had ".." components, so extracting it
+	// as named would write outside the container's root; Path is its cleaned form.
+	Traversal bool `json:"traversal,omitempty"`
+	// NameBytes is the length of the name in the diff when it was longer than PATH_MAX
+	// (4096 bytes) and Path (and LinkTarget) were cut; 0 otherwise.
+	NameBytes int `json:"name_bytes,omitempty"`
 }
 
 // Severity orders findings; higher is worse.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -32,7 +33,17 @@ type Options struct {
 	PreviewBytes int
 	// MaxArgBytes bounds the argument and environment memory read per process (default 4 MiB).
 	MaxArgBytes int
+	// MaxProcesses bounds the processes decoded (default DefaultMaxProcesses); a tree with
+	// more is decoded up to it, with a warning.
+	MaxProcesses int
 }
+
+// DefaultMaxProcesses is the default Options.MaxProcesses: twice the kernel's default
+// pid_max (32768), far more than any container runs.
+const DefaultMaxProcesses = 65536
+
+// maxWarnings bounds Checkpoint.Warnings; more are counted in a last warning.
+const maxWarnings = 1000
 
 // Decode decodes the whole checkpoint into the model with default options. It fails only
 // when the process tree itself cannot be decoded (no or damaged pstree.img); damage anywhere
@@ -66,6 +77,9 @@ func DecodeWith(ctx context.Context, a *archive.Archive, o Options) (*forensics.
 	if o.MaxArgBytes <= 0 {
 		o.MaxArgBytes = 4 << 20
 	}
+	if o.MaxProcesses <= 0 {
+		o.MaxProcesses = DefaultMaxProcesses
+	}
 	d := &decoder{
 		ctx: ctx, a: a, o: o,
 		cp: &forensics.Checkpoint{
@@ -83,8 +97,9 @@ func DecodeWith(ctx context.Context, a *archive.Archive, o Options) (*forensics.
 		}
 		d.cp.Source.SHA256 = sum
 	}
+	d.warn = append(d.warn, a.Warnings()...)
 	// The process tree is the one thing without which there is nothing to show.
-	tree, err := readImage(a, "pstree.img", "PSTREE", func() *pstree.PstreeEntry { return &pstree.PstreeEntry{} })
+	tree, err := d.pstree()
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", a.Path(), err)
 	}
@@ -103,7 +118,45 @@ func DecodeWith(ctx context.Context, a *archive.Archive, o Options) (*forensics.
 	d.namespacesAndMounts()
 	d.rootfs()
 	d.cp.Warnings = d.warn
+	if len(d.warn) > maxWarnings {
+		d.cp.Warnings = append(d.warn[:maxWarnings:maxWarnings], fmt.Sprintf("%d more warnings not shown", len(d.warn)-maxWarnings))
+	}
 	return d.cp, ctx.Err()
+}
+
+// pstree reads pstree.img up to MaxProcesses entries; the rest are counted, not decoded.
+func (d *decoder) pstree() ([]*pstree.PstreeEntry, error) {
+	ir, err := OpenImage(d.a, "pstree.img", "PSTREE")
+	if err != nil {
+		return nil, err
+	}
+	var out []*pstree.PstreeEntry
+	for len(out) < d.o.MaxProcesses {
+		if err := d.ctx.Err(); err != nil {
+			return nil, err
+		}
+		e := &pstree.PstreeEntry{}
+		if err := ir.Next(e); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	more := 0
+	for {
+		if err := ir.Skip(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			d.warnf("%v", err)
+			break
+		}
+		more++
+	}
+	if more > 0 {
+		d.warnf("pstree.img: %d processes; only the first %d are decoded (limit: a container never runs that many; the rest is not shown)", len(out)+more, len(out))
+	}
+	return out, nil
 }
 
 // warnf records a problem with one part of the input.

@@ -129,6 +129,24 @@ func (ir *Reader) Next(m proto.Message) error {
 	return nil
 }
 
+// Skip passes over the next entry without decoding it. It returns io.EOF at the clean end.
+func (ir *Reader) Skip() error {
+	if ir.off == ir.size {
+		return io.EOF
+	}
+	at := ir.off
+	n, err := ir.u32()
+	if err != nil {
+		return fmt.Errorf("%s: %w: entry %d at offset %d: truncated length prefix", ir.name, ErrBadImage, ir.n, at)
+	}
+	if left := ir.size - ir.off; int64(n) > left {
+		return fmt.Errorf("%s: %w: entry %d at offset %d: length prefix %d exceeds the %d bytes left", ir.name, ErrBadImage, ir.n, at, n, left)
+	}
+	ir.off += int64(n)
+	ir.n++
+	return nil
+}
+
 // Payload reads n bytes of extra data that follow the last entry (pipe data, queued socket
 // data), bounded by what is left in the image.
 func (ir *Reader) Payload(n uint64) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strings"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
 	"github.com/klauspost/compress/zstd"
@@ -20,8 +21,12 @@ import (
 // Rootfs diff limits: the diff is only listed, never extracted, but a compressed diff has to
 // be decompressed to walk it.
 const (
-	maxRootfsEntries = 1_000_000
+	maxRootfsEntries = 250_000
 	maxRootfsBytes   = 64 << 30
+	// maxRootfsName cuts longer names (PATH_MAX); maxRootfsNameBytes bounds the names read
+	// in total, long or not.
+	maxRootfsName      = 4096
+	maxRootfsNameBytes = 64 << 20
 )
 
 // rootfs lists rootfs-diff.tar (plain, or gzip/zstd inside whatever its name says, as
@@ -98,6 +103,7 @@ func listRootfsDiff(sr *io.SectionReader) ([]forensics.RootfsChange, error) {
 	}
 	tr := tar.NewReader(r)
 	var out []forensics.RootfsChange
+	var nameBytes int64
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -110,15 +116,24 @@ func listRootfsDiff(sr *io.SectionReader) ([]forensics.RootfsChange, error) {
 			return out, fmt.Errorf("%w: after %d entries: %v", archive.ErrCorrupt, len(out), err)
 		}
 		if len(out) >= maxRootfsEntries {
-			return out, fmt.Errorf("%w: more than %d entries", archive.ErrTooLarge, maxRootfsEntries)
+			return out, fmt.Errorf("%w: more than %d entries; the first %d are listed", archive.ErrTooLarge, maxRootfsEntries, len(out))
 		}
-		p := path.Clean("/" + h.Name)
+		nameBytes += int64(len(h.Name) + len(h.Linkname))
+		if nameBytes > maxRootfsNameBytes {
+			return out, fmt.Errorf("%w: names add up to more than %d bytes after %d entries; the first %d are listed", archive.ErrTooLarge, maxRootfsNameBytes, len(out), len(out))
+		}
+		name, link, long := h.Name, h.Linkname, 0
+		if len(name) > maxRootfsName || len(link) > maxRootfsName {
+			long = max(len(name), len(link))
+			name, link = cutName(name), cutName(link)
+		}
+		p := path.Clean("/" + name)
 		if p == "/" {
 			continue
 		}
 		c := forensics.RootfsChange{
 			Path: p, Kind: forensics.RootfsAdded, Size: h.Size, UID: h.Uid, GID: h.Gid,
-			ModTime: h.ModTime.UTC(),
+			ModTime: h.ModTime.UTC(), Traversal: escapes(name), NameBytes: long,
 		}
 		mode := h.FileInfo().Mode()
 		c.Mode = mode.String()
@@ -129,9 +144,10 @@ func listRootfsDiff(sr *io.SectionReader) ([]forensics.RootfsChange, error) {
 		case tar.TypeDir:
 			c.Type, c.Size = "dir", 0
 		case tar.TypeSymlink:
-			c.Type, c.LinkTarget = "symlink", h.Linkname
+			c.Type, c.LinkTarget = "symlink", link
 		case tar.TypeLink:
-			c.Type, c.LinkTarget = "hardlink", path.Clean("/"+h.Linkname)
+			c.Type, c.LinkTarget = "hardlink", path.Clean("/"+link)
+			c.Traversal = c.Traversal || escapes(link)
 		case tar.TypeChar:
 			c.Type = "char"
 			if h.Devmajor == 0 && h.Devminor == 0 {
@@ -147,4 +163,32 @@ func listRootfsDiff(sr *io.SectionReader) ([]forensics.RootfsChange, error) {
 		}
 		out = append(out, c)
 	}
+}
+
+// escapes reports whether a diff name is absolute or climbs out of the root with "..".
+func escapes(name string) bool {
+	if strings.HasPrefix(name, "/") {
+		return true
+	}
+	depth := 0
+	for _, el := range strings.Split(name, "/") {
+		switch el {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+// cutName cuts a name to maxRootfsName bytes, visibly.
+func cutName(s string) string {
+	if len(s) <= maxRootfsName {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxRootfsName], "") + fmt.Sprintf("...[name cut: %d bytes]", len(s))
 }
