@@ -2,13 +2,20 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"path"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // CollectorOptions configure a CollectorPool.
@@ -159,4 +166,180 @@ func (p *CollectorPool) Close() error {
 		delete(p.pods, key)
 	}
 	return errors.Join(errs...)
+}
+
+// collectorPod builds the collector: pinned to the node, the checkpoint directory only,
+// read-only unless it is the cleaner, no token, no capabilities, short-lived.
+func collectorPod(ns, node, dir, image string, readOnly bool, cmd []string) *corev1.Pod {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	role := "collector"
+	if !readOnly {
+		role = "cleaner"
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("podsleuth-%s-%s", role, hex.EncodeToString(suffix)),
+			Namespace: ns,
+			Labels: map[string]string{
+				LabelManagedBy: ManagedBy, LabelName: CollectorName,
+				"app.kubernetes.io/component": role,
+			},
+			Annotations: map[string]string{"podsleuth.dev/node-dir": dir},
+		},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			// a forgotten collector removes itself after an hour
+			ActiveDeadlineSeconds: ptr.To[int64](3600),
+			Tolerations:           []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{
+				Name:            "collector",
+				Image:           image,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:         cmd,
+				// The kubelet writes archives 0600 root: uid 0 reads them as their owner, with
+				// every capability dropped (no CAP_DAC_OVERRIDE needed).
+				SecurityContext: &corev1.SecurityContext{
+					RunAsUser:                ptr.To[int64](0),
+					RunAsNonRoot:             ptr.To(false),
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					Privileged:               ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+				},
+				VolumeMounts: []corev1.VolumeMount{{Name: "checkpoints", MountPath: mountPath, ReadOnly: readOnly}},
+			}},
+			Volumes: []corev1.Volume{{
+				Name: "checkpoints",
+				VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+					Path: dir, Type: ptr.To(corev1.HostPathDirectory),
+				}},
+			}},
+		},
+	}
+}
+
+func collectorCreateError(err error, ns string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: missing permission create on pods in namespace %s (%s); bind the Role podsleuth-collector (docs/rbac.yaml)", ErrForbidden, ns, apiMessage(err))
+	}
+	if errors.Is(err, ErrReadonly) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrCollector, err)
+}
+
+// ensureNamespace creates the collector namespace (and its default ServiceAccount) when it is
+// missing.
+func (c *Conn) ensureNamespace(ctx context.Context, ns string) error {
+	_, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err == nil || apierrors.IsForbidden(err) {
+		// forbidden to read namespaces: assume the admin created it (docs/rbac.yaml does)
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("collector namespace %s: %w", ns, classify(err))
+	}
+	_, err = c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   ns,
+		Labels: map[string]string{LabelManagedBy: ManagedBy, "pod-security.kubernetes.io/enforce": "privileged"},
+	}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("%w: namespace %s does not exist and you may not create it; apply docs/rbac.yaml (it creates it) or set cluster.collector_namespace", ErrForbidden, ns)
+		}
+		return fmt.Errorf("create collector namespace %s: %w", ns, err)
+	}
+	// Pods need the default ServiceAccount, which the controller-manager creates a moment later
+	// (and a cluster without one never does): create it now; the controller's own create then
+	// finds it.
+	_, err = c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if !apierrors.IsForbidden(err) {
+		return fmt.Errorf("collector namespace %s: create its default ServiceAccount: %w", ns, classify(err))
+	}
+	// not allowed to: wait for the controller-manager's
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, gerr := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); gerr == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: collector namespace %s has no default ServiceAccount yet and you may not create it (%s)", ErrForbidden, ns, apiMessage(err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitRunning waits for the collector to run (WaitRunning), its failures as ErrCollector.
+func (c *Conn) waitRunning(ctx context.Context, ns, name string, timeout time.Duration) error {
+	_, err := WaitRunning(ctx, c.Client, ns, name, timeout)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if IsImageError(err) {
+		return fmt.Errorf("%w: %v (set cluster.collector_image / --collector-image to an image the node can run)", ErrCollector, err)
+	}
+	return fmt.Errorf("%w: %v", ErrCollector, err)
+}
+
+// exec runs cmd in the collector, stdout into out (Exec).
+func (c *Conn) exec(ctx context.Context, ns, pod string, cmd []string, out io.Writer) error {
+	return Exec(ctx, c.Client, c.Config, ns, pod, ExecOptions{Container: "collector", Command: cmd, Stdout: out})
+}
+
+// deletePod deletes a collector pod at once with a fresh bounded context (the caller's may be
+// cancelled already).
+func (c *Conn) deletePod(ns, name string) error {
+	if err := DeletePod(context.Background(), c.Client, ns, name, false); err != nil {
+		return fmt.Errorf("delete collector pod %s/%s: %w (delete it by hand: label %s=%s)", ns, name, err, LabelManagedBy, ManagedBy)
+	}
+	return nil
+}
+
+// deleteFromNode removes the archive from the node with a one-shot pod that mounts the
+// checkpoint directory read-write.
+func (c *Conn) deleteFromNode(ctx context.Context, o PullOptions, node, dir, base string) error {
+	pod := collectorPod(o.Namespace, node, dir, o.Image, false, []string{"rm", "-f", "--", path.Join(mountPath, base)})
+	created, err := c.Client.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return collectorCreateError(err, o.Namespace)
+	}
+	defer func() { _ = c.deletePod(o.Namespace, created.Name) }()
+	if _, err := WaitCompleted(ctx, c.Client, o.Namespace, created.Name, o.StartTimeout); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w: rm on the node: %v", ErrCollector, err)
+	}
+	return nil
+}
+
+// Collectors lists podsleuth's pods in a namespace (tests and `podsleuth checkpoint` use it to
+// prove nothing is left behind).
+func (c *Conn) Collectors(ctx context.Context, ns string) ([]string, error) {
+	l, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var names []string
+	for _, p := range l.Items {
+		names = append(names, p.Name)
+	}
+	return names, nil
 }

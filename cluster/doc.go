@@ -13,10 +13,17 @@
 //     CheckpointAll with bounded concurrency, failures classified as CheckpointError (ErrGateOff,
 //     ErrNoSuchPod, ErrNoSuchContainer, ErrRuntime, ErrTimeout, ErrNodeUnreachable, ErrForbidden,
 //     ErrReadonly) with the fix.
+//   - acquire.go: Acquire, the acquire job (checkpoint + pull + artifacts into the evidence
+//     store) that `podsleuth checkpoint` and the TUI both call, configured by NewAcquireConfig.
 //   - pull.go: Pull, the archive from the node into forensics/evidence through a short-lived,
-//     least-privilege collector pod; SHA-256 on the node and locally; resume after a broken
-//     stream; the collector deleted on success, failure and cancellation.
+//     least-privilege collector pod; SHA-256 on the node and locally; the collector deleted on
+//     success, failure and cancellation. stream.go: its stream plumbing (the node's hash, the
+//     bounded pipe, resume after a broken stream, progress). collector.go: the collector pods'
+//     lifecycle (CollectorPool, the pod spec, the cleaner).
+//   - pods.go: the one client layer for the pods podsleuth runs (collectors here, the sandbox's
+//     placeholder and helper in sandbox/kube): Exec (SPDY, WebSocket fallback), WaitRunning and
+//     WaitCompleted (watches), DeletePod (bounded, honours ctx), labels.
 //
 // Library code takes ctx first, returns data and wrapped errors and never prints. It must not
-// import charm.land/... (no TUI), tui or cmd; of podsleuth it imports forensics/evidence only.
+// import charm.land/... (no TUI), tui or cmd; of podsleuth it imports forensics/evidence and config only.
 package cluster

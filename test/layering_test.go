@@ -78,6 +78,17 @@ var forbiddenDeps = map[string][]string{
 	"test/fixtures": {"k8s.io/", "charm.land/"},
 }
 
+// forbiddenImports lists import path prefixes a layer must not import directly (it goes through
+// another layer's API instead): sandbox execs in pods through cluster's client layer (cluster.Exec),
+// never with client-go's exec machinery itself.
+var forbiddenImports = map[string][]string{
+	"sandbox": {
+		"k8s.io/client-go/tools/remotecommand", "k8s.io/client-go/util/exec",
+		"k8s.io/client-go/transport/spdy", "k8s.io/client-go/transport/websocket",
+		"k8s.io/apimachinery/pkg/util/httpstream", "k8s.io/apimachinery/pkg/util/remotecommand",
+	},
+}
+
 func TestLayering(t *testing.T) {
 	pkgs := listPackages(t)
 	if len(pkgs) == 0 {
@@ -90,6 +101,11 @@ func TestLayering(t *testing.T) {
 			continue // test harness packages may import anything
 		}
 		for _, imp := range p.Imports {
+			for _, bad := range forbiddenImports[from] {
+				if imp == bad || strings.HasPrefix(imp, bad+"/") {
+					t.Errorf("%s imports %s: %s must use cluster's client layer (cluster.Exec) instead", p.ImportPath, imp, from)
+				}
+			}
 			to := layer(imp)
 			if to == "" || to == from {
 				continue
@@ -112,6 +128,9 @@ func TestLayering(t *testing.T) {
 func TestLayeringCatchesViolations(t *testing.T) {
 	if contains(allowed["forensics"], "cluster") || contains(allowed["cluster"], "tui") {
 		t.Fatal("layering table allows an upward edge")
+	}
+	if !contains(forbiddenImports["sandbox"], "k8s.io/client-go/tools/remotecommand") {
+		t.Fatal("sandbox may import client-go's exec directly")
 	}
 	if layer(module+"/forensics/archive") != "forensics" || layer("k8s.io/client-go") != "" {
 		t.Fatal("layer() misclassifies packages")

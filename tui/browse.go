@@ -22,7 +22,6 @@ import (
 
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
-	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -381,40 +380,18 @@ func orDash(s string) string {
 func (s *ClusterSession) acquireScreen(ns, pod, ct string, th theme.Theme, km keys.Map) *acquire.Model {
 	target := ns + "/" + pod + "/" + ct
 	cfg, conn, version := s.cfg, s.Conn, s.version
-	run := func(ctx context.Context, progress func(acquire.Progress)) (_ acquire.Result, rerr error) {
-		store, err := evidence.Open(cfg.DataDir)
-		if err != nil {
-			return acquire.Result{}, err
-		}
+	run := func(ctx context.Context, progress func(acquire.Progress)) (acquire.Result, error) {
 		started := time.Now()
-		progress(acquire.Progress{Phase: "checkpoint"})
-		// the collector starts on the node while the kubelet checkpoints
-		pool := conn.NewCollectorPool(ctx, cluster.CollectorOptions{
-			Namespace: cfg.Cluster.CollectorNamespace, Image: cfg.Cluster.CollectorImage,
-			CheckpointDir: cfg.Cluster.KubeletCheckpointDir,
-		})
-		defer func() {
-			if cerr := pool.Close(); cerr != nil && rerr == nil {
-				rerr = cerr
-			}
-		}()
-		res, err := conn.CheckpointWith(ctx, cluster.Target{Namespace: ns, Pod: pod, Container: ct}, cfg.Cluster.CheckpointTimeout, pool)
+		ac := cluster.NewAcquireConfig(cfg, version)
+		ac.Targets = []cluster.Target{{Namespace: ns, Pod: pod, Container: ct}}
+		ac.Progress = func(_ cluster.Target, p cluster.Progress) {
+			progress(acquire.Progress{Phase: p.Phase, Bytes: p.Bytes, Total: p.Total, Rate: p.Rate, Elapsed: time.Since(started), Attempt: p.Attempt})
+		}
+		got, err := cluster.Acquire(ctx, conn, ac)
 		if err != nil {
 			return acquire.Result{}, err
 		}
-		progress(acquire.Progress{Phase: "collector", Elapsed: time.Since(started)})
-		item, err := conn.Pull(ctx, res, cluster.PullOptions{
-			Collectors: pool, Store: store,
-			Manifest:       evidence.Manifest{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: cfg.Case.Notes, ToolVersion: version},
-			DeleteFromNode: cfg.Cluster.DeleteFromNode,
-			PodContext:     cfg.Cluster.PodContext, LogLimitBytes: cfg.Cluster.LogLimitBytes,
-			Progress: func(p cluster.Progress) {
-				progress(acquire.Progress{Phase: p.Phase, Bytes: p.Bytes, Total: p.Total, Rate: p.Rate, Elapsed: time.Since(started), Attempt: p.Attempt})
-			},
-		})
-		if err != nil {
-			return acquire.Result{}, err
-		}
+		item := got[0].Evidence
 		return acquire.Result{Path: item.Archive, ID: item.ID, Label: target}, nil
 	}
 	return acquire.New(target, target, run, checkpointHint, th, km)

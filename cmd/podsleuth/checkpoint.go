@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/cluster"
-	"github.com/podsleuth/podsleuth/forensics/evidence"
 )
 
 // checkpointOptions are the options of `podsleuth checkpoint`.
@@ -32,14 +31,6 @@ type checkpointOptions struct {
 
 	namespace string
 	pod       string
-}
-
-// checkpointOutcome is one line of the result (also the JSON output).
-type checkpointOutcome struct {
-	Target     cluster.Target            `json:"target"`
-	Checkpoint *cluster.CheckpointResult `json:"checkpoint,omitempty"`
-	Evidence   *evidence.Item            `json:"evidence,omitempty"`
-	Error      string                    `json:"error,omitempty"`
 }
 
 func newCheckpointCmd(a *app) *cobra.Command {
@@ -131,39 +122,31 @@ func splitNamespacedName(s, defaultNS string) (string, string) {
 	return defaultNS, s
 }
 
-func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command) (err error) {
+func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command) error {
 	conn, cfg, err := a.connect(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	if o.timeout == 0 {
-		o.timeout = cfg.Cluster.CheckpointTimeout
+	ac := cluster.NewAcquireConfig(cfg, version)
+	ac.Pull, ac.Existing = o.pull, o.existing
+	if o.timeout != 0 {
+		ac.Timeout = o.timeout
 	}
-	if o.concurrency == 0 {
-		o.concurrency = cfg.Cluster.Concurrency
+	if o.concurrency != 0 {
+		ac.Concurrency = o.concurrency
 	}
-	if o.collectorNS == "" {
-		o.collectorNS = cfg.Cluster.CollectorNamespace
+	if o.collectorNS != "" {
+		ac.Collector.Namespace = o.collectorNS
 	}
-	if o.collectorImg == "" {
-		o.collectorImg = cfg.Cluster.CollectorImage
+	if o.collectorImg != "" {
+		ac.Collector.Image = o.collectorImg
 	}
-	if !cmd.Flags().Changed("delete-from-node") {
-		o.deleteNode = cfg.Cluster.DeleteFromNode
+	if cmd.Flags().Changed("delete-from-node") {
+		ac.DeleteFromNode = o.deleteNode
 	}
-	if conn.Readonly {
-		// refuse before anything is sent; the transport guard would refuse it too
-		return fmt.Errorf("checkpoint: %w: a checkpoint writes an archive on the node (drop --readonly)", cluster.ErrReadonly)
-	}
-	targets, err := conn.Resolve(ctx, o.namespace, o.pod, o.container, o.allContainers, o.selector)
-	if err != nil {
+	// (Acquire refuses --readonly before it sends anything; resolving only reads)
+	if ac.Targets, err = conn.Resolve(ctx, o.namespace, o.pod, o.container, o.allContainers, o.selector); err != nil {
 		return err
-	}
-	var store *evidence.Store
-	if o.pull {
-		if store, err = evidence.Open(cfg.DataDir); err != nil {
-			return err
-		}
 	}
 	var mu sync.Mutex
 	logf := func(format string, args ...any) {
@@ -174,115 +157,46 @@ func (o *checkpointOptions) run(ctx context.Context, a *app, cmd *cobra.Command)
 		defer mu.Unlock()
 		fmt.Fprintf(a.ErrOut, format, args...)
 	}
-	outcomes := make([]checkpointOutcome, len(targets))
-	for i, t := range targets {
-		outcomes[i].Target = t
+	many := len(ac.Targets) > 1
+	if !o.quiet && !many {
+		show := progressPrinter(a.ErrOut, &mu, false, ac.Targets[0].String())
+		ac.Progress = func(_ cluster.Target, p cluster.Progress) { show(p) }
 	}
-	// One collector per node, started while its kubelet checkpoints and shared by the pulls of
-	// this run; deleted on every way out, Ctrl-C included.
-	var pool *cluster.CollectorPool
-	if o.pull {
-		pool = conn.NewCollectorPool(ctx, cluster.CollectorOptions{
-			Namespace: o.collectorNS, Image: o.collectorImg, CheckpointDir: cfg.Cluster.KubeletCheckpointDir,
-		})
-		defer func() {
-			if cerr := pool.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-		}()
-	}
-	// Each pull starts as soon as its checkpoint is done, with the same bound as the checkpoints.
-	sem := make(chan struct{}, o.concurrency)
-	var wg sync.WaitGroup
-	pull := func(i int, r *cluster.CheckpointResult) {
-		t := targets[i]
-		defer wg.Done()
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			outcomes[i].Error = fmt.Sprintf("pull %s: %v", t, ctx.Err())
-			return
-		}
-		defer func() { <-sem }()
-		m := evidence.Manifest{ToolVersion: "podsleuth " + version, CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst}
-		item, err := conn.Pull(ctx, r, cluster.PullOptions{
-			Collectors: pool, Store: store, Manifest: m, DeleteFromNode: o.deleteNode,
-			PodContext: cfg.Cluster.PodContext, LogLimitBytes: cfg.Cluster.LogLimitBytes,
-			Progress: progressPrinter(a.ErrOut, &mu, o.quiet || len(targets) > 1, t.String()),
-		})
-		outcomes[i].Evidence = item
-		if err != nil {
-			outcomes[i].Error = err.Error()
-		}
-		if len(targets) > 1 && !o.quiet {
-			if err != nil {
-				logf("pull %s failed: %v\n", t, err)
-			} else {
-				logf("pulled %s: evidence %s\n", t, item.ID)
-			}
+	ac.Checkpointed = func(r cluster.Acquired) {
+		if c := r.Checkpoint; r.Err == nil && o.existing == "" {
+			logf("checkpointed %s on %s in %s: %s\n", c.Target, c.Node, c.Completed.Sub(c.Requested).Round(time.Millisecond), c.NodePath)
 		}
 	}
-	done := func(i int, r *cluster.CheckpointResult, err error) {
-		outcomes[i].Checkpoint = r
-		if err != nil {
-			outcomes[i].Error = err.Error()
-			return
-		}
-		if o.existing == "" {
-			logf("checkpointed %s on %s in %s: %s\n", r.Target, r.Node, r.Completed.Sub(r.Requested).Round(time.Millisecond), r.NodePath)
-		}
-		if o.pull {
-			wg.Add(1)
-			go pull(i, r)
+	ac.Pulled = func(r cluster.Acquired) {
+		switch {
+		case !many:
+		case r.Err != nil:
+			logf("pull %s failed: %v\n", r.Target, r.Err)
+		default:
+			logf("pulled %s: evidence %s\n", r.Target, r.Evidence.ID)
 		}
 	}
-	var errs []error
-	if o.existing != "" {
-		if len(targets) != 1 || !o.pull {
-			return errors.New("--existing names one archive: give one pod (and -c) and --pull")
-		}
-		if !strings.Contains(o.existing, "/") {
-			o.existing = cfg.Cluster.KubeletCheckpointDir + "/" + o.existing
-		}
-		r, err := conn.Existing(ctx, targets[0], o.existing)
-		errs = []error{err}
-		done(0, r, err)
-	} else {
-		_, errs = conn.CheckpointAll(ctx, targets, o.timeout, o.concurrency, pool, done)
-	}
-	wg.Wait()
-	failed := 0
-	for _, oc := range outcomes {
-		if oc.Error != "" {
-			failed++
-		}
+	outcomes, err := cluster.Acquire(ctx, conn, ac)
+	if outcomes == nil {
+		return err
 	}
 	if o.output == "json" {
-		if err := writeJSON(a.Out, outcomes); err != nil {
-			return err
+		if werr := writeJSON(a.Out, outcomes); werr != nil {
+			return werr
 		}
 	} else {
 		printOutcomes(a.Out, outcomes)
 	}
-	if failed > 0 {
-		if len(targets) == 1 {
-			if errs[0] != nil {
-				return errs[0]
-			}
-			return errors.New(outcomes[0].Error)
-		}
-		return fmt.Errorf("%d of %d checkpoints failed", failed, len(targets))
-	}
-	return nil
+	return err
 }
 
-func printOutcomes(w io.Writer, outs []checkpointOutcome) {
+func printOutcomes(w io.Writer, outs []cluster.Acquired) {
 	for _, o := range outs {
 		switch {
-		case o.Error != "" && o.Checkpoint == nil:
-			fmt.Fprintf(w, "FAILED  %s: %s\n", o.Target, o.Error)
-		case o.Error != "":
-			fmt.Fprintf(w, "FAILED  %s: checkpoint on node %s at %s, pull failed: %s\n", o.Target, o.Checkpoint.Node, o.Checkpoint.NodePath, o.Error)
+		case o.Err != nil && o.Checkpoint == nil:
+			fmt.Fprintf(w, "FAILED  %s: %s\n", o.Target, o.Err)
+		case o.Err != nil:
+			fmt.Fprintf(w, "FAILED  %s: checkpoint on node %s at %s, pull failed: %s\n", o.Target, o.Checkpoint.Node, o.Checkpoint.NodePath, o.Err)
 		case o.Evidence != nil:
 			m := o.Evidence.Manifest
 			fmt.Fprintf(w, "OK      %s -> evidence %s (%d bytes, sha256 %s, node and local hashes match)\n", o.Target, o.Evidence.ID, m.Size, m.LocalSHA256)

@@ -22,7 +22,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,12 +33,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
-	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/utils/ptr"
 
+	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/sandbox"
 )
 
@@ -86,7 +83,7 @@ func New(cfg Config) *Kube {
 
 // Labels and annotations on every object podsleuth creates.
 const (
-	LabelManaged  = "app.kubernetes.io/managed-by"
+	LabelManaged  = cluster.LabelManagedBy
 	LabelSandbox  = "podsleuth.io/sandbox"
 	LabelCase     = "podsleuth.io/case"
 	LabelEvidence = "podsleuth.io/evidence-sha256-prefix"
@@ -106,16 +103,6 @@ type clusterState struct {
 	NodeDir       string `json:"node_dir"`
 	HolderPID     int    `json:"holder_pid"`
 	PodIP         string `json:"pod_ip"`
-}
-
-var labelValue = regexp.MustCompile(`[^A-Za-z0-9._-]`)
-
-func cleanLabel(s string) string {
-	s = labelValue.ReplaceAllString(s, "_")
-	if len(s) > 63 {
-		s = s[:63]
-	}
-	return strings.Trim(s, "._-")
 }
 
 // Preflight checks everything a cluster restore needs without changing anything.
@@ -327,11 +314,11 @@ func listenPorts(s string) []int {
 
 func (k *Kube) quarantine(ctx context.Context, info *sandbox.Info, r sandbox.Request) error {
 	c := k.cfg.Client
-	labels := map[string]string{LabelManaged: "podsleuth", LabelSandbox: info.ID,
+	labels := cluster.ManagedLabels(map[string]string{LabelSandbox: info.ID,
 		"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted",
-		"pod-security.kubernetes.io/warn": "restricted"}
+		"pod-security.kubernetes.io/warn": "restricted"})
 	if r.CaseID != "" {
-		labels[LabelCase] = cleanLabel(r.CaseID)
+		labels[LabelCase] = cluster.LabelValue(r.CaseID)
 	}
 	ann := map[string]string{}
 	if r.EvidenceSHA256 != "" {
@@ -346,14 +333,14 @@ func (k *Kube) quarantine(ctx context.Context, info *sandbox.Info, r sandbox.Req
 		return err
 	}
 	if _, err := c.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "default-deny-all", Labels: map[string]string{LabelManaged: "podsleuth"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "default-deny-all", Labels: cluster.ManagedLabels(nil)},
 		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}},
 	}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	if _, err := c.CoreV1().ResourceQuotas(ns).Create(ctx, &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "sandbox", Labels: map[string]string{LabelManaged: "podsleuth"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "sandbox", Labels: cluster.ManagedLabels(nil)},
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
 			corev1.ResourcePods: resource.MustParse("1"), corev1.ResourceServices: resource.MustParse("0"),
 			corev1.ResourceSecrets: resource.MustParse("0"), corev1.ResourceConfigMaps: resource.MustParse("1"), // kube-root-ca.crt
@@ -364,7 +351,7 @@ func (k *Kube) quarantine(ctx context.Context, info *sandbox.Info, r sandbox.Req
 		return err
 	}
 	_, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: "podsleuth-sandbox", Labels: map[string]string{LabelManaged: "podsleuth"}},
+		ObjectMeta:                   metav1.ObjectMeta{Name: "podsleuth-sandbox", Labels: cluster.ManagedLabels(nil)},
 		AutomountServiceAccountToken: ptr.To(false),
 	}, metav1.CreateOptions{})
 	return err
@@ -374,7 +361,7 @@ func (k *Kube) quarantine(ctx context.Context, info *sandbox.Info, r sandbox.Req
 // but sleep.
 func (k *Kube) placeholderPod(ns string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: placeholder, Namespace: ns, Labels: map[string]string{LabelManaged: "podsleuth", "podsleuth.io/role": "placeholder"}},
+		ObjectMeta: metav1.ObjectMeta{Name: placeholder, Namespace: ns, Labels: cluster.ManagedLabels(map[string]string{"podsleuth.io/role": "placeholder"})},
 		Spec: corev1.PodSpec{
 			NodeName: k.cfg.Node, ServiceAccountName: "podsleuth-sandbox", AutomountServiceAccountToken: ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](0), EnableServiceLinks: ptr.To(false),
@@ -399,8 +386,8 @@ func (k *Kube) placeholderPod(ns string) *corev1.Pod {
 func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) {
 	hns := HelperNamespace(id)
 	c := k.cfg.Client
-	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hns, Labels: map[string]string{
-		LabelManaged: "podsleuth", LabelSandbox: id, "pod-security.kubernetes.io/enforce": "privileged"},
+	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hns, Labels: cluster.ManagedLabels(map[string]string{
+		LabelSandbox: id, "pod-security.kubernetes.io/enforce": "privileged"}),
 		Annotations: map[string]string{"podsleuth.io/purpose": "short-lived privileged node helper restoring sandbox " + id + " with runc+criu (containerd's CRI cannot restore)"}}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("%w: helper namespace: %v", sandbox.ErrRestore, err)
@@ -410,7 +397,7 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 		return nil, fmt.Errorf("%w: helper service account: %v", sandbox.ErrRestore, err)
 	}
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: helper, Namespace: hns, Labels: map[string]string{LabelManaged: "podsleuth", "podsleuth.io/role": "node-helper", LabelSandbox: id}},
+		ObjectMeta: metav1.ObjectMeta{Name: helper, Namespace: hns, Labels: cluster.ManagedLabels(map[string]string{"podsleuth.io/role": "node-helper", LabelSandbox: id})},
 		Spec: corev1.PodSpec{
 			NodeName: k.cfg.Node, HostPID: true, ServiceAccountName: "podsleuth-helper", AutomountServiceAccountToken: ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](0), EnableServiceLinks: ptr.To(false),
@@ -434,34 +421,12 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 	return hp, nil
 }
 
+// runPod creates p and waits (a watch) until it runs with its IP.
 func (k *Kube) runPod(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-	c := k.cfg.Client.CoreV1().Pods(p.Namespace)
-	if _, err := c.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+	if _, err := k.cfg.Client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		got, err := c.Get(ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range got.Status.ContainerStatuses {
-			if s.State.Running != nil && got.Status.PodIP != "" {
-				return got, nil
-			}
-			if w := s.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" || w.Reason == "CreateContainerConfigError" || w.Reason == "InvalidImageName") {
-				return nil, fmt.Errorf("pod %s/%s: %s: %s", p.Namespace, p.Name, w.Reason, w.Message)
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("pod %s/%s not running after 2m", p.Namespace, p.Name)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return cluster.WaitRunning(ctx, k.cfg.Client, p.Namespace, p.Name, 2*time.Minute)
 }
 
 func containerID(p *corev1.Pod) string {
@@ -473,24 +438,10 @@ func containerID(p *corev1.Pod) string {
 	return ""
 }
 
-// exec runs argv in a pod's first container, stdin from in.
+// exec runs argv in a pod's first container, stdin from in (cluster.Exec).
 func (k *Kube) exec(ctx context.Context, ns, pod string, in io.Reader, argv ...string) (string, error) {
-	req := k.cfg.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Command: argv, Stdin: in != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(k.cfg.REST, "GET", req.URL().String())
-	if err != nil {
-		return "", err
-	}
-	spdy, err := remotecommand.NewSPDYExecutor(k.cfg.REST, "POST", req.URL())
-	if err != nil {
-		return "", err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
-	if err != nil {
-		return "", err
-	}
 	var out, errb bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: in, Stdout: &out, Stderr: &errb})
+	err := cluster.Exec(ctx, k.cfg.Client, k.cfg.REST, ns, pod, cluster.ExecOptions{Command: argv, Stdin: in, Stdout: &out, Stderr: &errb})
 	if err != nil {
 		return out.String(), fmt.Errorf("exec in %s/%s: %w: %s", ns, pod, err, strings.TrimSpace(errb.String()))
 	}
@@ -543,18 +494,9 @@ func (k *Kube) copyRootfs(ctx context.Context, hns, hp, rootfs, remote string) e
 	return nil
 }
 
+// deletePod deletes a pod and waits until it is gone (cluster.DeletePod, bounded, honouring ctx).
 func (k *Kube) deletePod(ctx context.Context, ns, name string) error {
-	err := k.cfg.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	for i := 0; i < 300; i++ {
-		if _, err := k.cfg.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("pod %s/%s still there after 30s", ns, name)
+	return cluster.DeletePod(ctx, k.cfg.Client, ns, name, true)
 }
 
 // deleteNamespaces deletes the pods (so nothing waits for a namespace controller) and both
@@ -717,46 +659,23 @@ func (k *Kube) Enter(ctx context.Context, id string, argv []string, s sandbox.St
 	env := append([]string{"PODSLEUTH_SANDBOX_STATE_DIR=" + nd + "/state", "PODSLEUTH_CACHE_DIR=" + nd + "/cache", "PODSLEUTH_DATA_DIR=" + nd + "/data"}, k.cfg.NodeEnv...)
 	args := append([]string{"sandbox", "enter", cs.NodeSandboxID, "--"}, argv...)
 	script := "exec env " + strings.Join(shqAll(env), " ") + " " + nd + "/podsleuth " + strings.Join(shqAll(args), " ")
-	req := k.cfg.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(HelperNamespace(id)).Name(hp.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Command: nodeShArgv(script), Stdin: s.In != nil, Stdout: true, Stderr: !s.TTY, TTY: s.TTY}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(k.cfg.REST, "GET", req.URL().String())
-	if err != nil {
-		return 0, err
-	}
-	spdy, err := remotecommand.NewSPDYExecutor(k.cfg.REST, "POST", req.URL())
-	if err != nil {
-		return 0, err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool { return true })
-	if err != nil {
-		return 0, err
-	}
-	opt := remotecommand.StreamOptions{Stdin: s.In, Stdout: s.Out, Tty: s.TTY}
+	eo := cluster.ExecOptions{Command: nodeShArgv(script), Stdin: s.In, Stdout: s.Out, TTY: s.TTY}
 	if !s.TTY {
-		opt.Stderr = s.Err
+		eo.Stderr = s.Err
 	} else if s.Resize != nil {
-		opt.TerminalSizeQueue = sizeQueue(s.Resize)
+		eo.Resize = func() (cluster.TerminalSize, bool) {
+			sz, ok := <-s.Resize
+			return cluster.TerminalSize{Width: sz.Width, Height: sz.Height}, ok
+		}
 	}
-	err = ex.StreamWithContext(ctx, opt)
-	var ee utilexec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitStatus(), nil
+	err = cluster.Exec(ctx, k.cfg.Client, k.cfg.REST, HelperNamespace(id), hp.Name, eo)
+	if code, ok := cluster.ExitStatus(err); ok {
+		return code, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("enter %s on node %s: %w", id, info.Node, err)
 	}
 	return 0, nil
-}
-
-// sizeQueue adapts a channel of sizes to remotecommand's TerminalSizeQueue.
-type sizeQueue <-chan sandbox.TermSize
-
-func (q sizeQueue) Next() *remotecommand.TerminalSize {
-	sz, ok := <-q
-	if !ok {
-		return nil
-	}
-	return &remotecommand.TerminalSize{Width: sz.Width, Height: sz.Height}
 }
 
 // Destroy removes the restored container (through a helper), the node files, the pods and
