@@ -29,8 +29,13 @@ func fixtureRootfs(t *testing.T) string {
 
 func unpackFixture(t *testing.T, name string) string {
 	t.Helper()
+	return unpackPath(t, filepath.Join(fixtures.Dir(), "archives", name))
+}
+
+func unpackPath(t *testing.T, path string) string {
+	t.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), "archives", name), archive.DefaultLimits(), t.TempDir())
+	a, err := archive.Open(ctx, path, archive.DefaultLimits(), t.TempDir())
 	require.NoError(t, err)
 	defer a.Close()
 	dir := t.TempDir()

@@ -336,7 +336,12 @@ func (l *Local) restoreImages(ctx context.Context, r sandbox.Request, p *prepare
 	dir := info.Dir
 	work := filepath.Join(dir, "criu")
 	b := &rootBuild{ID: info.ID, Root: filepath.Join(dir, "root"), Storage: filepath.Join(dir, "fs"), Plan: p.plan,
-		Images: r.Images, Work: work, Hostname: "podsleuth-" + info.ID, Sinkhole: r.Sinkhole}
+		Images: filepath.Join(dir, "images"), Orig: r.Images, Work: work, Hostname: "podsleuth-" + info.ID, Sinkhole: r.Sinkhole}
+	// credentials, no_new_privs and seccomp from the allow-list, not from the archive
+	if err := SandboxImages(r.Images, b.Images, stagingDir+"/orig"); err != nil {
+		return fmt.Errorf("%w: %v", sandbox.ErrRestore, err)
+	}
+	info.Isolation = append(info.Isolation, credsIsolation)
 	var err error
 	if b.CRIU, err = filepath.EvalSymlinks(p.criu); err != nil {
 		return err

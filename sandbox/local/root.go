@@ -54,7 +54,8 @@ type rootBuild struct {
 	Storage  string // mount point of the overlay storage tmpfs
 	Plan     *Plan
 	CRIU     string // resolved criu binary
-	Images   string
+	Images   string // the sandbox's copy of the images (SandboxImages), linking to Orig
+	Orig     string // the images as given
 	Work     string
 	Hostname string
 	Sinkhole bool
@@ -162,8 +163,9 @@ func (b *rootBuild) script() (string, error) {
 		bindRO(dst, b.Plan.Binds[dst])
 	}
 	// what only the restore needs, unmounted by unstage
-	w("mkdir -p %[1]s/images %[1]s/work", R(stagingDir))
+	w("mkdir -p %[1]s/images %[1]s/orig %[1]s/work", R(stagingDir))
 	w("mount --bind %[2]s %[1]s && mount -o remount,bind,ro,nosuid,nodev %[1]s", R(stagingDir+"/images"), shq(b.Images))
+	w("mount --bind %[2]s %[1]s && mount -o remount,bind,ro,nosuid,nodev %[1]s", R(stagingDir+"/orig"), shq(b.Orig))
 	w("mount --bind %s %s", shq(b.Work), R(stagingDir+"/work"))
 	if p := criuPrefix(b.CRIU); p != "" {
 		w("mkdir -p %[1]s && mount --bind %[2]s %[1]s && mount -o remount,bind,ro,nodev %[1]s", R(p), shq(p))
@@ -175,7 +177,7 @@ func (b *rootBuild) script() (string, error) {
 
 // unstage returns the sh script that removes the restore-only mounts from the pivoted root.
 func (b *rootBuild) unstage() string {
-	s := fmt.Sprintf("set -e\numount %[1]s/images %[1]s/work\nrmdir %[1]s/images %[1]s/work %[1]s\n", stagingDir)
+	s := fmt.Sprintf("set -e\numount %[1]s/images %[1]s/orig %[1]s/work\nrmdir %[1]s/images %[1]s/orig %[1]s/work %[1]s\n", stagingDir)
 	if p := criuPrefix(b.CRIU); p != "" {
 		s += fmt.Sprintf("umount %[1]s\nrmdir -p %[1]s 2>/dev/null || true\n", shq(p))
 	}
