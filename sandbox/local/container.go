@@ -125,7 +125,7 @@ func (l *Local) restoreContainer(ctx context.Context, r sandbox.Request, p *prep
 	undo.Push(func() error { return l.destroyContainer(context.Background(), info, ls) })
 	pidfile := filepath.Join(dir, "restored.pid")
 	images := filepath.Join(dir, "images")
-	if err := SandboxImages(r.Images, images, r.Images); err != nil {
+	if err := SandboxImages(r.Images, images, ""); err != nil {
 		return fmt.Errorf("%w: %v", sandbox.ErrRestore, err)
 	}
 	info.Isolation = append(info.Isolation, credsIsolation)

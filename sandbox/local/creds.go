@@ -3,6 +3,7 @@ package local
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,7 +29,8 @@ import (
 //     task had (so a dumped filter still applies too).
 //
 // Only core-*.img and seccomp.img are rewritten; every other image is a symlink to the
-// original (pages are never copied).
+// original, or (for runc, whose CRIU opens images after it entered the container's root, where
+// an absolute symlink would not resolve) a hard link, copied only across file systems.
 
 // credsIsolation is what sandbox show lists for the restored tasks' credentials.
 const credsIsolation = "restored tasks' credentials from an allow-list (images rewritten): capabilities CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE only (bounding set too), no_new_privs, seccomp filter denying mount/namespace/module/kexec/bpf/keyring/clock calls"
@@ -102,8 +104,9 @@ func clampCaps(words []uint32) []uint32 {
 var ErrSandboxImages = errors.New("cannot prepare the images for a sandboxed restore")
 
 // SandboxImages makes dst a copy of the CRIU image directory src for restoring: every file a
-// symlink to linkBase/<name> (linkBase is where criu sees src: src itself, or where it is
-// bound inside the sandbox), except core-*.img and seccomp.img, rewritten as described above.
+// symlink to linkBase/<name> (where criu sees src inside the sandbox), or a hard link (a copy
+// across file systems) when linkBase is empty, except core-*.img and seccomp.img, rewritten as
+// described above.
 func SandboxImages(src, dst, linkBase string) error {
 	ents, err := os.ReadDir(src)
 	if err != nil {
@@ -170,6 +173,12 @@ func SandboxImages(src, dst, linkBase string) error {
 			}
 		case name == "seccomp.img":
 			// written below
+		case e.IsDir():
+			// none in CRIU image directories; nothing to restore from
+		case linkBase == "":
+			if err := linkOrCopy(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
+				return fmt.Errorf("%w: %v", ErrSandboxImages, err)
+			}
 		default:
 			if err := os.Symlink(filepath.Join(linkBase, name), filepath.Join(dst, name)); err != nil {
 				return err
@@ -184,6 +193,26 @@ func SandboxImages(src, dst, linkBase string) error {
 		return fmt.Errorf("%w: %v", ErrSandboxImages, err)
 	}
 	return nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func readImage(path string, entry proto.Message) (*crit.CriuImage, error) {

@@ -2,15 +2,20 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
+	criucore "github.com/checkpoint-restore/go-criu/v8/crit/images/criu-core"
+	"github.com/checkpoint-restore/go-criu/v8/crit/images/seccomp"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/test/fixtures"
@@ -173,8 +178,8 @@ func TestRestoreHostileSpecLocal(t *testing.T) {
 		require.NotEqual(t, nsInode(1, ns), nsInode(info.RootPID, ns), "not the host's %s namespace", ns)
 	}
 	for _, m := range mountsOf(t, info.RootPID) {
-		require.NotContains(t, []string{"/host", "/hostroot", "/hostetc"}, m.point, "the spec's host mount %s (%s %s) was made", m.point, m.fstype, m.source)
-		require.NotEqual(t, "ext4", m.fstype, "a host block device is mounted at %s", m.point)
+		// /hostetc (a bind of /etc in the spec) may exist: as an empty private stand-in
+		require.NotContains(t, []string{"/host", "/hostroot"}, m.point, "the spec's host mount %s (%s %s) was made", m.point, m.fstype, m.source)
 		switch m.fstype {
 		case "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "devtmpfs":
 			continue
@@ -200,4 +205,177 @@ func TestRestoreHostileSpecLocal(t *testing.T) {
 	}
 	require.True(t, masked["/proc/sys"] || masked["/proc/kcore"] || masked["/proc/keys"], "masked/read-only /proc paths present")
 	requireOwnProcesses(t, info.RootPID, nsInode(info.RootPID, "pid"))
+}
+
+// TestRewriteSpecHostile checks config.json built from the hostile spec.dump: nothing the
+// archive asked for is in it.
+func TestRewriteSpecHostile(t *testing.T) {
+	tarPath := filepath.Join(t.TempDir(), "hostile.tar")
+	require.NoError(t, hostilespec.Make(filepath.Join(fixtures.Dir(), "archives", "podman-runc.tar"), tarPath))
+	bundle := unpackPath(t, tarPath)
+	dir := t.TempDir()
+	info := &sandbox.Info{ID: "0123456789", InitPID: 4242}
+	b, err := rewriteSpec(bundle, dir, info, &localState{}, true)
+	require.NoError(t, err)
+	var s struct {
+		Process struct {
+			Capabilities    map[string][]string
+			NoNewPrivileges bool
+			ApparmorProfile *string
+			SelinuxLabel    *string
+			OomScoreAdj     *int
+		}
+		Hooks  map[string]any
+		Mounts []struct {
+			Destination, Type, Source string
+			Options                   []string
+		}
+		Linux struct {
+			Devices       []any
+			Namespaces    []struct{ Type, Path string }
+			UIDMappings   []any `json:"uidMappings"`
+			Sysctl        map[string]string
+			MaskedPaths   []string
+			ReadonlyPaths []string
+			Seccomp       struct {
+				DefaultAction string
+				Syscalls      []struct{ Names []string }
+			}
+			Resources struct{ Devices []map[string]any }
+		}
+	}
+	require.NoError(t, json.Unmarshal(b, &s))
+	var want []string
+	for _, c := range sortedCaps() {
+		want = append(want, capName[c])
+	}
+	for _, set := range []string{"bounding", "effective", "permitted"} {
+		require.Equal(t, want, s.Process.Capabilities[set], set)
+	}
+	require.Empty(t, s.Process.Capabilities["inheritable"])
+	require.Empty(t, s.Process.Capabilities["ambient"])
+	require.True(t, s.Process.NoNewPrivileges)
+	require.Nil(t, s.Process.ApparmorProfile)
+	require.Nil(t, s.Process.SelinuxLabel)
+	require.Nil(t, s.Process.OomScoreAdj)
+	require.Nil(t, s.Hooks)
+	require.Empty(t, s.Linux.Devices)
+	require.Empty(t, s.Linux.UIDMappings)
+	require.Empty(t, s.Linux.Sysctl)
+	require.Equal(t, []map[string]any{{"allow": false, "access": "rwm"}}, s.Linux.Resources.Devices)
+	require.Equal(t, defaultMaskedPaths, s.Linux.MaskedPaths)
+	require.Equal(t, defaultReadonlyPaths, s.Linux.ReadonlyPaths)
+	require.NotEmpty(t, s.Linux.Seccomp.Syscalls)
+	require.Contains(t, s.Linux.Seccomp.Syscalls[0].Names, "mount")
+	for _, n := range s.Linux.Namespaces {
+		require.NotEqual(t, "user", n.Type)
+		require.Empty(t, n.Path, "%s joined by path", n.Type)
+	}
+	for _, m := range s.Mounts {
+		require.NotContains(t, []string{"ext4", "overlay"}, m.Type, m.Destination)
+		if m.Type == "bind" {
+			require.True(t, strings.HasPrefix(m.Source, filepath.Join(dir, "files")), "%s from %s", m.Destination, m.Source)
+			require.Contains(t, m.Options, "nosuid")
+		}
+	}
+	require.Len(t, info.Warnings, 3, "%v", info.Warnings) // the user namespace and the two host mounts
+}
+
+// TestSanitizeRootfs: setuid/setgid bits and foreign owners are cleared in the rootfs copy,
+// except on the paths the process held (CRIU checks their recorded modes).
+func TestSanitizeRootfs(t *testing.T) {
+	testenv.RequireRoot(t)
+	r := t.TempDir()
+	for _, f := range []string{"bin/su", "bin/held", "home/app/data"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(r, filepath.Dir(f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(r, f), []byte("x"), 0o755))
+	}
+	require.NoError(t, os.Chmod(filepath.Join(r, "bin/su"), os.FileMode(0o755)|os.ModeSetuid|os.ModeSetgid))
+	require.NoError(t, os.Chmod(filepath.Join(r, "bin/held"), os.FileMode(0o755)|os.ModeSetuid))
+	require.NoError(t, os.Lchown(filepath.Join(r, "home/app/data"), 1000, 1000))
+	require.NoError(t, os.Lchown(filepath.Join(r, "home/app"), 1000, 1000))
+	require.NoError(t, os.Symlink("/etc/shadow", filepath.Join(r, "home/app/link")))
+	require.NoError(t, os.Lchown(filepath.Join(r, "home/app/link"), 1000, 1000))
+	n, err := sanitizeRootfs(r, []HeldPath{{Path: "/bin/held"}})
+	require.NoError(t, err)
+	require.Equal(t, sanitized{setid: 1, owners: 3}, n)
+	st, err := os.Stat(filepath.Join(r, "bin/su"))
+	require.NoError(t, err)
+	require.Zero(t, st.Mode()&(os.ModeSetuid|os.ModeSetgid))
+	st, err = os.Stat(filepath.Join(r, "bin/held"))
+	require.NoError(t, err)
+	require.NotZero(t, st.Mode()&os.ModeSetuid, "held path keeps its recorded mode")
+	for _, f := range []string{"home/app", "home/app/data", "home/app/link"} {
+		fi, err := os.Lstat(filepath.Join(r, f))
+		require.NoError(t, err)
+		require.Zero(t, fi.Sys().(*syscall.Stat_t).Uid, f)
+	}
+	_, err = os.Stat("/etc/shadow")
+	require.NoError(t, err, "the symlink was not followed")
+}
+
+// TestSandboxImages checks the rewritten images of both real dumps: the host root process
+// (every capability, no filter) and the Podman container (Podman's capabilities and seccomp
+// filter): capabilities clamped, no_new_privs, the sandbox's filter on top of the task's own,
+// and every other image the original's bytes.
+func TestSandboxImages(t *testing.T) {
+	for _, src := range []string{filepath.Join(fixtures.Dir(), "images", "full"), filepath.Join(unpackFixture(t, "podman-runc.tar"), "checkpoint")} {
+		t.Run(filepath.Base(filepath.Dir(src))+"/"+filepath.Base(src), func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "images")
+			require.NoError(t, SandboxImages(src, dst, ""))
+			orig, err := readImage(filepath.Join(src, "seccomp.img"), &seccomp.SeccompEntry{})
+			require.NoError(t, err)
+			nOrig := 0
+			if len(orig.Entries) > 0 {
+				nOrig = len(orig.Entries[0].Message.(*seccomp.SeccompEntry).GetSeccompFilters())
+			}
+			sc, err := readImage(filepath.Join(dst, "seccomp.img"), &seccomp.SeccompEntry{})
+			require.NoError(t, err)
+			filters := sc.Entries[0].Message.(*seccomp.SeccompEntry).GetSeccompFilters()
+			ours, err := seccompFilter()
+			require.NoError(t, err)
+			cores, _ := filepath.Glob(filepath.Join(src, "core-*.img"))
+			require.NotEmpty(t, cores)
+			for _, c := range cores {
+				before, err := readImage(c, &criucore.CoreEntry{})
+				require.NoError(t, err)
+				after, err := readImage(filepath.Join(dst, filepath.Base(c)), &criucore.CoreEntry{})
+				require.NoError(t, err)
+				bt := before.Entries[0].Message.(*criucore.CoreEntry).GetThreadCore()
+				tc := after.Entries[0].Message.(*criucore.CoreEntry).GetThreadCore()
+				cr := tc.GetCreds()
+				for _, set := range [][]uint32{cr.CapEff, cr.CapPrm, cr.CapBnd, cr.CapInh, cr.CapAmb} {
+					for i, w := range set {
+						require.Zero(t, uint64(w)<<(32*i)&^allowedMask(), "%s: capability beyond the allow-list", c)
+					}
+				}
+				require.Equal(t, uint32(1), cr.GetNoNewPrivs())
+				require.Equal(t, bt.GetCreds().GetUid(), cr.GetUid(), "identity kept")
+				require.Equal(t, criucore.SeccompMode_filter, tc.GetSeccompMode())
+				f := filters[tc.GetSeccompFilter()]
+				require.Equal(t, ours, f.GetFilter(), "the task's last filter is the sandbox's")
+				if bt.GetSeccompMode() == criucore.SeccompMode_filter {
+					require.Equal(t, bt.GetSeccompFilter(), f.GetPrev(), "stacked on the task's own filter")
+				} else {
+					require.Nil(t, f.Prev)
+				}
+			}
+			require.Greater(t, len(filters), nOrig)
+			for i := 0; i < nOrig; i++ {
+				require.True(t, proto.Equal(orig.Entries[0].Message.(*seccomp.SeccompEntry).GetSeccompFilters()[i], filters[i]), "the dump's filter %d kept", i)
+			}
+			ents, err := os.ReadDir(src)
+			require.NoError(t, err)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "core-") || e.Name() == "seccomp.img" {
+					continue
+				}
+				a, err := os.ReadFile(filepath.Join(src, e.Name()))
+				require.NoError(t, err)
+				b, err := os.ReadFile(filepath.Join(dst, e.Name()))
+				require.NoError(t, err)
+				require.Equal(t, a, b, e.Name())
+			}
+		})
+	}
 }
