@@ -527,9 +527,27 @@ type IOC struct {
 
 // Process returns the process with the given PID, or nil.
 func (c *Checkpoint) Process(pid int) *Process {
-	for i := range c.Processes {
-		if c.Processes[i].PID == pid {
-			return &c.Processes[i]
+	// Processes are sorted by PID (the decoder's contract): a binary search keeps callers that
+	// look up every process linear-logarithmic even for a huge tree. Small hand-built models
+	// may be unsorted: they are scanned.
+	ps := c.Processes
+	lo, hi := 0, len(ps)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ps[m].PID < pid {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(ps) && ps[lo].PID == pid {
+		return &ps[lo]
+	}
+	if len(ps) <= 256 {
+		for i := range ps {
+			if ps[i].PID == pid {
+				return &ps[i]
+			}
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -40,6 +41,10 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // WriteHTML writes the report as one self-contained HTML page.
 func (r *Report) WriteHTML(w io.Writer) error {
+	return r.RenderContext(context.Background(), w, HTML)
+}
+
+func (r *Report) writeHTML(w io.Writer) error {
 	if err := htmlTemplate.Execute(w, r); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -17,7 +18,11 @@ const detailsAbove = 15
 // evidence with its custody, the timeline and indicators, then one section per checkpoint with
 // long tables folded into <details>.
 func (r *Report) WriteMarkdown(w io.Writer) error {
-	m := &mdWriter{w: bufio.NewWriter(w)}
+	return r.RenderContext(context.Background(), w, Markdown)
+}
+
+func (r *Report) writeMarkdown(w io.Writer) error {
+	m := &mdWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	m.header(r)
 	m.findings(r)
 	m.evidence(r)
@@ -385,7 +390,11 @@ func (m *mdWriter) checkpoint(c *Checkpoint) {
 		if p.ExeDeleted {
 			extra = " **exe deleted**"
 		}
-		m.linef("%s- **%d** %s (%s, %d thread(s), uid %d)%s: %s", strings.Repeat("  ", p.Depth), p.PID, code(p.Comm), md(p.State), p.Threads, p.UID, extra, code(cmd))
+		deeper := ""
+		if p.TreeDepth > p.Depth {
+			deeper = fmt.Sprintf("↳ depth %d: ", p.TreeDepth)
+		}
+		m.linef("%s- %s**%d** %s (%s, %d thread(s), uid %d)%s: %s", strings.Repeat("  ", p.Depth), deeper, p.PID, code(p.Comm), md(p.State), p.Threads, p.UID, extra, code(cmd))
 	}
 	m.heading(3, "Processes")
 	rows := [][]string{}
@@ -499,7 +508,7 @@ func (m *mdWriter) codeBlock(lines []string) {
 	}
 	m.line(fence)
 	for _, l := range lines {
-		m.line(strings.ReplaceAll(l, "\n", " "))
+		m.line(strings.ReplaceAll(printable(l), "\n", " "))
 	}
 	m.line(fence)
 }

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -50,15 +52,50 @@ func ParseFormat(s string) (Format, error) {
 
 // Render writes the report in format f.
 func (r *Report) Render(w io.Writer, f Format) error {
+	return r.RenderContext(context.Background(), w, f)
+}
+
+// RenderContext writes the report in format f and stops, with ctx's error, at the first
+// write after ctx is done (Ctrl-C stops a long render at once). Markdown and HTML pass
+// through the sanitiser (sanitize.go): no control, bidirectional or zero-width character
+// reaches them as it is.
+func (r *Report) RenderContext(ctx context.Context, w io.Writer, f Format) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	switch f {
 	case JSON:
-		return r.WriteJSON(w)
-	case Markdown:
-		return r.WriteMarkdown(w)
-	case HTML:
-		return r.WriteHTML(w)
+		return r.WriteJSON(&ctxWriter{ctx, w})
+	case Markdown, HTML:
+		sw := newSafeWriter(ctx, w)
+		var err error
+		if f == Markdown {
+			err = r.writeMarkdown(sw)
+		} else {
+			err = r.writeHTML(sw)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("write report: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+		return sw.Close()
 	}
 	return fmt.Errorf("%w %q", ErrFormat, f)
+}
+
+// ctxWriter fails writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // WriteFile writes the report to path in format f atomically (a temporary file in the same
@@ -66,13 +103,18 @@ func (r *Report) Render(w io.Writer, f Format) error {
 // the hex SHA-256 of what was written (for the custody log). The TUI's export calls this from a
 // Cmd; `podsleuth report -o` does too.
 func (r *Report) WriteFile(path string, f Format) (string, error) {
+	return r.WriteFileContext(context.Background(), path, f)
+}
+
+// WriteFileContext is WriteFile stopping when ctx is done (nothing is left behind then).
+func (r *Report) WriteFileContext(ctx context.Context, path string, f Format) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".podsleuth-report-*")
 	if err != nil {
 		return "", fmt.Errorf("write report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	if err := r.Render(io.MultiWriter(tmp, h), f); err != nil {
+	if err := r.RenderContext(ctx, io.MultiWriter(tmp, h), f); err != nil {
 		tmp.Close()
 		return "", err
 	}
@@ -95,11 +137,20 @@ func (r *Report) WriteFile(path string, f Format) (string, error) {
 
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	// in chunks, so that a cancelled context (ctxWriter) stops a long write
+	for data := b.Bytes(); len(data) > 0; {
+		n := min(len(data), 1<<20)
+		if _, err := w.Write(data[:n]); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		data = data[n:]
 	}
 	return nil
 }
@@ -184,22 +235,3 @@ func CapsSummary(caps []string) string {
 	}
 	return s
 }
-
-// printable makes control characters visible ("\x00") for the human-readable formats; JSON
-// keeps strings exactly as decoded.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if isControl(r) {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func isControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }

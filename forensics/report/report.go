@@ -153,13 +153,15 @@ type CRIU struct {
 }
 
 // Process is one process with the counts the tables show. Depth is its depth in the tree (0 for
-// roots), in tree order.
+// roots), in tree order, at most MaxTreeDepth; TreeDepth is the real depth when it is deeper
+// (the tree is shown flat beyond MaxTreeDepth, so output stays linear in the process count).
 type Process struct {
 	PID           int      `json:"pid"`
 	PPID          int      `json:"ppid"`
 	PGID          int      `json:"pgid"`
 	SID           int      `json:"sid"`
 	Depth         int      `json:"depth"`
+	TreeDepth     int      `json:"tree_depth,omitempty"`
 	Comm          string   `json:"comm"`
 	State         string   `json:"state"`
 	Threads       int      `json:"threads"`
@@ -477,30 +479,45 @@ func buildCheckpoint(id string, cp *forensics.Checkpoint, x Redactor) Checkpoint
 	return s
 }
 
+// MaxTreeDepth is the deepest level the process tree is indented to; deeper processes are
+// listed at this level with their real depth (Process.TreeDepth).
+const MaxTreeDepth = 64
+
 // processTree lists the processes depth-first from the roots, children by PID, so that tables
-// read as a tree. Processes unreachable from a root (a cycle in corrupt input) follow at depth 0.
+// read as a tree. Processes unreachable from a root (a cycle in corrupt input) follow at depth
+// 0. The walk is iterative: a hostile chain of any depth costs no stack.
 func processTree(cp *forensics.Checkpoint, x Redactor) []Process {
 	out := make([]Process, 0, len(cp.Processes))
-	done := map[int]bool{}
-	var walk func(pid, depth int)
-	walk = func(pid, depth int) {
-		p := cp.Process(pid)
-		if p == nil || done[pid] {
-			return
-		}
-		done[pid] = true
-		out = append(out, processRow(p, depth, x))
-		kids := slices.Clone(p.Children)
-		slices.Sort(kids)
-		for _, k := range kids {
-			walk(k, depth+1)
+	done := make(map[int]bool, len(cp.Processes))
+	type item struct{ pid, depth int }
+	var stack []item
+	walk := func(root int) {
+		stack = append(stack[:0], item{root, 0})
+		for len(stack) > 0 {
+			it := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			p := cp.Process(it.pid)
+			if p == nil || done[it.pid] {
+				continue
+			}
+			done[it.pid] = true
+			row := processRow(p, min(it.depth, MaxTreeDepth), x)
+			if it.depth > MaxTreeDepth {
+				row.TreeDepth = it.depth
+			}
+			out = append(out, row)
+			kids := slices.Clone(p.Children)
+			slices.Sort(kids)
+			for i := len(kids) - 1; i >= 0; i-- {
+				stack = append(stack, item{kids[i], it.depth + 1})
+			}
 		}
 	}
 	for _, r := range cp.Roots() {
-		walk(r, 0)
+		walk(r)
 	}
 	for _, p := range cp.Processes {
-		walk(p.PID, 0)
+		walk(p.PID)
 	}
 	return out
 }
