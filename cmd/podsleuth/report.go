@@ -139,7 +139,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	sum, err := writeReport(r, o.fmt, o.output, a.Out)
+	sum, err := writeReport(ctx, r, o.fmt, o.output, a.Out)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (
 		}
 		ext := map[report.Format]string{report.JSON: "json", report.Markdown: "md", report.HTML: "html"}[f]
 		out := filepath.Join(dir, fmt.Sprintf("report-%s-%s.%s", name, time.Now().UTC().Format("20060102T150405Z"), ext))
-		sum, err := r.WriteFile(out, f)
+		sum, err := r.WriteFileContext(ctx, out, f)
 		if err != nil {
 			return "", err
 		}
@@ -245,12 +245,12 @@ func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (
 
 // writeReport writes the report to path (atomically, 0600) or to out when path is empty, and
 // returns the SHA-256 of what was written.
-func writeReport(r *report.Report, f report.Format, path string, out io.Writer) (string, error) {
+func writeReport(ctx context.Context, r *report.Report, f report.Format, path string, out io.Writer) (string, error) {
 	if path != "" {
-		return r.WriteFile(path, f)
+		return r.WriteFileContext(ctx, path, f)
 	}
 	h := sha256.New()
-	if err := r.Render(io.MultiWriter(out, h), f); err != nil {
+	if err := r.RenderContext(ctx, io.MultiWriter(out, h), f); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
