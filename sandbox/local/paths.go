@@ -163,7 +163,8 @@ func HeldPaths(dir string) ([]HeldPath, error) {
 // directories (SystemDirs).
 type Plan struct {
 	Overlays []string
-	// Create are paths to recreate privately (missing on the host, not mapped).
+	// Create are paths to recreate privately (missing on the host, not mapped), or whose host
+	// file has another size or mode than recorded (given those in the private copy).
 	Create []HeldPath
 	// Binds are held files supplied from elsewhere (--file HELD=LOCAL), bound read-only over
 	// the held path inside the sandbox.
@@ -243,6 +244,11 @@ func MakePlan(held []HeldPath, files map[string]string) (*Plan, error) {
 			}
 			if h.Kind == "dir" {
 				dir = h.Path
+			}
+			if h.Kind == "file" && st.Mode().IsRegular() && (st.Size() != h.Size || h.Mode != 0 && uint32(st.Mode().Perm()) != h.Mode&0o777) {
+				// CRIU refuses a file whose size or mode differs from the recorded ones: the
+				// private copy gets them (the host's file is untouched)
+				p.Create = append(p.Create, h)
 			}
 		}
 		if !exists {

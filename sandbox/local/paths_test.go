@@ -21,7 +21,9 @@ func TestMakePlan(t *testing.T) {
 		create   int
 		err      string
 	}{
-		{"open file: its directory overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}}, []string{live}, 0, ""},
+		{"open file: its directory overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Size: 1, Mode: 0o100644}}, []string{live}, 0, ""},
+		{"host file of another size: resized in the private copy", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Size: 19, Mode: 0o100644}}, []string{live}, 1, ""},
+		{"host file of another mode: given the recorded one privately", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Size: 1, Mode: 0o100600}}, []string{live}, 1, ""},
 		{"socket path too", []HeldPath{{Path: filepath.Join(live, "s.sock"), Kind: "socket"}}, []string{live}, 0, ""},
 		{"missing file recreated privately, nothing of its host parents shown", []HeldPath{{Path: filepath.Join(live, "gone", "f"), Kind: "file", Size: 9}}, nil, 1, ""},
 		{"missing mapped file refused", []HeldPath{{Path: filepath.Join(live, "lib.so"), Kind: "file", Mapped: true}}, nil, 0, "mapped by the process"},
@@ -29,7 +31,7 @@ func TestMakePlan(t *testing.T) {
 		{"root dir shared, not overlaid", []HeldPath{{Path: "/", Kind: "dir"}}, nil, 0, ""},
 		{"no parent on the host: created in the private root", []HeldPath{{Path: "/podsleuth-no-such-dir/f", Kind: "file"}}, nil, 1, ""},
 		{"mapped file bound read-only, not overlaid", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Mapped: true}}, nil, 0, ""},
-		{"nested dirs collapse", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file"}, {Path: filepath.Join(live, "sub", "x"), Kind: "file"}}, []string{live}, 1, ""},
+		{"nested dirs collapse", []HeldPath{{Path: filepath.Join(live, "data.txt"), Kind: "file", Size: 1}, {Path: filepath.Join(live, "sub", "x"), Kind: "file"}}, []string{live}, 1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
