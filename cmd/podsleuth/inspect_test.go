@@ -163,19 +163,6 @@ func TestInspectHostile(t *testing.T) {
 	}
 }
 
-func TestProcessTreeCycle(t *testing.T) {
-	cp := &forensics.Checkpoint{Processes: []forensics.Process{
-		{PID: 2, PPID: 3, Comm: "a", Children: []int{3}},
-		{PID: 3, PPID: 2, Comm: "b", Children: []int{2}},
-	}}
-	var b strings.Builder
-	o := &inspectOptions{psTree: true}
-	require.NoError(t, o.writeText(&b, cp))
-	require.Contains(t, b.String(), "[2]  a")
-	require.Contains(t, b.String(), "[3]  b")
-	require.Equal(t, 1, strings.Count(b.String(), "[2]  a"), "each process once")
-}
-
 // TestInspectEvidenceID: an evidence ID (or unique prefix) stands for the stored archive.
 func TestInspectEvidenceID(t *testing.T) {
 	data := t.TempDir()

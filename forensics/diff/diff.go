@@ -350,16 +350,6 @@ func FDTarget(c *forensics.Checkpoint, fd *forensics.FD) string {
 // ESTABLISHED", "unix stream @name LISTEN".
 func SocketString(s *forensics.Socket) string { return socketRefString(socketRef(s)) }
 
-func hostPort(addr string, port uint32) string {
-	if addr == "" {
-		addr = "*"
-	}
-	if strings.Contains(addr, ":") {
-		addr = "[" + addr + "]"
-	}
-	return addr + ":" + strconv.FormatUint(uint64(port), 10)
-}
-
 type fdKey struct {
 	pid    int
 	comm   string

@@ -148,9 +148,9 @@ func socketRefString(s SocketRef) string {
 		if s.Family == "inet6" {
 			out += "6"
 		}
-		out += " " + hostPort(s.LocalAddr, s.LocalPort)
+		out += " " + forensics.HostPort(s.LocalAddr, s.LocalPort)
 		if s.RemoteAddr != "" || s.RemotePort != 0 {
-			out += " -> " + hostPort(s.RemoteAddr, s.RemotePort)
+			out += " -> " + forensics.HostPort(s.RemoteAddr, s.RemotePort)
 		}
 		return out + " " + s.State
 	case "unix":

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/tui/theme"
 )
 
@@ -47,7 +48,7 @@ func ProcessDetail(c *forensics.Checkpoint, p *forensics.Process, reveal bool, t
 	l = append(l, sec)
 	secrets := 0
 	for _, e := range p.Environ {
-		if IsSecretEnv(e) {
+		if ioc.EnvSecret(e) {
 			secrets++
 		}
 	}
@@ -61,7 +62,7 @@ func ProcessDetail(c *forensics.Checkpoint, p *forensics.Process, reveal bool, t
 		h(fmt.Sprintf("Environment (%d, %d secret value(s) masked: r reveals)", len(p.Environ), secrets))
 	}
 	for _, e := range p.Environ {
-		if IsSecretEnv(e) {
+		if ioc.EnvSecret(e) {
 			l = append(l, "  "+th.Warning.Render(MaskEnv(e, reveal)))
 		} else {
 			l = append(l, "  "+e)

@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,21 +36,19 @@ func owners(c *forensics.Checkpoint, pids []int) string {
 	return strings.Join(s, ",")
 }
 
-func hostPort(addr string, port uint32) string {
+// end renders one end of an inet socket (forensics.HostPort); an unset end is an empty cell.
+func end(addr string, port uint32) string {
 	if addr == "" && port == 0 {
 		return ""
 	}
-	if strings.Contains(addr, ":") {
-		return fmt.Sprintf("[%s]:%d", addr, port)
-	}
-	return fmt.Sprintf("%s:%d", addr, port)
+	return forensics.HostPort(addr, port)
 }
 
 // socketEnds describes a socket's local and remote end.
 func socketEnds(s forensics.Socket) (string, string) {
 	switch s.Family {
 	case "inet", "inet6":
-		return hostPort(s.LocalAddr, s.LocalPort), hostPort(s.RemoteAddr, s.RemotePort)
+		return end(s.LocalAddr, s.LocalPort), end(s.RemoteAddr, s.RemotePort)
 	case "unix":
 		remote := ""
 		if s.PeerIno != 0 {
@@ -336,23 +333,15 @@ func hitRows(hits []Hit) []table.Row {
 	return rows
 }
 
-// secretKey matches environment variable names whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)(pass|secret|token|key|credential|auth|private|session|cookie|api_?key|cert|sig)`)
-
-// IsSecretEnv says whether an environment entry NAME=VALUE holds a secret value.
-func IsSecretEnv(kv string) bool {
-	k, _, ok := strings.Cut(kv, "=")
-	return ok && secretKey.MatchString(k)
-}
-
 // Mask hides a secret value, keeping its length visible.
 func Mask(v string) string {
 	return fmt.Sprintf("•••••• (%d chars hidden, r reveals)", len(v))
 }
 
-// MaskEnv masks the value of a secret environment entry.
+// MaskEnv masks the value of a secret environment entry (ioc.EnvSecret: the rule the reports
+// redact by).
 func MaskEnv(kv string, reveal bool) string {
-	if reveal || !IsSecretEnv(kv) {
+	if reveal || !ioc.EnvSecret(kv) {
 		return kv
 	}
 	k, v, _ := strings.Cut(kv, "=")
