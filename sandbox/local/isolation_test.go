@@ -174,6 +174,9 @@ func TestRestoreHostileSpecLocal(t *testing.T) {
 	ls, err := loadLocal(info.Dir)
 	require.NoError(t, err)
 	requireAllowListCreds(t, l.restored(info, ls))
+	for _, k := range []string{"CapEff", "CapBnd", "NoNewPrivs", "Seccomp", "Seccomp_filters"} {
+		t.Logf("restored container pid %d %s: %s", info.RootPID, k, statusField(t, info.RootPID, k))
+	}
 	for _, ns := range []string{"pid", "mnt", "net", "ipc", "uts"} {
 		require.NotEqual(t, nsInode(1, ns), nsInode(info.RootPID, ns), "not the host's %s namespace", ns)
 	}
