@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/pagemap"
@@ -140,7 +141,11 @@ func OpenMemory(a *archive.Archive, pagemapName string) (*Memory, error) {
 			continue
 		}
 		m.offsets[i] = off
-		off += int64(e.NrPages) * PageSize
+		n := int64(e.NrPages) * PageSize // NrPages < 2^40: no overflow here
+		if off > math.MaxInt64-n {
+			return nil, fmt.Errorf("%s: %w: entry %d: the present pages add up to more than %d bytes", pagemapName, ErrBadImage, i, int64(math.MaxInt64))
+		}
+		off += n
 	}
 	if off == 0 {
 		return m, nil

@@ -35,6 +35,7 @@ const (
 	RuleOutbound        = "outbound-connection"
 	RuleLoopbackConnect = "loopback-connection"
 	RuleMemoryIndex     = "memory-index-inconsistent"
+	RuleRootfsTraversal = "rootfs-path-traversal"
 )
 
 // MemoryReader reads a process's memory; memory.Memory satisfies it.
@@ -237,6 +238,11 @@ var runtimeManaged = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, 
 
 func (a *analyzer) rootfs(changes []forensics.RootfsChange) {
 	for _, c := range changes {
+		if c.Traversal {
+			a.add(RuleRootfsTraversal, forensics.SeverityHigh, "Path traversal name in the container's filesystem changes",
+				fmt.Sprintf("the rootfs diff names %s (%s) with an absolute path or '..': extracted as named it would land outside the container's root (shown cleaned). No container engine writes such a name: the archive was crafted or altered.", c.Path, c.Type),
+				forensics.Location{Kind: "rootfs", Path: c.Path})
+		}
 		if !c.Executable || c.Type != "file" || c.Kind == forensics.RootfsDeleted || c.Size == 0 || runtimeManaged[c.Path] {
 			continue // an empty file runs nothing; the engine creates these mount points itself
 		}

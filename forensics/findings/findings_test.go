@@ -188,3 +188,19 @@ func TestContainerdArchiveFindings(t *testing.T) {
 	require.Equal(t, forensics.SeverityMedium, l[0].Severity, "listens on all addresses")
 	require.Contains(t, l[0].Location.Socket, ":9090")
 }
+
+func TestRootfsTraversalFinding(t *testing.T) {
+	cp := &forensics.Checkpoint{Rootfs: []forensics.RootfsChange{
+		{Path: "/etc/cron.d/evil", Kind: forensics.RootfsAdded, Type: "file", Traversal: true},
+		{Path: "/etc/ok", Kind: forensics.RootfsAdded, Type: "file"},
+	}}
+	var got []forensics.Finding
+	for _, f := range findings.Analyze(cp) {
+		if f.Rule == findings.RuleRootfsTraversal {
+			got = append(got, f)
+		}
+	}
+	require.Len(t, got, 1)
+	require.Equal(t, "/etc/cron.d/evil", got[0].Location.Path)
+	require.Equal(t, forensics.SeverityHigh, got[0].Severity)
+}
