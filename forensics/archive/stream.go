@@ -104,9 +104,6 @@ func (a *Archive) stream(ctx context.Context, f *os.File, lim Limits, cacheDir s
 	// After the tar end: report what follows (a second gzip member, non-zero data), then
 	// hash whatever trails the compressed stream so the sum covers the whole file.
 	end := cr.n
-	if gz != nil {
-		gz.atTarEnd = true
-	}
 	n, nonZero, err := scanTrailing(ctx, cr)
 	stream := "(" + a.format + " stream)"
 	switch {
@@ -115,8 +112,12 @@ func (a *Archive) stream(ctx context.Context, f *os.File, lim Limits, cacheDir s
 	case err != nil && !errors.Is(err, io.EOF):
 		a.warnf("%s: data after the tar end marker at offset %d is not a valid %s stream: %v", stream, end, a.format, err)
 	}
-	if gz != nil && gz.extra > 0 {
-		a.warnf("%s: %d more gzip member(s) after the one holding the tar end marker (%d bytes decompressed): not part of the archive, not read as members", stream, gz.extra, gz.extraBytes)
+	extra, extraBytes := 0, int64(0)
+	if gz != nil {
+		extra, extraBytes = gz.after(end)
+	}
+	if extra > 0 {
+		a.warnf("%s: %d more gzip member(s) after the one holding the tar end marker (%d bytes decompressed): not part of the archive, not read as members", stream, extra, extraBytes)
 	} else if nonZero >= 0 {
 		more := ""
 		if n >= maxTrailingScan {
@@ -381,6 +382,19 @@ func punch(f *os.File, off, n int64) {
 	_ = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, lo, n)
 }
 
+// SpillDiskBytes is the disk the spill file of a compressed archive takes (its allocated
+// blocks; 0 when nothing was spilled).
+func (a *Archive) SpillDiskBytes() int64 {
+	if a.format != FormatTarGzip && a.format != FormatTarZstd || a.file == nil {
+		return 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(a.file.Fd()), &st); err != nil {
+		return -1
+	}
+	return st.Blocks * 512
+}
+
 // SpilledBytes is the apparent size of the spill file of a compressed archive (0 when nothing
 // was spilled); zero blocks in it take no disk.
 func (a *Archive) SpilledBytes() int64 { return a.spilled }
@@ -487,17 +501,16 @@ type streamError struct{ err error }
 func (e *streamError) Error() string { return e.err.Error() }
 func (e *streamError) Unwrap() error { return e.err }
 
-// gzMembers reads a gzip file member by member, as gunzip does, counting the members that
-// start after the tar end marker and the non-gzip bytes after the last member.
+// gzMembers reads a gzip file member by member, as gunzip does, recording where (in the
+// decompressed stream) each member after the first starts and counting the non-gzip bytes
+// after the last member.
 type gzMembers struct {
-	zr         *gzip.Reader
-	src        *bufio.Reader
-	atTarEnd   bool // set once the tar end marker was read
-	member     int
-	extra      int   // members that started after the tar end marker
-	extraBytes int64 // their decompressed bytes
-	garbage    int64
-	done       bool
+	zr      *gzip.Reader
+	src     *bufio.Reader
+	total   int64
+	starts  []int64
+	garbage int64
+	done    bool
 }
 
 func (g *gzMembers) Read(p []byte) (int, error) {
@@ -507,9 +520,7 @@ func (g *gzMembers) Read(p []byte) (int, error) {
 		}
 		g.zr.Multistream(false)
 		n, err := g.zr.Read(p)
-		if g.atTarEnd && g.extra > 0 {
-			g.extraBytes += int64(n)
-		}
+		g.total += int64(n)
 		if err != io.EOF {
 			return n, err
 		}
@@ -527,12 +538,22 @@ func (g *gzMembers) Read(p []byte) (int, error) {
 			}
 			return n, err
 		}
-		g.member++
-		if g.atTarEnd {
-			g.extra++
-		}
+		g.starts = append(g.starts, g.total)
 		if n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// after returns how many members start at or after off and their decompressed bytes.
+func (g *gzMembers) after(off int64) (members int, bytes int64) {
+	for _, s := range g.starts {
+		if s >= off {
+			if members == 0 {
+				bytes = g.total - s
+			}
+			members++
+		}
+	}
+	return members, bytes
 }

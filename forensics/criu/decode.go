@@ -38,9 +38,9 @@ type Options struct {
 	MaxProcesses int
 }
 
-// DefaultMaxProcesses is the default Options.MaxProcesses: twice the kernel's default
-// pid_max (32768), far more than any container runs.
-const DefaultMaxProcesses = 65536
+// DefaultMaxProcesses is the default Options.MaxProcesses: the kernel's classic pid_max,
+// far more than any container runs (the kubelet's pod PID limits are in the thousands).
+const DefaultMaxProcesses = 32768
 
 // maxWarnings bounds Checkpoint.Warnings; more are counted in a last warning.
 const maxWarnings = 1000

@@ -20,6 +20,9 @@ var writeDir = flag.String("write", "", "write the corpus into this directory an
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if p := os.Getenv(childEnv); p != "" {
+		os.Exit(costlyChild(p, os.Getenv(childCacheEnv)))
+	}
 	if *writeDir != "" {
 		if err := Write(*writeDir, append(Build(), Bombs()...)); err != nil {
 			panic(err)
