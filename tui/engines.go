@@ -10,11 +10,10 @@ import (
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
-// NewLoader returns the Loader that decodes checkpoints with forensics/archive and
-// forensics/criu, indexes their memory (forensics/memory), extracts indicators
-// (forensics/ioc) and runs the findings rules (forensics/findings). It runs inside a Cmd.
+// NewLoader returns the Loader that opens checkpoints with the open job (forensics/open) and
+// analyses them with the analysis job (forensics/analysis). It runs inside a Cmd.
 func NewLoader(cfg *config.Config) checkpoint.Loader {
-	return newLoader(cfg)
+	return NewJobs(cfg).Loader()
 }
 
 // Connector returns the function the App calls at start to reach the cluster named by the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"reflect"
 	"strings"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -17,42 +16,41 @@ import (
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
-// newLoader opens the checkpoint with the open job and analyses it with the analysis job, as
-// the CLI does. It runs inside a Cmd.
-func newLoader(cfg *config.Config) checkpoint.Loader {
-	return func(ctx context.Context, path string) (*checkpoint.Loaded, error) {
-		oc := open.FromConfig(cfg, path, "podsleuth TUI")
-		oc.Memory = true
-		cs, err := open.Open(ctx, oc)
-		if err != nil {
-			return nil, err
-		}
-		cp := cs.Checkpoint
-		ld := &checkpoint.Loaded{Path: path, Checkpoint: cp, Close: cs.Close, Custody: custodyNote(cs)}
-		var mem analysis.Memory
-		if cs.MemoryErr != nil {
-			ld.MemoryNote = "memory could not be indexed: " + errors.Unwrap(cs.MemoryErr).Error()
-			ld.IOCNote = "indicators need the memory index: " + errors.Unwrap(cs.MemoryErr).Error()
-		} else {
-			ld.Memory = memSearcher{cs.Memory}
-			mem = cs.Memory
-		}
-		// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-		res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil})
-		if err != nil {
-			_ = cs.Close()
-			return nil, err
-		}
-		if res.IndicatorsErr != nil {
-			ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
-		} else if mem != nil {
-			ld.IOCs = res.Indicators
-		}
-		// the indicators are shown in the IOCs table, whose cells are made safe as they are
-		// shown (their masks count the real bytes)
-		printableStrings(reflect.ValueOf(cp))
-		return ld, nil
+// load opens the checkpoint with the open job and analyses it with the analysis job, as the
+// CLI does; a fully analysed model is kept for the report export. It runs inside a Cmd.
+func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error) {
+	oc := open.FromConfig(j.cfg, path, "podsleuth TUI")
+	oc.Memory = true
+	cs, err := open.Open(ctx, oc)
+	if err != nil {
+		return nil, err
 	}
+	cp := cs.Checkpoint
+	ld := &checkpoint.Loaded{Path: path, Close: cs.Close, Custody: custodyNote(cs)}
+	var mem analysis.Memory
+	if cs.MemoryErr != nil {
+		ld.MemoryNote = "memory could not be indexed: " + errors.Unwrap(cs.MemoryErr).Error()
+		ld.IOCNote = "indicators need the memory index: " + errors.Unwrap(cs.MemoryErr).Error()
+	} else {
+		ld.Memory = memSearcher{cs.Memory}
+		mem = cs.Memory
+	}
+	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
+	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil})
+	if err != nil {
+		_ = cs.Close()
+		return nil, err
+	}
+	if res.IndicatorsErr != nil {
+		ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
+	} else if mem != nil {
+		ld.IOCs = res.Indicators
+		j.keep(cs.Path, cp, res.Indicators)
+	}
+	// the screens show a printable copy; the indicators are shown in the IOCs table, whose
+	// cells are made safe as they are shown (their masks count the real bytes)
+	ld.Checkpoint = printableCopy(cp)
+	return ld, nil
 }
 
 // custodyNote says where the opening of evidence was recorded, or why it could not be; "" for a

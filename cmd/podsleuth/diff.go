@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/report"
 )
@@ -58,20 +59,12 @@ by (pid, comm), sockets by (family, protocol, addresses, ports, state), fds by (
 }
 
 func (o *diffOptions) run(ctx context.Context, a *app) error {
-	var ins [2]diff.Input
-	for i, arg := range []string{o.a, o.b} {
-		// the store is only consulted to resolve evidence IDs; diff logs nothing
-		st, err := openStoreIfExists(o.cfg)
-		if err != nil {
-			return err
-		}
-		in, err := loadEvidence(ctx, o.cfg, st, arg, loadOptions{reveal: o.reveal, noMemory: o.noMem, by: "podsleuth diff"})
-		if err != nil {
-			return err
-		}
-		ins[i] = diff.Input{Checkpoint: in.Checkpoint, IOCs: in.IOCs}
+	// the store is only consulted to resolve evidence IDs and to record their opening
+	ins, err := loadInputs(ctx, o.cfg, []string{o.a, o.b}, false, !o.noMem, analysis.Options{Reveal: o.reveal}, "podsleuth diff")
+	if err != nil {
+		return err
 	}
-	d, err := diff.Compare(ins[0], ins[1])
+	d, err := diff.Compare(diffInput(ins[0]), diffInput(ins[1]))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/open"
-	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/tui"
 	"github.com/podsleuth/podsleuth/tui/keys"
@@ -74,6 +73,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	silenceKlog(logger)
 
 	tui.Version = version
+	jobs := tui.NewJobs(cfg)
 	o := tui.Options{
 		Keys:     km,
 		Readonly: cfg.Readonly,
@@ -82,7 +82,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 		Mouse:    cfg.TUI.Mouse,
 		Archives: archives,
 		Log:      logger,
-		Loader:   tui.NewLoader(cfg),
+		Loader:   jobs.Loader(),
 		Extract: func(ctx context.Context, name string) (string, error) {
 			return tui.ExtractSample(ctx, fixtures.FS, name, cfg.CacheDir)
 		},
@@ -92,7 +92,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	if serr == nil {
 		src.Store = st
 	}
-	src.Actions = evscreen.Actions{Report: reportExporter(cfg), Restore: tuiRestorer(a, cmd)}
+	src.Actions = evscreen.Actions{Report: jobs.Report, Restore: jobs.Restore}
 	o.Evidence = src
 	if len(archives) > 0 {
 		o.NoCluster = "not used: opening files"
@@ -139,31 +139,4 @@ func silenceKlog(l *slog.Logger) {
 	_ = fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
 	klog.SetSlogLogger(l)
-}
-
-// tuiRestorer is the evidence view's restore (key R): the same local restore as
-// `podsleuth restore --local`, the tree left stopped, the outcome in the custody log.
-func tuiRestorer(a *app, cmd *cobra.Command) func(ctx context.Context, path string, ro evscreen.RestoreOptions) (string, error) {
-	return func(ctx context.Context, path string, ro evscreen.RestoreOptions) (string, error) {
-		o := &restoreOptions{local: true, output: "text", rootfs: ro.Rootfs, sinkhole: ro.Sinkhole}
-		if err := o.complete(a, cmd, []string{path}); err != nil {
-			return "", err
-		}
-		defer o.cleanup()
-		if err := o.validate(); err != nil {
-			return "", err
-		}
-		info, err := o.backend.Restore(ctx, o.req)
-		if err != nil {
-			_ = sandbox.LogCustody(o.req.Custody, o.req.EvidenceID, "restore-refused", map[string]string{"error": err.Error()})
-			return "", err
-		}
-		if err := sandbox.LogCustody(o.req.Custody, o.req.EvidenceID, "restored", map[string]string{
-			"sandbox": info.ID, "backend": info.Backend, "state": info.State, "dir": info.Dir,
-			"net_ns": info.Namespaces["net"], "pid_ns": info.Namespaces["pid"], "sinkhole": fmt.Sprint(info.Sinkhole != nil),
-		}); err != nil {
-			return "", fmt.Errorf("sandbox %s restored, but writing the custody log failed: %w", info.ID, err)
-		}
-		return fmt.Sprintf("restored into sandbox %s (%s, %s): podsleuth sandbox show %s", info.ID, info.Backend, info.State, info.ID), nil
-	}
 }

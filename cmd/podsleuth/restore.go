@@ -4,20 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podsleuth/podsleuth/cluster"
-	"github.com/podsleuth/podsleuth/config"
-	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox"
-	"github.com/podsleuth/podsleuth/sandbox/kube"
-	"github.com/podsleuth/podsleuth/sandbox/local"
+	"github.com/podsleuth/podsleuth/sandbox/restore"
 )
 
 // restoreOptions are the options of `podsleuth restore`.
@@ -29,11 +23,9 @@ type restoreOptions struct {
 	node            string
 	allowNodeHelper bool
 	output          string
-	source          string
-	req             sandbox.Request
-	cleanup         func()
-	backend         sandbox.Restorer
 	joinNetPID      int
+
+	job restore.Config
 }
 
 func newRestoreCmd(a *app) *cobra.Command {
@@ -63,7 +55,6 @@ Manage sandboxes with "podsleuth sandbox list|ps|enter|resume|kill|destroy ID".`
 			if err := o.complete(a, cmd, args); err != nil {
 				return err
 			}
-			defer o.cleanup()
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -86,108 +77,22 @@ Manage sandboxes with "podsleuth sandbox list|ps|enter|resume|kill|destroy ID".`
 }
 
 func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) error {
-	o.cleanup = func() {}
 	c, err := a.config(cmd)
 	if err != nil {
 		return err
 	}
-	o.source = args[0]
-	o.req = sandbox.Request{Source: args[0], Run: o.run, Sinkhole: o.sinkhole, Rootfs: o.rootfs, CaseID: c.Case.ID, JoinNetPID: o.joinNetPID}
-	if len(o.files) > 0 {
-		o.req.Files = map[string]string{}
-		for _, f := range o.files {
-			held, loc, ok := strings.Cut(f, "=")
-			if !ok || !filepath.IsAbs(held) || loc == "" {
-				return fmt.Errorf("--file %q: want HELD-PATH=LOCAL-COPY with an absolute held path", f)
-			}
-			abs, err := filepath.Abs(loc)
-			if err != nil {
-				return err
-			}
-			o.req.Files[filepath.Clean(held)] = abs
+	o.job = restore.Config{Settings: c, Arg: args[0], Run: o.run, Sinkhole: o.sinkhole, Rootfs: o.rootfs,
+		Node: o.node, AllowNodeHelper: o.allowNodeHelper, JoinNetPID: o.joinNetPID}
+	for _, f := range o.files {
+		held, loc, ok := strings.Cut(f, "=")
+		if !ok || !filepath.IsAbs(held) || loc == "" {
+			return fmt.Errorf("--file %q: want HELD-PATH=LOCAL-COPY with an absolute held path", f)
 		}
-	}
-	if o.rootfs != "" {
-		if o.req.Rootfs, err = filepath.Abs(o.rootfs); err != nil {
-			return err
+		if o.job.Files == nil {
+			o.job.Files = map[string]string{}
 		}
+		o.job.Files[held] = loc
 	}
-	// the argument: a path, or the ID of an item in the evidence store
-	t, err := open.Resolve(open.FromConfig(c, args[0], ""))
-	if err != nil {
-		return err
-	}
-	path, err := filepath.Abs(t.Path)
-	if err != nil {
-		return err
-	}
-	if it := t.Item; it != nil {
-		o.req.EvidenceID, o.req.EvidenceSHA256, o.req.Custody = it.ID, it.Manifest.LocalSHA256, t.Store
-		if o.req.CaseID == "" {
-			o.req.CaseID = it.Manifest.CaseID
-		}
-	}
-	o.req.Archive = path
-	if o.local {
-		o.backend = localBackend(c)
-	} else if o.cluster {
-		if o.sinkhole {
-			return errors.New("--sinkhole is for --local sandboxes; a cluster sandbox has no network but loopback")
-		}
-		conn, _, err := a.connect(cmd.Context(), cmd)
-		if err != nil {
-			return err
-		}
-		if conn.Readonly {
-			return fmt.Errorf("restore --cluster: %w: it creates namespaces and pods (drop --readonly)", cluster.ErrReadonly)
-		}
-		if o.node == "" && t.Item != nil {
-			o.node = t.Item.Manifest.Node
-		}
-		o.backend = clusterBackend(c, conn, o.node, o.allowNodeHelper)
-	} else {
-		return nil
-	}
-	return o.prepareInput(cmd, c, path)
-}
-
-// prepareInput sets Images/Bundle: a bare image dir is used in place; an archive is unpacked
-// (through forensics/archive, which refuses traversal, links and bombs) into a temporary
-// directory removed when the command ends (the sandbox keeps what it needs).
-func (o *restoreOptions) prepareInput(cmd *cobra.Command, c *config.Config, path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		if _, err := os.Stat(filepath.Join(path, "checkpoint", "inventory.img")); err == nil {
-			o.req.Bundle, o.req.Images = path, filepath.Join(path, "checkpoint")
-			return nil
-		}
-		o.req.Images = path
-		return nil
-	}
-	ar, err := archive.Open(cmd.Context(), path, archive.LimitsFrom(c.Limits), open.CacheDir(c.CacheDir))
-	if err != nil {
-		return err
-	}
-	defer ar.Close()
-	if err := os.MkdirAll(c.CacheDir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(c.CacheDir, "restore-")
-	if err != nil {
-		return err
-	}
-	o.cleanup = func() { _ = os.RemoveAll(tmp) }
-	if err := sandbox.Unpack(cmd.Context(), ar, tmp); err != nil {
-		return err
-	}
-	if ar.ImageDir() == "" {
-		o.req.Images = tmp
-		return nil
-	}
-	o.req.Bundle, o.req.Images = tmp, filepath.Join(tmp, strings.TrimSuffix(ar.ImageDir(), "/"))
 	return nil
 }
 
@@ -197,71 +102,28 @@ func (o *restoreOptions) validate() error {
 		return errors.New("choose exactly one of --local and --cluster")
 	case o.output != "text" && o.output != "json":
 		return fmt.Errorf("--output %q: want text or json", o.output)
-	case o.req.Bundle == "" && o.rootfs != "":
-		return errors.New("--rootfs applies to container checkpoint archives only; this is a bare CRIU image directory")
+	case o.cluster && o.sinkhole:
+		return errors.New("--sinkhole is for --local sandboxes; a cluster sandbox has no network but loopback")
 	}
 	return nil
 }
 
 func (o *restoreOptions) runRestore(a *app, cmd *cobra.Command) error {
-	info, err := o.backend.Restore(cmd.Context(), o.req)
-	if err != nil {
-		_ = sandbox.LogCustody(o.req.Custody, o.req.EvidenceID, "restore-refused", map[string]string{"error": err.Error()})
-		return err
+	if o.cluster {
+		conn, _, err := a.connect(cmd.Context(), cmd)
+		if err != nil {
+			return err
+		}
+		o.job.Cluster = conn
 	}
-	if err := sandbox.LogCustody(o.req.Custody, o.req.EvidenceID, "restored", map[string]string{
-		"sandbox": info.ID, "backend": info.Backend, "state": info.State, "dir": info.Dir,
-		"net_ns": info.Namespaces["net"], "pid_ns": info.Namespaces["pid"], "sinkhole": fmt.Sprint(info.Sinkhole != nil),
-	}); err != nil {
-		return fmt.Errorf("sandbox %s restored, but writing the custody log failed: %w", info.ID, err)
+	info, err := restore.Run(cmd.Context(), o.job)
+	if err != nil {
+		return err
 	}
 	if o.output == "json" {
 		return writeJSON(a.Out, info)
 	}
 	return printSandbox(a.Out, info)
-}
-
-// clusterBackend builds the cluster backend.
-func clusterBackend(c *config.Config, conn *cluster.Conn, node string, allowHelper bool) *kube.Kube {
-	exe, _ := os.Executable()
-	var env []string
-	if c.Sandbox.NodeCRIU != "" {
-		env = append(env, "PODSLEUTH_SANDBOX_CRIU="+c.Sandbox.NodeCRIU)
-	}
-	if c.Sandbox.NodeRuntime != "" {
-		env = append(env, "PODSLEUTH_SANDBOX_RUNTIME="+c.Sandbox.NodeRuntime)
-	}
-	return kube.New(kube.Config{Client: conn.Client, REST: conn.Config, Node: node, AllowNodeHelper: allowHelper,
-		Image: c.Sandbox.HelperImage, Exe: exe, NodeDir: c.Sandbox.NodeDir, NodeEnv: env, StateDir: stateDir(c)})
-}
-
-// stateDir is where sandbox state lives.
-func stateDir(c *config.Config) string {
-	if c.Sandbox.StateDir != "" {
-		return c.Sandbox.StateDir
-	}
-	return filepath.Join(c.CacheDir, "sandboxes")
-}
-
-// localBackend builds the local backend from the configuration.
-func localBackend(c *config.Config) *local.Local {
-	criu := c.Sandbox.CRIU
-	if criu == "" {
-		criu = os.Getenv("PODSLEUTH_CRIU")
-	}
-	runtime := c.Sandbox.Runtime
-	if runtime == "" {
-		if d := os.Getenv("PODSLEUTH_K8S_BIN"); d != "" {
-			runtime = filepath.Join(d, "runc")
-		}
-	}
-	state := stateDir(c)
-	exe, err := os.Executable()
-	if err != nil {
-		exe = "podsleuth"
-	}
-	return local.New(local.Config{CRIU: criu, Runtime: runtime, StateDir: state,
-		SinkholeCommand: []string{exe, "sandbox", "sinkhole-serve"}})
 }
 
 func printSandbox(w io.Writer, in *sandbox.Info) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/sandbox/local"
+	"github.com/podsleuth/podsleuth/sandbox/restore"
 )
 
 // sandboxOptions are the options of `podsleuth sandbox ...`.
@@ -39,7 +40,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		return localBackend(c), nil
+		return restore.Local(c), nil
 	}
 	// backendFor returns the backend that owns sandbox id (cluster sandboxes need the cluster).
 	backendFor := func(cmd *cobra.Command, id string) (sandbox.Restorer, error) {
@@ -47,18 +48,18 @@ func newSandboxCmd(a *app) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		info, err := sandbox.States{Root: stateDir(c)}.Load(id)
+		info, err := sandbox.States{Root: restore.StateDir(c)}.Load(id)
 		if err != nil {
 			return nil, err
 		}
 		if info.Backend != sandbox.BackendCluster {
-			return localBackend(c), nil
+			return restore.Local(c), nil
 		}
 		conn, _, err := a.connect(cmd.Context(), cmd)
 		if err != nil {
 			return nil, err
 		}
-		return clusterBackend(c, conn, info.Node, true), nil
+		return restore.Cluster(c, conn, info.Node, true), nil
 	}
 	custody := func(cmd *cobra.Command, info *sandbox.Info, what string, details map[string]string) error {
 		if info == nil || info.EvidenceID == "" {
@@ -121,7 +122,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 				return err
 			}
 			c, _ := a.config(cmd)
-			more, err := sandbox.States{Root: stateDir(c)}.List(sandbox.BackendCluster)
+			more, err := sandbox.States{Root: restore.StateDir(c)}.List(sandbox.BackendCluster)
 			if err != nil {
 				return err
 			}
