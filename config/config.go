@@ -34,6 +34,7 @@ type Config struct {
 	TUI     TUI     `mapstructure:"tui"`
 	Sandbox Sandbox `mapstructure:"sandbox"`
 	Report  Report  `mapstructure:"report"`
+	Signing Signing `mapstructure:"signing"`
 }
 
 // Case identifies the investigation that evidence and reports belong to.
@@ -84,6 +85,7 @@ func setDefaults(v *viper.Viper) {
 	tuiDefaults(v)
 	sandboxDefaults(v)
 	reportDefaults(v)
+	signingDefaults(v)
 }
 
 // Options tell Load where to look. Zero values mean the defaults.
@@ -188,7 +190,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxMemberBytes <= 0 || c.Limits.MaxTotalBytes <= 0 || c.Limits.MaxEntries <= 0 {
 		return fmt.Errorf("%w: limits must be positive", ErrInvalid)
 	}
-	for _, f := range []func() error{c.Cluster.validate, c.TUI.validate, c.Sandbox.validate, c.Report.validate} {
+	for _, f := range []func() error{c.Cluster.validate, c.TUI.validate, c.Sandbox.validate, c.Report.validate, c.Signing.validate} {
 		if err := f(); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}

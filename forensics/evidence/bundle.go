@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"encoding/json"
+	"io/fs"
 	"strings"
 	"syscall"
 
@@ -31,10 +33,14 @@ var ErrBadBundle = errors.New("evidence bundle rejected")
 
 const sumsName = "SHA256SUMS"
 
-// bundleFiles lists an item's files as bundle-relative names, sorted (manifest, custody log,
-// archive, artifacts).
+// bundleFiles lists an item's files as bundle-relative names, sorted (manifest and its
+// signature, custody log and its signed head, archive, artifacts). The custody log and head are
+// added from a snapshot, the attestation after them.
 func bundleFiles(it *Item) []string {
-	files := []string{manifestName, custodyName, filepath.Base(it.Manifest.ArchiveName)}
+	files := []string{manifestName, filepath.Base(it.Manifest.ArchiveName)}
+	if _, err := os.Lstat(filepath.Join(it.Dir, manifestSigName)); err == nil {
+		files = append(files, manifestSigName)
+	}
 	for _, a := range it.Manifest.Artifacts {
 		files = append(files, artifactsDir+"/"+filepath.Base(a.Name))
 	}
@@ -42,10 +48,33 @@ func bundleFiles(it *Item) []string {
 	return files
 }
 
+// custodySnapshot reads the custody log and its head together under the log's shared lock, so
+// they match although other processes append meanwhile.
+func custodySnapshot(dir string) (log, head []byte, err error) {
+	p := filepath.Join(dir, custodyName)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("custody log: %w", symlinkErr(p, err))
+	}
+	defer f.Close()
+	if err := lockFile(f, syscall.LOCK_SH); err != nil {
+		return nil, nil, fmt.Errorf("custody log: %w", err)
+	}
+	if log, err = io.ReadAll(io.LimitReader(f, 256<<20)); err != nil {
+		return nil, nil, fmt.Errorf("custody log: %w", err)
+	}
+	if head, err = readNoFollow(filepath.Join(dir, headName), 1<<20); errors.Is(err, fs.ErrNotExist) {
+		head, err = nil, nil
+	}
+	return log, head, err
+}
+
 // Export verifies item id and writes it as a bundle to w; a tampered item is refused with
 // ErrTampered (nothing useful is written). It returns the bundle's SHA-256 and records the
 // export, with to (where the bundle went) and that hash, in the item's custody log: the
-// bundle holds the log up to its verification just before.
+// bundle holds the log up to its verification just before. With the analyst's key the bundle
+// carries attestation.dsse.json: an in-toto Statement (subjects: the archive and artifacts by
+// SHA-256; predicate: the manifest and the custody log) in a DSSE envelope.
 func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (string, error) {
 	it, err := s.Get(id)
 	if err != nil {
@@ -54,21 +83,70 @@ func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (
 	if _, err := s.Verify(ctx, it.ID); err != nil {
 		return "", fmt.Errorf("export %s: %w", it.ID, err)
 	}
+	signer, err := s.Signer()
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", it.ID, err)
+	}
+	logBytes, headBytes, err := custodySnapshot(it.Dir)
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", it.ID, err)
+	}
 	h := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(w, h))
-	sums := &strings.Builder{}
+	sums := map[string]string{}
+	addBytes := func(name string, b []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: it.ID + "/" + name, Mode: 0o400, Size: int64(len(b)), ModTime: s.now(), Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		sums[name] = hex.EncodeToString(sum[:])
+		return nil
+	}
+	if err := addBytes(custodyName, logBytes); err != nil {
+		return "", fmt.Errorf("export %s: %w", it.ID, err)
+	}
+	if headBytes != nil {
+		if err := addBytes(headName, headBytes); err != nil {
+			return "", fmt.Errorf("export %s: %w", it.ID, err)
+		}
+	}
 	for _, name := range bundleFiles(it) {
 		sum, err := addFile(ctx, tw, it.ID, filepath.Join(it.Dir, filepath.FromSlash(name)), name)
 		if err != nil {
 			return "", fmt.Errorf("export %s: %w", it.ID, err)
 		}
-		fmt.Fprintf(sums, "%s  %s\n", sum, name)
+		sums[name] = sum
 	}
-	hdr := &tar.Header{Name: it.ID + "/" + sumsName, Mode: 0o400, Size: int64(sums.Len()), ModTime: s.now(), Format: tar.FormatPAX}
+	if signer != nil {
+		env, err := attest(it, sums, logBytes, signer)
+		if err != nil {
+			return "", fmt.Errorf("export %s: %w", it.ID, err)
+		}
+		b, err := json.MarshalIndent(env, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		if err := addBytes(attestationName, append(b, '\n')); err != nil {
+			return "", fmt.Errorf("export %s: %w", it.ID, err)
+		}
+	}
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var list strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&list, "%s  %s\n", sums[n], n)
+	}
+	hdr := &tar.Header{Name: it.ID + "/" + sumsName, Mode: 0o400, Size: int64(list.Len()), ModTime: s.now(), Format: tar.FormatPAX}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return "", fmt.Errorf("export %s: %w", it.ID, err)
 	}
-	if _, err := io.WriteString(tw, sums.String()); err != nil {
+	if _, err := io.WriteString(tw, list.String()); err != nil {
 		return "", fmt.Errorf("export %s: %w", it.ID, err)
 	}
 	if err := tw.Close(); err != nil {
@@ -81,20 +159,13 @@ func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (
 	return bundle, nil
 }
 
-// addFile adds one file of the item; the custody log is copied under its shared lock (an
-// append by another process waits), and every file exactly as large as when its header was
-// written.
+// addFile adds one file of the item, exactly as large as when its header was written.
 func addFile(ctx context.Context, tw *tar.Writer, id, p, name string) (string, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", symlinkErr(p, err)
 	}
 	defer f.Close()
-	if name == custodyName {
-		if err := lockFile(f, syscall.LOCK_SH); err != nil {
-			return "", fmt.Errorf("custody log: %w", err)
-		}
-	}
 	st, err := f.Stat()
 	if err != nil {
 		return "", err
@@ -166,7 +237,7 @@ func (s *Store) ImportBundle(ctx context.Context, bundlePath string, lim archive
 		}
 		mode := os.FileMode(archiveMode)
 		switch {
-		case rel == custodyName:
+		case rel == custodyName || rel == headName:
 			mode = 0o600 // append-only, by podsleuth
 		case strings.HasPrefix(rel, artifactsDir+"/"):
 			if err := os.MkdirAll(filepath.Join(dir, artifactsDir), dirMode); err != nil {
@@ -202,6 +273,29 @@ func (s *Store) ImportBundle(ctx context.Context, bundlePath string, lim archive
 	if len(evs) == 0 || (evs[0].Action != ActionAcquired && evs[0].Action != ActionImported) || evs[0].Details["sha256"] != m.LocalSHA256 {
 		return nil, fail("the custody log does not start with the acquisition of sha256 %s", m.LocalSHA256)
 	}
+	trust, err := s.Trust()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadBundle, bundlePath, err)
+	}
+	sc := CheckSignatures(dir, trust)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w: %s", ErrBadBundle, bundlePath, err, strings.Join(sc.Problems, "; "))
+	}
+	attestedBy := sc.Status
+	if _, ok := sums[attestationName]; ok {
+		k, err := checkAttestation(dir, m, sums, trust)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadBundle, bundlePath, err)
+		}
+		attestedBy = "attested by " + k.Label()
+		// the attestation describes the handover, not the item: it is named in the
+		// "imported" event and not kept among the item's files
+		if err := os.Remove(filepath.Join(dir, attestationName)); err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+	} else if sc.Status != "unsigned (legacy)" {
+		return nil, fmt.Errorf("%w: %s: %w: its custody is signed but it has no %s (stripped?)", ErrBadBundle, bundlePath, ErrUnsigned, attestationName)
+	}
 	if err := os.Rename(dir, filepath.Join(s.dir, "evidence", id)); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
@@ -210,7 +304,8 @@ func (s *Store) ImportBundle(ctx context.Context, bundlePath string, lim archive
 		return nil, err
 	}
 	bsum, _ := a.SHA256(ctx)
-	if err := s.Log(id, Event{Action: ActionImported, Details: map[string]string{"from": bundlePath, "bundle_sha256": bsum, "sha256": m.LocalSHA256}}); err != nil {
+	if err := s.Log(id, Event{Action: ActionImported, Details: map[string]string{"from": bundlePath, "bundle_sha256": bsum, "sha256": m.LocalSHA256,
+		"signatures": attestedBy, "signers": signersText(sc.Signers)}}); err != nil {
 		return it, fmt.Errorf("import %s: custody log: %w", id, err)
 	}
 	return it, nil

@@ -38,6 +38,9 @@ type Event struct {
 	Actor   string            `json:"actor"`
 	Details map[string]string `json:"details,omitempty"`
 	Prev    string            `json:"prev,omitempty"`
+	// Sig is the analyst's signature of the line (see signing.go); nil on unsigned (legacy)
+	// lines. It must stay the last field.
+	Sig *EventSig `json:"sig,omitempty"`
 }
 
 // custodyLockWait bounds how long an append waits for another process holding the log's lock.
@@ -54,7 +57,9 @@ var ErrCustodyBusy = errors.New("custody log is locked by another process")
 // podsleuth processes that open, verify or export the same item at once each chain to the line
 // before theirs: without it two of them could chain to the same line and the log would look
 // tampered for good.
-func appendEvent(dir string, e Event) error {
+//
+// With a signer the line is signed and the log's signed head rewritten, under the same lock.
+func appendEvent(dir string, e Event, signer *Signer) error {
 	p := filepath.Join(dir, custodyName)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -74,7 +79,7 @@ func appendEvent(dir string, e Event) error {
 		e.Prev = hex.EncodeToString(sum[:])
 	}
 	e.Time = e.Time.UTC()
-	b, err := json.Marshal(e)
+	b, err := signedLine(e, signer)
 	if err != nil {
 		return err
 	}
@@ -83,6 +88,11 @@ func appendEvent(dir string, e Event) error {
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("custody log: %w", err)
+	}
+	if signer != nil {
+		if err := writeHead(dir, f, signer, e.Time); err != nil {
+			return fmt.Errorf("custody head: %w", err)
+		}
 	}
 	return nil
 }
@@ -213,6 +223,12 @@ type VerifyResult struct {
 	Actual   string   `json:"actual_sha256"`
 	Size     int64    `json:"size"`
 	Problems []string `json:"problems,omitempty"`
+	// Signature is the state of the item's signatures ("signed", "unsigned (legacy)",
+	// "INVALID", ...) and Signers who signed, as the trusted keys name them.
+	Signature string   `json:"signature"`
+	Signers   []string `json:"signers,omitempty"`
+	// Warnings are flagged, not failures (e.g. a clock that went backwards between events).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Verify re-hashes an item's archive and checks it against the manifest, checks the archive's
@@ -257,6 +273,15 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 		res.Problems = append(res.Problems, err.Error())
 	}
 	res.Problems = append(res.Problems, chain...)
+	var sigErr error
+	if trust, err := s.Trust(); err != nil {
+		res.Signature, sigErr = "INVALID", err
+		res.Problems = append(res.Problems, err.Error())
+	} else {
+		sc := CheckSignatures(it.Dir, trust)
+		res.Signature, res.Signers, res.Warnings, sigErr = sc.Status, sc.Signers, sc.Warnings, sc.Err()
+		res.Problems = append(res.Problems, sc.Problems...)
+	}
 	res.OK = len(res.Problems) == 0
 	action, details := ActionVerified, map[string]string{"sha256": res.Actual}
 	if !res.OK {
@@ -267,6 +292,9 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 		res.Problems = append(res.Problems, "could not record the verification: "+err.Error())
 	}
 	if !res.OK {
+		if sigErr != nil {
+			return res, fmt.Errorf("verify %s: %w: %w: %s", it.ID, ErrTampered, sigErr, strings.Join(res.Problems, "; "))
+		}
 		return res, fmt.Errorf("verify %s: %w: %s", it.ID, ErrTampered, strings.Join(res.Problems, "; "))
 	}
 	return res, nil

@@ -68,6 +68,60 @@ type Store struct {
 	// now and actor are replaceable in tests.
 	now   func() time.Time
 	actor func() string
+	opts  Options
+
+	signerOnce sync.Once
+	signer     *Signer
+	signerErr  error
+}
+
+// Options configure signing (see signing.go).
+type Options struct {
+	// KeyFile is the analyst's ed25519 private key, created on first use (0600); "" or
+	// "none" signs nothing (new events are unsigned, as before signing existed).
+	KeyFile string
+	// TrustFile is the trusted public keys file (see Trust).
+	TrustFile string
+	// Signer names the analyst in the trust listing of their own key.
+	Signer string
+}
+
+// OpenWith opens the store with signing options.
+func OpenWith(dir string, o Options) (*Store, error) {
+	s, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.opts = o
+	return s, nil
+}
+
+// Signer returns the analyst's signer, loading (or creating) the key on first use; nil without
+// a key configured. A refused key (ErrKeyPermissions, ErrBadKey) fails every write of custody.
+func (s *Store) Signer() (*Signer, error) {
+	if s.opts.KeyFile == "" || s.opts.KeyFile == "none" {
+		return nil, nil
+	}
+	s.signerOnce.Do(func() {
+		name := s.opts.Signer
+		if name == "" {
+			name = s.actor()
+		}
+		s.signer, s.signerErr = LoadOrCreateSigner(s.opts.KeyFile, name)
+	})
+	return s.signer, s.signerErr
+}
+
+// Trust reads the trusted keys (the analyst's own key is trusted too).
+func (s *Store) Trust() (*Trust, error) {
+	t, err := LoadTrust(s.opts.TrustFile)
+	if err != nil {
+		return nil, err
+	}
+	if sg, err := s.Signer(); err == nil {
+		t.self = sg
+	}
+	return t, nil
 }
 
 // Open opens (creating when needed) the store under dir with 0700 directories.
@@ -184,6 +238,10 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 	if err := validCaseID(m.CaseID); err != nil {
 		return nil, fmt.Errorf("acquire %s: %w", name, err)
 	}
+	signer, err := s.Signer()
+	if err != nil {
+		return nil, fmt.Errorf("acquire %s: %w", name, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "incoming"), "acquire-*")
 	if err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
@@ -269,6 +327,11 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 	if err := writeManifest(dir, m); err != nil {
 		return nil, fmt.Errorf("acquire %s: %w", name, err)
 	}
+	if signer != nil {
+		if err := writeManifestSig(dir, signer); err != nil {
+			return nil, fmt.Errorf("acquire %s: %w", name, err)
+		}
+	}
 	it := &Item{ID: id, Dir: dir, Archive: archivePath, Manifest: m}
 	details := map[string]string{
 		"archive": name, "size": fmt.Sprint(n), "sha256": m.LocalSHA256, "source": m.SourceDescription(),
@@ -281,7 +344,7 @@ func (s *Store) AcquireWith(ctx context.Context, r io.Reader, m Manifest, o Acqu
 		action = ActionRejected
 		details["reason"] = "sha256 computed on the source differs from the local sha256"
 	}
-	if err := appendEvent(dir, Event{Time: m.AcquiredAt, Action: action, Actor: s.actor(), Details: details}); err != nil {
+	if err := appendEvent(dir, Event{Time: m.AcquiredAt, Action: action, Actor: s.actor(), Details: details}, signer); err != nil {
 		return it, fmt.Errorf("acquire %s: custody log: %w", name, err)
 	}
 	if mismatch {
@@ -509,7 +572,11 @@ func (s *Store) Log(id string, e Event) error {
 	if e.Action == "" {
 		return fmt.Errorf("custody log %s: event without an action", it.ID)
 	}
-	return appendEvent(it.Dir, e)
+	signer, err := s.Signer()
+	if err != nil {
+		return fmt.Errorf("custody log %s: %w", it.ID, err)
+	}
+	return appendEvent(it.Dir, e, signer)
 }
 
 // Custody returns an item's custody log, oldest first.
