@@ -25,6 +25,8 @@ type AcquireConfig struct {
 	// stay on their nodes.
 	Pull    bool
 	DataDir string
+	// Signing signs the manifests and custody events of the acquisitions (the analyst's key).
+	Signing evidence.Options
 	// Timeout is the checkpoint timeout passed to the kubelet (cluster.checkpoint_timeout).
 	Timeout time.Duration
 	// Concurrency bounds the checkpoints and, separately, the pulls in flight (cluster.concurrency).
@@ -60,6 +62,7 @@ func NewAcquireConfig(cfg *config.Config, version string) AcquireConfig {
 		},
 		DeleteFromNode: cfg.Cluster.DeleteFromNode, PodContext: cfg.Cluster.PodContext, LogLimitBytes: cfg.Cluster.LogLimitBytes,
 		CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: cfg.Case.Notes, Version: version,
+		Signing: evidence.OptionsFrom(cfg),
 	}
 }
 
@@ -109,7 +112,7 @@ func Acquire(ctx context.Context, c *Conn, cfg AcquireConfig) (out []Acquired, e
 	}
 	var store *evidence.Store
 	if cfg.Pull {
-		if store, err = evidence.Open(cfg.DataDir); err != nil {
+		if store, err = evidence.OpenWith(cfg.DataDir, cfg.Signing); err != nil {
 			return nil, err
 		}
 	}

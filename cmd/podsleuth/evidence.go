@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -118,11 +119,19 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 				for _, r := range results {
 					if r.OK {
 						fmt.Fprintf(a.Out, "OK        %s  sha256 %s  %d bytes\n", r.ID, r.Actual, r.Size)
-						continue
+					} else {
+						fmt.Fprintf(a.Out, "MISMATCH  %s\n", r.ID)
+						for _, p := range r.Problems {
+							fmt.Fprintf(a.Out, "          !! %s\n", quote(p))
+						}
 					}
-					fmt.Fprintf(a.Out, "MISMATCH  %s\n", r.ID)
-					for _, p := range r.Problems {
-						fmt.Fprintf(a.Out, "          !! %s\n", p)
+					sig := r.Signature
+					if len(r.Signers) > 0 {
+						sig += " by " + strings.Join(r.Signers, ", ")
+					}
+					fmt.Fprintf(a.Out, "          signatures: %s\n", quote(sig))
+					for _, w := range r.Warnings {
+						fmt.Fprintf(a.Out, "          warning: %s\n", quote(w))
 					}
 				}
 			}
@@ -243,10 +252,15 @@ an "imported" event naming the bundle and its SHA-256.`,
 				return writeJSON(a.Out, it)
 			}
 			fmt.Fprintf(a.Out, "imported %s  sha256 %s  %d bytes, %d artifact(s), custody log intact\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size, len(it.Manifest.Artifacts))
+			if evs, err := st.Custody(it.ID); err == nil && len(evs) > 0 {
+				d := evs[len(evs)-1].Details
+				fmt.Fprintf(a.Out, "signatures: %s; signed by %s\n", quote(d["signatures"]), quote(d["signers"]))
+			}
 			return nil
 		},
 	}
 	cmd.AddCommand(list, show, verify, add, export, imp)
+	cmd.AddCommand(newKeyCmds(a, o)...)
 	return cmd
 }
 
@@ -256,7 +270,7 @@ func (a *app) evidenceStore(cmd *cobra.Command) (*evidence.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return evidence.Open(c.DataDir)
+	return evidence.OpenConfig(c)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -348,4 +362,121 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// newKeyCmds are the signing commands: key (the analyst's public key), trust, revoke, keys.
+func newKeyCmds(a *app, o *evidenceOptions) []*cobra.Command {
+	key := &cobra.Command{
+		Use:   "key",
+		Short: "Print the analyst's public signing key (created on first use) for others to trust",
+		Long: `key prints the analyst's ed25519 public key (PEM) and its key id. The private key stays in
+its file (signing.key, default CONFIG_DIR/analyst-ed25519.pem, mode 0600); give the public key to
+whoever receives your evidence bundles: they run "podsleuth evidence trust FILE".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.evidenceStore(cmd)
+			if err != nil {
+				return err
+			}
+			sg, err := st.Signer()
+			if err != nil {
+				return err
+			}
+			if sg == nil {
+				return fmt.Errorf("signing is off (signing.key is \"none\")")
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, map[string]string{"keyid": sg.KeyID(), "public_pem": sg.PublicPEM(), "public": hex.EncodeToString(sg.Public()), "name": sg.Name, "file": sg.Path})
+			}
+			fmt.Fprintf(a.Out, "# %s, key id %s (private key: %s)\n%s", quote(sg.Name), sg.KeyID(), sg.Path, sg.PublicPEM())
+			return nil
+		},
+	}
+	var name string
+	trust := &cobra.Command{
+		Use:   "trust PUBKEY",
+		Short: "Trust a public key (a PEM file, '-' for stdin, or 64 hex digits) for verify and import",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
+			text := args[0]
+			if text == "-" {
+				b, err := io.ReadAll(io.LimitReader(a.In, 1<<16))
+				if err != nil {
+					return err
+				}
+				text = string(b)
+			} else if b, err := os.ReadFile(text); err == nil {
+				text = string(b)
+			}
+			pub, _, err := evidence.ParsePublicKey(text)
+			if err != nil {
+				return err
+			}
+			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
+			if err != nil {
+				return err
+			}
+			k, err := t.Add(pub, name, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "trusted %s since %s\n", quote(k.Label()), k.Added.Format(time.RFC3339))
+			return nil
+		},
+	}
+	trust.Flags().StringVar(&name, "name", "", "who the key belongs to (e.g. alice@ir-team)")
+	revoke := &cobra.Command{
+		Use:   "revoke KEYID",
+		Short: "Revoke a trusted key (by key id or a unique prefix): what it signs from now on is refused",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
+			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
+			if err != nil {
+				return err
+			}
+			k, err := t.Revoke(args[0], time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "revoked %s at %s\n", quote(k.Label()), k.Revoked.Format(time.RFC3339))
+			return nil
+		},
+	}
+	keys := &cobra.Command{
+		Use:   "keys",
+		Short: "List the trusted keys with the time each was added and revoked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
+			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(a.Out, t.Keys)
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY ID\tNAME\tADDED (UTC)\tREVOKED (UTC)")
+			for _, k := range t.Keys {
+				rev := "-"
+				if !k.Revoked.IsZero() {
+					rev = k.Revoked.UTC().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyID, quote(dash(k.Name)), k.Added.UTC().Format(time.DateTime), rev)
+			}
+			return tw.Flush()
+		},
+	}
+	return []*cobra.Command{key, trust, revoke, keys}
 }

@@ -87,7 +87,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 			return tui.ExtractSample(ctx, fixtures.FS, name, cfg.CacheDir)
 		},
 	}
-	st, serr := evidence.Open(cfg.DataDir)
+	st, serr := evidence.OpenConfig(cfg)
 	src := evscreen.Source{StoreErr: serr, Samples: func() ([]evscreen.Sample, error) { return tui.Samples(fixtures.FS) }}
 	if serr == nil {
 		src.Store = st

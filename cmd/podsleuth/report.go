@@ -184,5 +184,5 @@ func openStoreIfExists(cfg *config.Config) (*evidence.Store, error) {
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		return nil, nil
 	}
-	return evidence.Open(cfg.DataDir)
+	return evidence.OpenConfig(cfg)
 }

@@ -69,7 +69,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		st, err := evidence.Open(c.DataDir)
+		st, err := evidence.OpenConfig(c)
 		if err != nil {
 			return err
 		}
@@ -326,7 +326,7 @@ func newSandboxCmd(a *app) *cobra.Command {
 			s := &local.SinkholeServer{Dir: dir}
 			if err == nil && info.EvidenceID != "" {
 				if c, cerr := a.config(cmd); cerr == nil {
-					if st, serr := evidence.Open(c.DataDir); serr == nil {
+					if st, serr := evidence.OpenConfig(c); serr == nil {
 						s.OnEvent = func(e sandbox.SinkholeEvent) {
 							_ = sandbox.LogCustody(st, info.EvidenceID, "sinkhole-"+e.Proto, map[string]string{
 								"sandbox": info.ID, "dst": e.Dst, "src": e.Src, "query": e.Query,

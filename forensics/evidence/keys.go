@@ -20,6 +20,8 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
+
+	"github.com/podsleuth/podsleuth/config"
 )
 
 // Signing errors callers (and tests) can test with errors.Is. Each names a reason custody is
@@ -226,11 +228,12 @@ func parsePublicHex(h string) (ed25519.PublicKey, string, error) {
 	return pub, k.KeyID, nil
 }
 
-// ParsePublicKey reads a public key as `evidence trust` takes it: PEM ("PUBLIC KEY"), or 64 hex
-// digits, optionally prefixed "ed25519:".
+// ParsePublicKey reads a public key as `evidence trust` takes it: PEM ("PUBLIC KEY", comment
+// lines before it allowed), or 64 hex digits, optionally prefixed "ed25519:".
 func ParsePublicKey(s string) (ed25519.PublicKey, string, error) {
 	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "-----BEGIN") {
+	if i := strings.Index(s, "-----BEGIN"); i >= 0 {
+		s = s[i:] // after comment lines such as `evidence key` prints
 		k, err := signerverifier.LoadKey([]byte(s))
 		if err != nil || k.KeyType != signerverifier.ED25519KeyType || k.KeyVal.Private != "" {
 			return nil, "", fmt.Errorf("%w: not an ed25519 public key (PEM)", ErrBadKey)
@@ -382,3 +385,16 @@ func (t *Trust) verifyEnvelope(env *dsse.Envelope, payloadType string, signedAt 
 	}
 	return body, signer, nil
 }
+
+// OptionsFrom returns the signing options of a configuration (signing.*), the case's analyst
+// naming the signer.
+func OptionsFrom(c *config.Config) Options {
+	name := c.Case.Analyst
+	if name == "" {
+		name = CurrentActor()
+	}
+	return Options{KeyFile: c.Signing.Key, TrustFile: c.Signing.TrustedKeys, Signer: name}
+}
+
+// OpenConfig opens the store of a configuration: its data directory with OptionsFrom(c).
+func OpenConfig(c *config.Config) (*Store, error) { return OpenWith(c.DataDir, OptionsFrom(c)) }

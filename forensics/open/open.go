@@ -39,11 +39,14 @@ type Config struct {
 	NoHash bool
 	// Memory indexes the memory of the checkpoint (Case.Memory).
 	Memory bool
+	// Signing signs the custody events the opening records (the analyst's key, trusted keys).
+	Signing evidence.Options
 }
 
 // FromConfig fills the store, cache and limits of a Config from the settings.
 func FromConfig(c *config.Config, arg, by string) Config {
-	return Config{Arg: arg, DataDir: c.DataDir, CacheDir: c.CacheDir, Limits: archive.LimitsFrom(c.Limits), By: by}
+	return Config{Arg: arg, DataDir: c.DataDir, CacheDir: c.CacheDir, Limits: archive.LimitsFrom(c.Limits), By: by,
+		Signing: evidence.OptionsFrom(c)}
 }
 
 // CacheDir is the one rule for where opened archives are decompressed: the configured cache
@@ -109,7 +112,7 @@ func store(cfg Config) (*evidence.Store, error) {
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		return nil, nil
 	}
-	return evidence.Open(cfg.DataDir)
+	return evidence.OpenWith(cfg.DataDir, cfg.Signing)
 }
 
 // Case is an opened checkpoint. Close releases it.
