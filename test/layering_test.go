@@ -89,6 +89,14 @@ var forbiddenImports = map[string][]string{
 	},
 }
 
+// jobImports lists, for cmd and tui, the forensics packages they must not import: decoding and
+// analysing are jobs (forensics/open, forensics/analysis), called the same way by both, never
+// assembled again from the decoder and the rules.
+var jobImports = map[string][]string{
+	"cmd": {module + "/forensics/criu", module + "/forensics/findings"},
+	"tui": {module + "/forensics/criu", module + "/forensics/findings"},
+}
+
 func TestLayering(t *testing.T) {
 	pkgs := listPackages(t)
 	if len(pkgs) == 0 {
@@ -105,6 +113,9 @@ func TestLayering(t *testing.T) {
 				if imp == bad || strings.HasPrefix(imp, bad+"/") {
 					t.Errorf("%s imports %s: %s must use cluster's client layer (cluster.Exec) instead", p.ImportPath, imp, from)
 				}
+			}
+			if contains(jobImports[from], imp) {
+				t.Errorf("%s imports %s: %s opens and analyses checkpoints with forensics/open and forensics/analysis", p.ImportPath, imp, from)
 			}
 			to := layer(imp)
 			if to == "" || to == from {
@@ -131,6 +142,9 @@ func TestLayeringCatchesViolations(t *testing.T) {
 	}
 	if !contains(forbiddenImports["sandbox"], "k8s.io/client-go/tools/remotecommand") {
 		t.Fatal("sandbox may import client-go's exec directly")
+	}
+	if !contains(jobImports["tui"], module+"/forensics/criu") || !contains(jobImports["cmd"], module+"/forensics/findings") {
+		t.Fatal("cmd or tui may assemble the open or analyse job themselves")
 	}
 	if layer(module+"/forensics/archive") != "forensics" || layer("k8s.io/client-go") != "" {
 		t.Fatal("layer() misclassifies packages")
