@@ -42,6 +42,38 @@ type Reader struct {
 	n     int // entries read
 	Magic string
 	buf   []byte
+	// win caches the bytes at winOff: images are read front to back in small pieces, and one
+	// read of the archive per length prefix would cost a system call each.
+	win    []byte
+	winOff int64
+}
+
+// readAt reads len(p) bytes at off through the read-ahead window.
+func (ir *Reader) readAt(p []byte, off int64) error {
+	const window = 64 << 10
+	if off >= ir.winOff && off+int64(len(p)) <= ir.winOff+int64(len(ir.win)) {
+		copy(p, ir.win[off-ir.winOff:])
+		return nil
+	}
+	if len(p) > window/2 {
+		_, err := ir.r.ReadAt(p, off)
+		return err
+	}
+	n := min(window, ir.size-off)
+	if cap(ir.win) < window {
+		ir.win = make([]byte, window)
+	}
+	ir.win = ir.win[:n]
+	k, err := ir.r.ReadAt(ir.win, off)
+	ir.win, ir.winOff = ir.win[:k], off
+	if k < len(p) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	copy(p, ir.win)
+	return nil
 }
 
 // NewReader reads the image's magic (one or two 32-bit words: IMG_COMMON/IMG_SERVICE then
@@ -90,7 +122,7 @@ func (ir *Reader) u32() (uint32, error) {
 	if ir.size-ir.off < 4 {
 		return 0, io.ErrUnexpectedEOF
 	}
-	if _, err := ir.r.ReadAt(b[:], ir.off); err != nil {
+	if err := ir.readAt(b[:], ir.off); err != nil {
 		return 0, err
 	}
 	ir.off += 4
@@ -118,7 +150,7 @@ func (ir *Reader) Next(m proto.Message) error {
 		ir.buf = make([]byte, n)
 	}
 	b := ir.buf[:n]
-	if _, err := ir.r.ReadAt(b, ir.off); err != nil {
+	if err := ir.readAt(b, ir.off); err != nil {
 		return fmt.Errorf("%s: %w: entry %d at offset %d: %v", ir.name, ErrBadImage, ir.n, at, err)
 	}
 	ir.off += int64(n)
