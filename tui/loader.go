@@ -29,8 +29,12 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 	ld := &checkpoint.Loaded{Path: path, Close: cs.Close, Custody: custodyNote(cs)}
 	var mem analysis.Memory
 	if cs.MemoryErr != nil {
-		ld.MemoryNote = "memory could not be indexed: " + errors.Unwrap(cs.MemoryErr).Error()
-		ld.IOCNote = "indicators need the memory index: " + errors.Unwrap(cs.MemoryErr).Error()
+		why := cs.MemoryErr // "index memory of PATH: why": the screen names the checkpoint already
+		if u := errors.Unwrap(why); u != nil {
+			why = u
+		}
+		ld.MemoryNote = "memory could not be indexed: " + why.Error()
+		ld.IOCNote = "indicators need the memory index: " + why.Error()
 	} else {
 		ld.Memory = memSearcher{cs.Memory}
 		mem = cs.Memory
