@@ -87,8 +87,11 @@ type tree struct {
 	children []*tree
 }
 
+// add appends a child line. The whole line goes through forensics.Printable, so no string of the
+// workload's (container, image, pod, host, process, file or mount name, warning) can start a
+// line of its own or send an escape sequence; text already quoted stays as it is.
 func (t *tree) add(format string, args ...any) *tree {
-	c := &tree{text: fmt.Sprintf(format, args...)}
+	c := &tree{text: forensics.Printable(fmt.Sprintf(format, args...))}
 	t.children = append(t.children, c)
 	return c
 }
@@ -127,7 +130,7 @@ func (o Sections) text(w io.Writer, cp *forensics.Checkpoint) error {
 	if c := cp.Container; c != nil && c.Name != "" {
 		title = c.Name
 	}
-	root := &tree{text: fmt.Sprintf("Displaying checkpoint tree view from %s\n\n%s", cp.Source.Path, title)}
+	root := &tree{text: fmt.Sprintf("Displaying checkpoint tree view from %s\n\n%s", quote(cp.Source.Path), quote(title))}
 	o.summary(root, cp)
 	if o.PSTree {
 		o.processTree(root, cp)
