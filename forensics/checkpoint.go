@@ -144,6 +144,9 @@ type Process struct {
 	State string `json:"state"`
 	// Threads lists the thread IDs, the main thread first.
 	Threads []int `json:"threads"`
+	// ThreadNames are the threads' names (comm), in the order of Threads; nil for a process
+	// with one thread or when CRIU recorded none.
+	ThreadNames []string `json:"thread_names,omitempty"`
 	// Exe is the path of the executable (mm exe_file_id); ExeDeleted when it was unlinked.
 	Exe        string `json:"exe,omitempty"`
 	ExeDeleted bool   `json:"exe_deleted,omitempty"`
@@ -488,16 +491,21 @@ type Finding struct {
 	// Rule is a stable identifier such as "anon-exec-mapping" or "deleted-exe".
 	Rule     string   `json:"rule"`
 	Severity Severity `json:"severity"`
-	Title    string   `json:"title"`
-	Reason   string   `json:"reason"`
-	Location Location `json:"location"`
+	// Technique is the MITRE ATT&CK technique the rule points to ("T1620", "T1059.004"); empty
+	// for context rules.
+	Technique string   `json:"technique,omitempty"`
+	Title     string   `json:"title"`
+	Reason    string   `json:"reason"`
+	Location  Location `json:"location"`
 }
 
 // Location says where a finding or an indicator was seen. Only the fields that apply are set.
 type Location struct {
 	// Kind is "memory", "env", "cmdline", "socket", "file", "rootfs", "pipe", "shmem", "process".
-	Kind  string `json:"kind"`
-	PID   int    `json:"pid,omitempty"`
+	Kind string `json:"kind"`
+	PID  int    `json:"pid,omitempty"`
+	// TID is the thread, for findings about one thread of a process.
+	TID   int    `json:"tid,omitempty"`
 	Comm  string `json:"comm,omitempty"`
 	Start uint64 `json:"start,omitempty"`
 	End   uint64 `json:"end,omitempty"`

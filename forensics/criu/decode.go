@@ -247,6 +247,7 @@ func (d *decoder) processes(tree []*pstree.PstreeEntry) {
 			}
 		}
 		d.core(&p)
+		d.threadNames(&p)
 		d.taskIDs(&p)
 		if p.State == "alive" || p.State == "stopped" || p.State == "" {
 			d.memory(&p)
@@ -302,6 +303,33 @@ func (d *decoder) core(p *forensics.Process) {
 		p.Creds.Seccomp = seccompMode(int32(tc.GetOldSeccompMode()))
 	default:
 		p.Creds.Seccomp = "disabled"
+	}
+}
+
+// threadNames reads each thread's name from its core-<tid>.img (thread_core comm, CRIU >= 3.x;
+// the main thread's is the task's comm). A thread whose name is not recorded gets "".
+func (d *decoder) threadNames(p *forensics.Process) {
+	if len(p.Threads) < 2 {
+		return
+	}
+	names := make([]string, len(p.Threads))
+	any := false
+	for i, tid := range p.Threads {
+		if i == 0 {
+			names[0] = p.Comm
+			continue
+		}
+		c, err := readOne(d.a, fmt.Sprintf("core-%d.img", tid), "CORE", func() *criu_core.CoreEntry { return &criu_core.CoreEntry{} })
+		if err != nil {
+			d.warnf("%v", err)
+			continue
+		}
+		if n := c.GetThreadCore().GetComm(); n != "" {
+			names[i], any = n, true
+		}
+	}
+	if any {
+		p.ThreadNames = names
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/content"
 )
 
 // Rule identifiers (stable: reports and tests refer to them).
@@ -57,11 +58,14 @@ func WithIndexWarnings(ws []string) Option { return func(a *analyzer) { a.warnin
 type analyzer struct {
 	mem      MemoryReader
 	warnings []string
+	content  *content.Set
+	iocs     []forensics.IOC
+	base     BaseFile
 	out      []forensics.Finding
 }
 
 func (a *analyzer) add(rule string, sev forensics.Severity, title, reason string, loc forensics.Location) {
-	a.out = append(a.out, forensics.Finding{Rule: rule, Severity: sev, Title: title, Reason: reason, Location: loc})
+	a.out = append(a.out, forensics.Finding{Rule: rule, Severity: sev, Technique: techniques[rule], Title: title, Reason: reason, Location: loc})
 }
 
 // Analyze returns the findings of a checkpoint, most severe first (then by rule, PID, address).
@@ -73,11 +77,15 @@ func Analyze(cp *forensics.Checkpoint, opts ...Option) []forensics.Finding {
 	for i := range cp.Processes {
 		p := &cp.Processes[i]
 		a.mappings(p)
-		a.process(p)
+		a.masquerade(p, a.process(p))
+		a.execLocation(p)
 		a.files(p)
 	}
 	a.rootfs(cp.Rootfs)
 	a.sockets(cp)
+	a.shells(cp)
+	a.contentRules(cp)
+	a.mining(cp)
 	for _, w := range a.warnings {
 		a.add(RuleMemoryIndex, forensics.SeverityLow, "Memory images are inconsistent",
 			w+": those pages cannot be read or attributed; the checkpoint may be damaged or tampered with.",
@@ -139,10 +147,45 @@ func (a *analyzer) peek(pid int, v *forensics.VMA) string {
 	return fmt.Sprintf(" First bytes: % x.", b[:min(n, 16)])
 }
 
+// head reads the first bytes of a mapping (nil without memory or contents).
+func (a *analyzer) head(pid int, v *forensics.VMA) []byte {
+	if a.mem == nil {
+		return nil
+	}
+	b := make([]byte, 64)
+	n, _ := a.mem.ReadAt(pid, v.Start, b)
+	return b[:n]
+}
+
+// loaded reports whether b looks like a loaded binary or shellcode rather than JIT output.
+func loaded(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("\x7fELF")) || bytes.HasPrefix(b, []byte("MZ")) || len(b) >= 16 && bytes.Count(b[:16], []byte{0x90}) >= 8
+}
+
 func (a *analyzer) mappings(p *forensics.Process) {
+	jit := isJIT(p)
 	for i := range p.Maps {
 		v := &p.Maps[i]
+		if !v.Executable() && isAnon(v) && v.Kind != "shmem" && a.mem != nil {
+			if h := a.head(p.PID, v); bytes.HasPrefix(h, []byte("\x7fELF")) {
+				a.add(RuleAnonELF, forensics.SeverityCritical, "ELF image in anonymous memory",
+					fmt.Sprintf("%s (%d bytes, %s) of pid %d (%s) starts with an ELF header: a binary copied into memory by hand (reflective loading), not mapped from a file.",
+						hexRange(v), v.Size(), v.Kind, p.PID, p.Comm),
+					forensics.Location{Kind: "memory", PID: p.PID, Comm: p.Comm, Start: v.Start, End: v.End, Region: region(v)})
+			}
+		}
 		if !v.Executable() || v.Kind == "vdso" || v.Kind == "vsyscall" || v.Kind == "vvar" {
+			continue
+		}
+		if jit && isAnon(v) && !loaded(a.head(p.PID, v)) {
+			rule := RuleAnonExec
+			if v.Writable() {
+				rule = RuleAnonRWX
+			}
+			a.add(rule, forensics.SeverityLow, "Executable anonymous memory in a JIT runtime",
+				fmt.Sprintf("%s (%d bytes, %s %s) of pid %d (%s): %s compiles code into memory like this; podsleuth cannot tell JIT output from injected code without disassembling it, and its first bytes are neither an ELF/PE header nor a NOP sled.%s",
+					hexRange(v), v.Size(), v.Kind, v.Prot, p.PID, p.Comm, path.Base(p.Exe), a.peek(p.PID, v)),
+				forensics.Location{Kind: "memory", PID: p.PID, Comm: p.Comm, Start: v.Start, End: v.End, Region: region(v), Path: v.Path})
 			continue
 		}
 		loc := forensics.Location{Kind: "memory", PID: p.PID, Comm: p.Comm, Start: v.Start, End: v.End, Region: region(v), Path: v.Path}
@@ -187,7 +230,8 @@ func kernelName(s string) bool {
 // multicall binaries run under many names: argv[0] differs from the exe by design.
 var multicall = map[string]bool{"busybox": true, "toybox": true, "coreutils": true, "bash": true, "dash": true}
 
-func (a *analyzer) process(p *forensics.Process) {
+// process runs the process rules; it reports whether the process poses as a kernel thread.
+func (a *analyzer) process(p *forensics.Process) bool {
 	loc := forensics.Location{Kind: "process", PID: p.PID, Comm: p.Comm, Path: p.Exe}
 	if p.ExeDeleted {
 		a.add(RuleDeletedExe, forensics.SeverityHigh, "Executable deleted",
@@ -198,7 +242,8 @@ func (a *analyzer) process(p *forensics.Process) {
 		argv0 = p.Cmdline[0]
 	}
 	// A user process (it has an address space and an executable) named like a kernel thread.
-	if kernelName(p.Comm) || kernelName(argv0) {
+	fake := kernelName(p.Comm) || kernelName(argv0)
+	if fake {
 		a.add(RuleFakeKernelThr, forensics.SeverityHigh, "User process disguised as a kernel thread",
 			fmt.Sprintf("pid %d is a user process (exe %s) but calls itself %q (argv[0] %q): kernel threads have no executable and are never in a container checkpoint.",
 				p.PID, orNone(p.Exe), p.Comm, argv0), loc)
@@ -211,6 +256,7 @@ func (a *analyzer) process(p *forensics.Process) {
 				fmt.Sprintf("pid %d runs %s but its argv[0] is %q: the process renamed itself or was started under a false name.", p.PID, p.Exe, argv0), loc)
 		}
 	}
+	return fake
 }
 
 func orNone(s string) string {

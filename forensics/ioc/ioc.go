@@ -133,6 +133,9 @@ func Scan(text string) []Match {
 	add := func(t, v string, secret bool, s, e int) {
 		out = append(out, Match{Type: t, Value: v, Secret: secret, Start: s, End: e})
 	}
+	if len(text) >= 26 {
+		scanWallets(text, add)
+	}
 	if strings.Contains(text, "://") {
 		for _, m := range reURL.FindAllStringIndex(text, -1) {
 			u := strings.TrimRight(text[m[0]:m[1]], ".,;:)]'\"")
