@@ -271,6 +271,27 @@ func first(s []string) string {
 	return s[0]
 }
 
+// toolDirs are hidden directories where package managers legitimately install programs.
+var toolDirs = map[string]bool{".local": true, ".cargo": true, ".rustup": true, ".nvm": true, ".pyenv": true, ".rbenv": true,
+	".npm": true, ".deno": true, ".bun": true, ".dotnet": true, ".sdkman": true, ".cache": true, ".vscode-server": true, ".krew": true}
+
+// hiddenDir reports whether an executable lies in a hidden directory other than a user's tool
+// directories (~/.local/bin, ~/.cargo/bin, ...); under /tmp and the like every hidden directory
+// counts.
+func hiddenDir(p string) bool {
+	parts := strings.Split(path.Dir(p), "/")
+	for i, c := range parts {
+		if !strings.HasPrefix(c, ".") || c == "." || c == ".." {
+			continue
+		}
+		home := i >= 1 && (parts[1] == "root" || parts[1] == "home")
+		if !home || !toolDirs[c] {
+			return true
+		}
+	}
+	return false
+}
+
 var tempDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/", "/dev/mqueue/"}
 
 func (a *analyzer) execLocation(p *forensics.Process) {
@@ -284,7 +305,7 @@ func (a *analyzer) execLocation(p *forensics.Process) {
 		return
 	}
 	for _, d := range tempDirs {
-		if strings.HasPrefix(p.Exe, d) || strings.Contains(p.Exe, "/.") {
+		if strings.HasPrefix(p.Exe, d) || hiddenDir(p.Exe) {
 			where := strings.TrimSuffix(d, "/")
 			if !strings.HasPrefix(p.Exe, d) {
 				where = "a hidden directory"
