@@ -40,11 +40,13 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		mem = cs.Memory
 	}
 	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil})
+	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive})
 	if err != nil {
 		_ = cs.Close()
 		return nil, err
 	}
+	// the saved contents stay attached to the memory index (the Memory tab searches them)
+	ld.Close = func() error { res.Close(); return cs.Close() }
 	if res.IndicatorsErr != nil {
 		ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
 	} else if mem != nil {

@@ -41,10 +41,13 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 				return err
 			}
 			defer closeCase()
-			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{NoIndicators: true, IndexWarnings: mc.mem.Warnings})
+			// the whole analysis (indicators too: the mining rules read them), so that every view
+			// shows the same findings
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc})
 			if err != nil {
 				return err
 			}
+			defer an.Close()
 			res := []forensics.Finding{}
 			for _, f := range an.Findings {
 				if f.Severity >= min {

@@ -57,10 +57,11 @@ redacted values can still be correlated); --reveal prints them.`,
 			if o.noMem {
 				src = nil
 			}
-			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Members: mc.arc})
+			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Archive: mc.arc})
 			if err != nil {
 				return err
 			}
+			defer an.Close()
 			res := an.Indicators
 			if errors.Is(an.IndicatorsErr, ioc.ErrRootfs) {
 				fmt.Fprintf(a.ErrOut, "warning: %v\n", an.IndicatorsErr) // the other indicators are still complete

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
@@ -34,8 +36,20 @@ type Options struct {
 	// container's rootfs changes are scanned too (*archive.Archive satisfies it).
 	Members ioc.Members
 	// IndexWarnings are the memory index's warnings (memory.Memory.Warnings); they become
-	// findings: memory images that contradict each other were damaged or tampered with.
+	// findings: memory images that contradict each other were damaged or tampered with. When
+	// nil and mem is a *memory.Memory, its warnings are used.
 	IndexWarnings []string
+	// Archive, when set, lets the analysis read every saved content (forensics/content: ghost
+	// files, memfds, tmpfs and /dev/shm files, pipes, sockets, rootfs changes): the rules look
+	// at them, and they are attached to mem so that indicators (and later memory searches)
+	// cover them. It replaces Members.
+	Archive *archive.Archive
+	// CacheDir receives the spool files of compressed tars in the archive (os.TempDir() when
+	// empty).
+	CacheDir string
+	// Base gives the container image's version of a file, so persistence findings show only
+	// the changed lines; nil when the base image is unknown.
+	Base findings.BaseFile
 }
 
 // Result is the analysis of one checkpoint.
@@ -49,6 +63,18 @@ type Result struct {
 	IndicatorsErr error
 	// MemoryScanned says whether process memory was read (mem was given).
 	MemoryScanned bool
+	// Content lists every saved content (nil without Options.Archive); ContentErr says why it
+	// could not be listed. Close releases it.
+	Content    *content.Set
+	ContentErr error
+}
+
+// Close releases the spool files of the content listing.
+func (r *Result) Close() error {
+	if r == nil || r.Content == nil {
+		return nil
+	}
+	return r.Content.Close()
 }
 
 // Run analyses an opened checkpoint: the findings rules (peeking into memory when mem is not
@@ -64,6 +90,47 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		mem = nil // a typed nil would pass as memory
 	}
 	res := &Result{MemoryScanned: mem != nil}
+	mm, _ := mem.(*memory.Memory)
+	if opts.IndexWarnings == nil && mm != nil {
+		opts.IndexWarnings = mm.Warnings
+	}
+	members := opts.Members
+	if opts.Archive != nil {
+		set, err := content.List(ctx, opts.Archive, cp, mm, content.Options{CacheDir: opts.CacheDir})
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			res.ContentErr = err
+		} else {
+			res.Content = set
+			if mm != nil {
+				// the saved files join the memory's objects: the indicator scan reads them
+				// there, with their holders, instead of scanning rootfs-diff.tar again
+				set.Attach(mm)
+				members = nil
+			} else if members == nil {
+				members = opts.Archive
+			}
+		}
+	}
+	// indicators first: the mining rules look at them
+	if !opts.NoIndicators {
+		// an untyped nil Strings tells the extractor to scan only the model
+		var strs ioc.Strings
+		if mem != nil {
+			strs = mem
+		}
+		iocs, err := ioc.Extract(ctx, cp, strs, ioc.Options{Reveal: opts.Reveal, Filter: opts.Filter, Types: opts.Types, Members: members})
+		if cerr := ctx.Err(); cerr != nil {
+			res.Close()
+			return nil, cerr
+		}
+		res.Indicators = iocs
+		if err != nil {
+			res.IndicatorsErr = err
+		}
+	}
 	var fopts []findings.Option
 	if mem != nil {
 		fopts = append(fopts, findings.WithMemory(mem))
@@ -71,26 +138,20 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 	if len(opts.IndexWarnings) > 0 {
 		fopts = append(fopts, findings.WithIndexWarnings(opts.IndexWarnings))
 	}
+	if res.Content != nil {
+		fopts = append(fopts, findings.WithContent(res.Content))
+	}
+	if res.Indicators != nil {
+		fopts = append(fopts, findings.WithIndicators(res.Indicators))
+	}
+	if opts.Base != nil {
+		fopts = append(fopts, findings.WithBase(opts.Base))
+	}
 	res.Findings = findings.Analyze(cp, fopts...)
 	cp.Findings = res.Findings
 	if err := ctx.Err(); err != nil {
+		res.Close()
 		return nil, err
-	}
-	if opts.NoIndicators {
-		return res, nil
-	}
-	// an untyped nil Strings tells the extractor to scan only the model
-	var strs ioc.Strings
-	if mem != nil {
-		strs = mem
-	}
-	iocs, err := ioc.Extract(ctx, cp, strs, ioc.Options{Reveal: opts.Reveal, Filter: opts.Filter, Types: opts.Types, Members: opts.Members})
-	if cerr := ctx.Err(); cerr != nil {
-		return nil, cerr
-	}
-	res.Indicators = iocs
-	if err != nil {
-		res.IndicatorsErr = err
 	}
 	return res, nil
 }

@@ -318,6 +318,14 @@ func HitLocation(h memory.Hit) forensics.Location {
 	case memory.KindSocket:
 		l.Kind = "socket"
 		l.Socket = h.Object
+	case memory.KindRootfs:
+		// a file of the rootfs changes, attached by forensics/content
+		l.Kind = "rootfs"
+		l.Path = strings.TrimPrefix(h.Object, memory.KindRootfs+":")
+		l.Region = ""
+	case memory.KindGhost, memory.KindTmpfs, memory.KindDevshm:
+		l.Kind = "file"
+		l.Path = h.Object
 	default:
 		l.Kind = h.Kind
 	}

@@ -176,10 +176,12 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	if cs.Memory != nil {
 		mem = cs.Memory
 	}
+	ao.Archive = cs.Archive // every saved content, as the other views analyse it
 	res, err := analysis.Run(ctx, cs.Checkpoint, mem, ao)
 	if err != nil {
 		return Input{}, err
 	}
+	defer res.Close() // the contents were needed by the analysis only
 	if res.IndicatorsErr != nil {
 		return Input{}, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)
 	}
