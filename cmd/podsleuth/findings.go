@@ -4,16 +4,19 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	"github.com/podsleuth/podsleuth/forensics/findings"
 )
 
 type findingsOptions struct {
-	output string
-	min    string
+	output    string
+	min       string
+	listRules bool
 }
 
 func newFindingsCmd(a *app) *cobra.Command {
@@ -25,12 +28,26 @@ func newFindingsCmd(a *app) *cobra.Command {
 critical, R-X high), executable memfd mappings and mappings of deleted files, deleted executables,
 open deleted files, argv[0] that does not match the executable, user processes named like kernel
 threads (kworker, ksoftirqd, ...), new or modified executables in the container's filesystem,
-listening sockets and connections. Each finding has a rule id, a severity, a reason and where it is.
-Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
-		Args: cobra.ExactArgs(1),
+listening sockets and connections; reverse and bind shells, fileless executable content in memfds,
+ghost files, tmpfs, pipes and sockets, masquerading names and threads, renamed system tools,
+mining (stratum, pool ports, wallets) and persistence in the rootfs changes. Each finding has a rule
+id, a severity, the MITRE ATT&CK technique, a reason and where it is. --list-rules prints every
+rule with its minimum severity, technique and condition (docs/rules.md).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.listRules {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.output != "text" && o.output != "json" {
 				return fmt.Errorf("--output %q: want text or json", o.output)
+			}
+			if o.listRules {
+				if o.output == "json" {
+					return writeJSON(a.Out, findings.Rules)
+				}
+				return printRules(a.Out)
 			}
 			var min forensics.Severity
 			if err := min.UnmarshalText([]byte(o.min)); err != nil || min.String() != o.min {
@@ -54,6 +71,9 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 					res = append(res, f)
 				}
 			}
+			if hidden := len(an.Findings) - len(res); hidden > 0 {
+				fmt.Fprintf(a.ErrOut, "%d findings below %s not shown (--min-severity)\n", hidden, min)
+			}
 			if o.output == "json" {
 				return writeJSON(a.Out, res)
 			}
@@ -62,7 +82,21 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	cmd.Flags().StringVar(&o.min, "min-severity", "info", "hide findings below this severity (info, low, medium, high, critical)")
+	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "print every rule: id, minimum severity, ATT&CK technique, condition")
 	return cmd
+}
+
+func printRules(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tMIN SEVERITY\tATT&CK\tCONDITION")
+	for _, r := range findings.Rules {
+		t := r.Technique
+		if t == "" {
+			t = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.MinSeverity, t, r.Condition)
+	}
+	return tw.Flush()
 }
 
 func printFindings(w io.Writer, res []forensics.Finding) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 )
 
@@ -102,6 +103,13 @@ addresses is found exactly once. Pages the checkpoint does not hold are not sear
 				return err
 			}
 			defer closeCase()
+			// the saved files (ghost, tmpfs, /dev/shm, rootfs changes) are searched too
+			set, err := content.List(cmd.Context(), mc.arc, mc.cp, mc.mem, content.Options{})
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			set.Attach(mc.mem)
 			for _, pid := range f.PIDs {
 				if mc.mem.Proc(pid) == nil {
 					return fmt.Errorf("--pid %d: %w", pid, memory.ErrNoProcess)

@@ -595,7 +595,7 @@ var poolPorts = map[uint32]bool{3333: true, 3334: true, 4444: true, 5555: true, 
 	9999: true, 10128: true, 14433: true, 14444: true, 20535: true, 20580: true, 45560: true, 45700: true}
 
 var stratumMarks = [][]byte{[]byte(`"mining.subscribe"`), []byte(`"mining.authorize"`), []byte(`"mining.notify"`),
-	[]byte(`"method":"login"`), []byte(`"method": "login"`), []byte(`"method":"job"`), []byte(`"method": "job"`), []byte(`"method":"submit"`)}
+	[]byte(`"method":"login"`), []byte(`"method": "login"`), []byte(`"method":"job"`), []byte(`"method": "job"`), []byte(`"method":"submit"`), []byte(`"job_id"`)}
 
 func (a *analyzer) mining(cp *forensics.Checkpoint) {
 	stratum := false

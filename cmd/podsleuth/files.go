@@ -1,0 +1,304 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/content"
+	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/open"
+)
+
+// filesSet opens ARCHIVE and lists its contents; the memory index is used when it can be built.
+func (a *app) filesSet(cmd *cobra.Command, arg string) (*content.Set, func(), error) {
+	cs, err := a.openArg(cmd, arg, func(c *open.Config) { c.Memory = true })
+	if err != nil {
+		return nil, nil, err
+	}
+	var mem *memory.Memory
+	if cs.MemoryErr != nil {
+		fmt.Fprintf(a.ErrOut, "warning: %v: memfd, shared memory, pipe and socket contents are not listed\n", cs.MemoryErr)
+	} else {
+		mem = cs.Memory
+	}
+	set, err := content.List(cmd.Context(), cs.Archive, cs.Checkpoint, mem, content.Options{})
+	if err != nil {
+		_ = cs.Close()
+		return nil, nil, err
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintf(a.ErrOut, "warning: %s\n", forensics.Printable(w))
+	}
+	return set, func() { set.Close(); cs.Close() }, nil
+}
+
+func newFilesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "files",
+		Short: "List, view and extract the contents a checkpoint saved (ghost files, memfds, pipes, sockets, tmpfs, rootfs changes)",
+		Long: `Every content a checkpoint holds besides process memory: deleted files kept open (CRIU ghost
+files), memfd and shared memory contents, files of tmpfs mounts and of /dev/shm, unread pipe and
+socket data, and the files of the container's rootfs changes, each with the processes and file
+descriptors that hold it. Files the processes held whose contents CRIU did not save (volumes and
+other external mounts, unchanged image files) are listed too, with the reason.
+
+An OBJECT is an ID from 'files ls' (ghost:/tmp/x, memfd:payload, pipe:[123], socket:[456]/recv,
+rootfs:/etc/passwd, ...), its number in the listing, or a path.`,
+	}
+	cmd.AddCommand(newFilesLsCmd(a), newFilesCatCmd(a), newFilesExtractCmd(a))
+	return cmd
+}
+
+func newFilesLsCmd(a *app) *cobra.Command {
+	var output, kind string
+	cmd := &cobra.Command{
+		Use:   "ls ARCHIVE|ID",
+		Short: "List the saved contents with their holders",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
+			set, done, err := a.filesSet(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
+			objs := []*content.Object{}
+			num := map[*content.Object]int{}
+			for i, o := range set.Objects {
+				num[o] = i + 1
+				if kind == "" || o.Kind == kind {
+					objs = append(objs, o)
+				}
+			}
+			if output == "json" {
+				return writeJSON(a.Out, objs)
+			}
+			if len(objs) == 0 {
+				_, err := fmt.Fprintln(a.Out, "no saved contents")
+				return err
+			}
+			tw := tabwriter.NewWriter(a.Out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "#\tID\tKIND\tSIZE\tMODE\tHELD BY\tNOTE")
+			for _, o := range objs {
+				size := fmt.Sprint(o.Size)
+				if !o.Saved {
+					size = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", num[o], forensics.Printable(o.ID), o.Kind, size, orDash(o.Mode),
+					forensics.Printable(holders(o.Holders)), forensics.Printable(notSaved(o)))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json")
+	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: ghost, memfd, shmem, devshm, tmpfs, pipe, socket, rootfs, file, mount")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func notSaved(o *content.Object) string {
+	if !o.Saved {
+		return "NOT SAVED: " + o.Note
+	}
+	return o.Note
+}
+
+func holders(hs []memory.Holder) string {
+	var s []string
+	for _, h := range hs {
+		switch {
+		case h.FD >= 0:
+			s = append(s, fmt.Sprintf("%d(%s) fd %d", h.PID, h.Comm, h.FD))
+		case h.VMA != nil:
+			s = append(s, fmt.Sprintf("%d(%s) map 0x%x", h.PID, h.Comm, h.VMA.Start))
+		default:
+			s = append(s, fmt.Sprintf("%d(%s) exe", h.PID, h.Comm))
+		}
+	}
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
+}
+
+// maxCat bounds what files cat prints unless --max says otherwise.
+const maxCat = 1 << 20
+
+func newFilesCatCmd(a *app) *cobra.Command {
+	var mode string
+	var max int64
+	cmd := &cobra.Command{
+		Use:   "cat ARCHIVE|ID OBJECT",
+		Short: "Print a saved content as text (terminal-safe) or as a hexdump",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if mode != "auto" && mode != "text" && mode != "hex" {
+				return fmt.Errorf("--mode %q: want auto, text or hex", mode)
+			}
+			set, done, err := a.filesSet(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
+			o, err := set.Find(args[1])
+			if err != nil {
+				return err
+			}
+			r := o.Reader()
+			if r == nil {
+				return fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
+			}
+			n := min(o.Size, max)
+			head := make([]byte, min(n, 4096))
+			k, _ := r.ReadAt(head, 0)
+			if mode == "auto" {
+				mode = "hex"
+				if looksText(head[:k]) {
+					mode = "text"
+				}
+			}
+			src := io.NewSectionReader(r, 0, n)
+			if mode == "hex" {
+				d := hex.Dumper(a.Out)
+				if _, err := io.Copy(d, src); err != nil {
+					return err
+				}
+				d.Close()
+			} else if err := catText(a.Out, src); err != nil {
+				return err
+			}
+			if n < o.Size {
+				fmt.Fprintf(a.ErrOut, "(%d of %d bytes shown: --max, or files extract for all of it)\n", n, o.Size)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&mode, "mode", "auto", "auto (text when it looks like text), text or hex")
+	cmd.Flags().Int64Var(&max, "max", maxCat, "print at most this many bytes")
+	return cmd
+}
+
+// looksText: valid UTF-8 with few control characters.
+func looksText(b []byte) bool {
+	// a multi-byte rune may be cut at the end of the sample
+	if !utf8.Valid(b) && (len(b) < utf8.UTFMax || !utf8.Valid(b[:len(b)-utf8.UTFMax])) {
+		return false
+	}
+	ctl := 0
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c == 0x7f {
+			ctl++
+		}
+	}
+	return ctl*20 <= len(b)
+}
+
+// catText prints text line by line, each made terminal-safe.
+func catText(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 64<<10)
+	var line []byte
+	flush := func(nl bool) error {
+		s := forensics.Printable(string(line))
+		if nl {
+			s += "\n"
+		}
+		line = line[:0]
+		_, err := io.WriteString(w, s)
+		return err
+	}
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c == '\n' {
+				if e := flush(true); e != nil {
+					return e
+				}
+				continue
+			}
+			if line = append(line, c); len(line) >= 64<<10 {
+				if e := flush(false); e != nil {
+					return e
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				return flush(true)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func newFilesExtractCmd(a *app) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "extract ARCHIVE|ID OBJECT -O FILE",
+		Short: "Write a saved content to a new file (never overwrites), streaming, and print its SHA-256",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("-O FILE is required (use - for stdout)")
+			}
+			set, done, err := a.filesSet(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
+			o, err := set.Find(args[1])
+			if err != nil {
+				return err
+			}
+			r := o.Reader()
+			if r == nil {
+				return fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
+			}
+			var w io.Writer = a.Out
+			var f *os.File
+			if out != "-" {
+				if f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+					return err
+				}
+				w = f
+			}
+			h := sha256.New()
+			n, err := io.Copy(io.MultiWriter(w, h), r)
+			if f != nil {
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					os.Remove(out)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", forensics.Printable(o.ID), err)
+			}
+			fmt.Fprintf(a.ErrOut, "%s: %d bytes, sha256 %x\n", forensics.Printable(o.ID), n, h.Sum(nil))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "O", "", "file to create (- for stdout)")
+	return cmd
+}
