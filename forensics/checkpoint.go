@@ -531,6 +531,9 @@ type IOC struct {
 	SHA256 string     `json:"sha256"`
 	Count  int        `json:"count"`
 	Where  []Location `json:"where"`
+	// Confidence is "high", "medium" (a bare address or name seen only in memory) or "low"
+	// (seen only inside read-only mappings of unchanged system files); set by the analysis.
+	Confidence string `json:"confidence,omitempty"`
 }
 
 // Process returns the process with the given PID, or nil.

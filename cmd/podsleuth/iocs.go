@@ -19,6 +19,7 @@ type iocsOptions struct {
 	types  []string
 	output string
 	noMem  bool
+	system bool
 }
 
 func newIOCsCmd(a *app) *cobra.Command {
@@ -57,7 +58,7 @@ redacted values can still be correlated); --reveal prints them.`,
 			if o.noMem {
 				src = nil
 			}
-			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Archive: mc.arc})
+			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Archive: mc.arc, ShowSystem: o.system})
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,12 @@ redacted values can still be correlated); --reveal prints them.`,
 				fmt.Fprintf(a.ErrOut, "warning: %v\n", an.IndicatorsErr) // the other indicators are still complete
 			} else if an.IndicatorsErr != nil {
 				return an.IndicatorsErr
+			}
+			if an.HiddenIndicators > 0 {
+				fmt.Fprintf(a.ErrOut, "%d indicators seen only in read-only mappings of unchanged system files not shown (--show-system)\n", an.HiddenIndicators)
+			}
+			if an.ContextIndicators > 0 {
+				fmt.Fprintf(a.ErrOut, "%d values of Kubernetes service variables (KUBERNETES_*, *_SERVICE_HOST/PORT) left out: context, not indicators\n", an.ContextIndicators)
 			}
 			if o.output == "json" {
 				if res == nil {
@@ -79,6 +86,7 @@ redacted values can still be correlated); --reveal prints them.`,
 	}
 	o.add(cmd)
 	fl := cmd.Flags()
+	fl.BoolVar(&o.system, "show-system", false, "also show indicators seen only in read-only mappings of unchanged system files (confidence low)")
 	fl.BoolVar(&o.reveal, "reveal", false, "show secret values instead of redacting them")
 	fl.StringSliceVar(&o.types, "type", nil, "only these types (ipv4, ipv6, url, domain, email, aws-access-key-id, aws-secret-access-key, gcp-api-key, gcp-service-account, azure-storage-key, jwt, private-key, bearer-token, env-secret)")
 	fl.BoolVar(&o.noMem, "no-memory", false, "scan only environment and command lines, not memory")

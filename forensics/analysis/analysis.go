@@ -47,6 +47,9 @@ type Options struct {
 	// CacheDir receives the spool files of compressed tars in the archive (os.TempDir() when
 	// empty).
 	CacheDir string
+	// ShowSystem keeps the indicators seen only in read-only mappings of unchanged system files
+	// (otherwise hidden and counted in Result.HiddenIndicators).
+	ShowSystem bool
 	// Base gives the container image's version of a file, so persistence findings show only
 	// the changed lines; nil when the base image is unknown.
 	Base findings.BaseFile
@@ -63,6 +66,12 @@ type Result struct {
 	IndicatorsErr error
 	// MemoryScanned says whether process memory was read (mem was given).
 	MemoryScanned bool
+	// HiddenIndicators counts the indicators hidden because they were seen only inside
+	// read-only mappings of unchanged system files (Options.ShowSystem shows them, with
+	// confidence "low"); ContextIndicators counts the values only Kubernetes' service variables
+	// (KUBERNETES_*, *_SERVICE_HOST/PORT) carry: context, not indicators.
+	HiddenIndicators  int
+	ContextIndicators int
 	// Content lists every saved content (nil without Options.Archive); ContentErr says why it
 	// could not be listed. Close releases it.
 	Content    *content.Set
@@ -130,6 +139,7 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		if err != nil {
 			res.IndicatorsErr = err
 		}
+		grade(cp, res, opts.ShowSystem)
 	}
 	var fopts []findings.Option
 	if mem != nil {
