@@ -149,7 +149,7 @@ func TestDiffCommand(t *testing.T) {
 	require.Contains(t, out, "late-child")
 	require.Contains(t, out, "+ tcp 127.0.0.1:47791 -> 127.0.0.1:47777 ESTABLISHED")
 	require.Contains(t, out, "+ [info] loopback-connection", "the new connection's findings")
-	require.Contains(t, out, "7 change(s)")
+	require.Contains(t, out, "8 change(s)")
 
 	code, out, errOut = runCLI(t, data, "diff", full, t2, "-o", "json")
 	require.Equal(t, 0, code, errOut)
