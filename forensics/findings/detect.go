@@ -598,6 +598,7 @@ var stratumMarks = [][]byte{[]byte(`"mining.subscribe"`), []byte(`"mining.author
 	[]byte(`"method":"login"`), []byte(`"method": "login"`), []byte(`"method":"job"`), []byte(`"method": "job"`), []byte(`"method":"submit"`), []byte(`"job_id"`)}
 
 func (a *analyzer) mining(cp *forensics.Checkpoint) {
+	a.out = append(a.out, indicatorFindings(sortIOCs(a.iocs))...)
 	stratum := false
 	for _, i := range a.iocs {
 		if i.Type == "url" && strings.HasPrefix(strings.ToLower(i.Value), "stratum") {
@@ -686,4 +687,19 @@ func whereText(l forensics.Location) string {
 		s += " " + l.Socket
 	}
 	return s
+}
+
+// sortIOCs orders indicators as the tables show them: secrets first, then by type and value.
+func sortIOCs(in []forensics.IOC) []forensics.IOC {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b forensics.IOC) int {
+		if a.Secret != b.Secret {
+			if a.Secret {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Type+"\x00"+a.Value, b.Type+"\x00"+b.Value)
+	})
+	return out
 }

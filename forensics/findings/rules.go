@@ -23,6 +23,9 @@ const (
 	RuleLDPreload       = "ld-preload"
 	RuleShellRC         = "shell-rc-change"
 	RuleRootfsDeleted   = "rootfs-deleted-file"
+	// Findings derived from the indicators (WithIndicators).
+	RuleSecretExposed     = "secret-exposed"
+	RuleNetworkIndicators = "network-indicators"
 )
 
 // Rule describes one detection: what `findings --list-rules` and docs/rules.md print.
@@ -68,6 +71,8 @@ var Rules = []Rule{
 	{RuleLDPreload, forensics.SeverityCritical, "T1574.006", "Hijack Execution Flow: Dynamic Linker Hijacking", "/etc/ld.so.preload was added or changed."},
 	{RuleShellRC, forensics.SeverityMedium, "T1546.004", "Event Triggered Execution: Unix Shell Configuration Modification", "A shell startup file (.bashrc, .profile, /etc/profile, /etc/profile.d/*, .zshrc, ...) was added or changed."},
 	{RuleRootfsDeleted, forensics.SeverityLow, "T1070", "Indicator Removal", "A file of the image was deleted in the container (T1070.002 for logs: log wiping; defacement)."},
+	{RuleSecretExposed, forensics.SeverityMedium, "T1552", "Unsecured Credentials", "A secret indicator (private key, cloud key, token, secret environment variable) is in the checkpoint: high when it sits in memory, a pipe, a socket or shared memory, medium when only in an environment (where orchestrators put secrets by design)."},
+	{RuleNetworkIndicators, forensics.SeverityMedium, "", "", "Addresses and names of infrastructure outside the container (URLs, domains, public IPs, e-mail addresses) among the indicators: one summary per checkpoint."},
 	{RuleListener, forensics.SeverityLow, "", "", "A TCP or UDP socket listens (medium when reachable from the network)."},
 	{RuleOutbound, forensics.SeverityMedium, "T1071", "Application Layer Protocol", "A connection to a remote (non-loopback) address."},
 	{RuleLoopbackConnect, forensics.SeverityInfo, "", "", "A connection between two loopback endpoints."},

@@ -68,7 +68,7 @@ func decodeFixture(t *testing.T, rel string) decoded {
 	require.NoError(t, err, p)
 	iocs, err := ioc.Extract(ctx, cp, mem, ioc.Options{})
 	require.NoError(t, err, p)
-	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem))
+	cp.Findings = findings.Analyze(cp, findings.WithMemory(mem), findings.WithIndicators(iocs))
 	d := decoded{cp: cp, iocs: iocs}
 	decodeCache[rel] = d
 	return d

@@ -308,7 +308,7 @@ func Build(inputs []Input, o Options) (*Report, error) {
 		r.Evidence = append(r.Evidence, buildEvidence(id, cp, in.Store))
 		sec := buildCheckpoint(id, cp, x)
 		r.Checkpoints = append(r.Checkpoints, sec)
-		for _, f := range append(slices.Clone(cp.Findings), indicatorFindings(sortedIOCs(in.IOCs))...) {
+		for _, f := range cp.Findings {
 			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
 			r.Findings = append(r.Findings, Finding{Evidence: id, Finding: f})
 		}

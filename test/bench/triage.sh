@@ -1,0 +1,29 @@
+#!/bin/bash
+# triage benchmark: the full analysis (forensics/analysis: decode, memory index, every saved
+# content listed and attached, the indicator scan of all memory and files, every rule) as
+# `podsleuth findings -o json` and `podsleuth iocs -o json` run it, on the committed Podman
+# fixture and the bigmem-crun.tar archives (BIGMEM_SIZES, default "1024" MiB; gen.sh bigmem).
+# Target (issue 13): the >= 1 GiB checkpoint in under 2 s and 300 MB peak RSS on 2 cores.
+# checkpointctl has no triage: its inspect --all is printed as the decode-only reference.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bench_init triage
+SIZES=${BIGMEM_SIZES:-1024}
+export PODSLEUTH_DATA_DIR=$WORK/data XDG_CONFIG_HOME=$WORK/config PODSLEUTH_CACHE_DIR=$WORK/cache
+
+inputs=("$ROOT/test/fixtures/archives/podman-crun.tar")
+for mb in $SIZES; do
+  inputs+=("$(bigmem_archive "$mb")")
+done
+
+printf '%-28s %10s %10s %10s %10s %10s %9s %9s\n' INPUT BYTES FINDINGS_S IOCS_S FIND_RSS IOCS_RSS NFIND CC_S
+for f in "${inputs[@]}"; do
+  size=$(stat -c %s "$f")
+  cat "$f" > /dev/null
+  read -r ft fm fl < <(best lines "$PS" findings "$f" -o json)
+  read -r it im il < <(best lines "$PS" iocs "$f" -o json)
+  read -r ct cm cl < <(best lines "$CC" inspect "$f" --all --format json)
+  n=$("$PS" findings "$f" -o json 2>/dev/null | grep -c '"rule"' || true)
+  name=$(basename "$(dirname "$f")")/$(basename "$f")
+  printf '%-28s %10d %10.2f %10.2f %9dM %9dM %9d %9.2f\n' "$name" "$size" "$ft" "$it" $((fm / 1024)) $((im / 1024)) "$n" "$ct"
+done
