@@ -2,8 +2,8 @@ package analysis_test
 
 import (
 	"context"
-	"slices"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
