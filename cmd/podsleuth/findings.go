@@ -10,7 +10,6 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
-	"github.com/podsleuth/podsleuth/forensics/findings"
 )
 
 type findingsOptions struct {
@@ -45,7 +44,7 @@ rule with its minimum severity, technique and condition (docs/rules.md).`,
 			}
 			if o.listRules {
 				if o.output == "json" {
-					return writeJSON(a.Out, findings.Rules)
+					return writeJSON(a.Out, analysis.Rules())
 				}
 				return printRules(a.Out)
 			}
@@ -89,7 +88,7 @@ rule with its minimum severity, technique and condition (docs/rules.md).`,
 func printRules(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tMIN SEVERITY\tATT&CK\tCONDITION")
-	for _, r := range findings.Rules {
+	for _, r := range analysis.Rules() {
 		t := r.Technique
 		if t == "" {
 			t = "-"

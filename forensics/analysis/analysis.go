@@ -165,3 +165,7 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 	}
 	return res, nil
 }
+
+// Rules lists every detection rule (id, minimum severity, ATT&CK technique, condition), as
+// `findings --list-rules` and docs/rules.md print them.
+func Rules() []findings.Rule { return findings.Rules }
