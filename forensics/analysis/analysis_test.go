@@ -59,7 +59,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, res.IndicatorsErr)
 	require.True(t, rules(res.Findings)[findings.RuleAnonRWX], "the planted RWX mapping: %v", rules(res.Findings))
 	require.Equal(t, res.Findings, cp.Findings, "the model carries the findings")
-	require.Equal(t, findings.Analyze(cp, findings.WithMemory(m)), res.Findings)
+	require.Equal(t, findings.Analyze(cp, findings.WithMemory(m), findings.WithIndicators(res.Indicators)), res.Findings)
 	want, err := ioc.Extract(ctx, cp, m, ioc.Options{})
 	require.NoError(t, err)
 	// the analysis grades each indicator (and hides none here: no system-file-only strings)
@@ -100,7 +100,7 @@ func TestRunWithoutMemory(t *testing.T) {
 				require.NotEqual(t, "memory", w.Kind, "no memory was read")
 			}
 		}
-		require.Equal(t, findings.Analyze(cp), res.Findings)
+		require.Equal(t, findings.Analyze(cp, findings.WithIndicators(res.Indicators)), res.Findings)
 	}
 }
 
