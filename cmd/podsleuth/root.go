@@ -92,6 +92,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newMemsearchCmd(a),
 		newIOCsCmd(a),
 		newFindingsCmd(a),
+		newYaraCmd(a),
 		newReportCmd(a),
 		newDiffCmd(a),
 		newContextsCmd(a),
