@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
@@ -78,8 +77,7 @@ stops at --timeout. Both are reported. This binary must be built with -tags yara
 			} else if len(paths) == 0 {
 				paths = c.Yara.Rules
 			}
-			lo := yara.RuleSources(paths)
-			lo.Default = lo.Default || o.withDef
+			req := yara.Request{Rules: paths, Default: o.withDef, CacheDir: c.CacheDir}
 			opt := yara.Options{Timeout: c.Yara.Timeout, MaxHitsPerRule: c.Yara.MaxHitsPerRule, MaxStrings: o.maxStrings,
 				Workers: o.workers, PIDs: o.pids, NoMemory: o.noMemory, NoObjects: o.noObjects}
 			if cmd.Flags().Changed("timeout") {
@@ -88,34 +86,18 @@ stops at --timeout. Both are reported. This binary must be built with -tags yara
 			if cmd.Flags().Changed("max-hits") {
 				opt.MaxHitsPerRule = o.maxHits
 			}
-			// load first: a rule error is reported before the checkpoint is decoded
-			rs, err := yara.Load(lo)
+			mc, closeFn, err := a.memOpen(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer rs.Close()
-			mc, err := a.memOpen(cmd.Context(), cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer mc.Close()
+			defer closeFn()
 			for _, pid := range o.pids {
 				if mc.mem.Proc(pid) == nil {
 					return fmt.Errorf("--pid %d: no such process in the checkpoint", pid)
 				}
 			}
-			if !o.noObjects {
-				set, err := content.List(cmd.Context(), mc.arc, mc.cp, mc.mem, content.Options{CacheDir: c.CacheDir})
-				if err != nil {
-					return err
-				}
-				defer set.Close()
-				set.Attach(mc.mem)
-				for _, w := range set.Warnings {
-					fmt.Fprintf(a.ErrOut, "warning: %s\n", quote(w))
-				}
-			}
-			res, err := yara.Scan(cmd.Context(), rs, mc.mem, opt)
+			req.Archive, req.Checkpoint, req.Options = mc.arc, mc.cp, opt
+			res, err := yara.Run(cmd.Context(), mc.mem, req)
 			if err != nil {
 				return err
 			}
