@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/open"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
@@ -40,10 +41,14 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		mem = cs.Memory
 	}
 	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil})
+	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil,
+		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp)})
 	if err != nil {
 		_ = cs.Close()
 		return nil, err
+	}
+	if res.YaraErr != nil {
+		ld.FindingsNote = "YARA rules (config yara.rules) did not run: " + res.YaraErr.Error()
 	}
 	if res.IndicatorsErr != nil {
 		ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
 type findingsOptions struct {
@@ -41,9 +42,17 @@ Mappings are peeked at in memory to say what they hold (ELF header, NOP sled).`,
 				return err
 			}
 			defer closeCase()
-			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{NoIndicators: true, IndexWarnings: mc.mem.Warnings})
+			c, err := a.config(cmd)
 			if err != nil {
 				return err
+			}
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{NoIndicators: true, IndexWarnings: mc.mem.Warnings,
+				Yara: yara.FromConfig(c.Yara, c.CacheDir, mc.arc, mc.cp)})
+			if err != nil {
+				return err
+			}
+			if an.YaraErr != nil {
+				fmt.Fprintf(a.ErrOut, "warning: YARA (config yara.rules): %s\n", quote(an.YaraErr.Error()))
 			}
 			res := []forensics.Finding{}
 			for _, f := range an.Findings {

@@ -17,6 +17,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/forensics/report"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/tui"
 )
 
@@ -132,7 +133,8 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal}, "podsleuth report")
+	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal,
+		Yara: yara.FromConfig(o.cfg.Yara, o.cfg.CacheDir, nil, nil)}, "podsleuth report")
 	if err != nil {
 		return err
 	}

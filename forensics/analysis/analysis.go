@@ -8,6 +8,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
 // Memory is what the analysis reads of a checkpoint's memory: reads at an address (the
@@ -36,6 +37,9 @@ type Options struct {
 	// IndexWarnings are the memory index's warnings (memory.Memory.Warnings); they become
 	// findings: memory images that contradict each other were damaged or tampered with.
 	IndexWarnings []string
+	// Yara, when set (yara.FromConfig: config yara.rules), also scans memory and the saved
+	// objects with YARA rules; the hits join Findings and the scan is Result.Yara.
+	Yara *yara.Request
 }
 
 // Result is the analysis of one checkpoint.
@@ -49,6 +53,10 @@ type Result struct {
 	IndicatorsErr error
 	// MemoryScanned says whether process memory was read (mem was given).
 	MemoryScanned bool
+	// Yara is the YARA scan Options.Yara asked for; YaraErr says why it did not run or
+	// what stopped it (no rule compiled, built without YARA, no memory index).
+	Yara    *yara.Result
+	YaraErr error
 }
 
 // Run analyses an opened checkpoint: the findings rules (peeking into memory when mem is not
@@ -72,6 +80,9 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		fopts = append(fopts, findings.WithIndexWarnings(opts.IndexWarnings))
 	}
 	res.Findings = findings.Analyze(cp, fopts...)
+	if opts.Yara != nil {
+		res.runYara(ctx, mem, *opts.Yara)
+	}
 	cp.Findings = res.Findings
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -176,9 +176,17 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	if cs.Memory != nil {
 		mem = cs.Memory
 	}
+	if ao.Yara != nil {
+		yr := *ao.Yara // the saved files of this checkpoint join the YARA scan
+		yr.Archive, yr.Checkpoint = cs.Archive, cs.Checkpoint
+		ao.Yara = &yr
+	}
 	res, err := analysis.Run(ctx, cs.Checkpoint, mem, ao)
 	if err != nil {
 		return Input{}, err
+	}
+	if res.YaraErr != nil {
+		return Input{}, fmt.Errorf("YARA (config yara.rules) on %s: %w", cs.Path, res.YaraErr)
 	}
 	if res.IndicatorsErr != nil {
 		return Input{}, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/content"
@@ -107,3 +108,13 @@ func FileObjects(set *content.Set, mem *memory.Memory) []*memory.Object {
 
 // IsNotBuilt reports whether err says the binary has no YARA engine.
 func IsNotBuilt(err error) bool { return errors.Is(err, ErrNotBuilt) }
+
+// FromConfig is the YARA request the analysis runs with the settings c (config yara.*): nil
+// when c names no rules. a and cp give the saved files; cacheDir holds spooled tars.
+func FromConfig(c config.Yara, cacheDir string, a *archive.Archive, cp *forensics.Checkpoint) *Request {
+	if len(c.Rules) == 0 {
+		return nil
+	}
+	return &Request{Rules: c.Rules, Archive: a, Checkpoint: cp, CacheDir: cacheDir,
+		Options: Options{Timeout: c.Timeout, MaxHitsPerRule: c.MaxHitsPerRule}}
+}
