@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
@@ -138,6 +139,9 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	if err := a.noteInputs(inputs); err != nil {
+		return err
+	}
 	ec := report.ExportConfig{Options: report.Options{CaseID: o.cfg.Case.ID, Analyst: o.cfg.Case.Analyst, Notes: o.notes,
 		ToolVersion: version, Generated: time.Now(), Reveal: o.reveal}, Format: o.fmt, File: o.output, Out: a.Out, Store: st}
 	if o.diff {
@@ -187,4 +191,17 @@ func openStoreIfExists(cfg *config.Config) (*evidence.Store, error) {
 		return nil, nil
 	}
 	return evidence.OpenConfig(cfg)
+}
+
+// noteInputs warns about report inputs whose evidence failed verification on open (the report
+// carries a red banner; the run ends with exitMismatch).
+func (a *app) noteInputs(inputs []report.Input) error {
+	for _, in := range inputs {
+		if in.Store == nil || in.Store.Verification == nil || in.Store.Verification.State == open.StateVerified {
+			continue
+		}
+		fmt.Fprintf(a.ErrOut, "WARNING: %s: %s\n", in.Store.ID, forensics.Printable(in.Store.Verification.Summary))
+		a.mismatched = append(a.mismatched, in.Store.ID)
+	}
+	return nil
 }

@@ -191,5 +191,24 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	if res.IndicatorsErr != nil {
 		return Input{}, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)
 	}
-	return NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
+	in, err := NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
+	if err != nil || cs.Verification == nil || in.Store == nil {
+		return in, err
+	}
+	vr, verr := cs.Verification.Wait(ctx)
+	if vr == nil && ctx.Err() != nil {
+		return in, ctx.Err()
+	}
+	v := &Verification{State: cs.Verification.State(), Summary: cs.Verification.Summary(), Time: cs.Verification.Finished().UTC()}
+	if vr != nil {
+		v.Signature, v.Signers, v.Problems = vr.Signature, vr.Signers, vr.Problems
+	} else if verr != nil {
+		v.Problems = []string{verr.Error()}
+	}
+	in.Store.Verification = v
+	// the custody log as it is now, with this opening and its result
+	if evs, err := cs.Store.Custody(in.Store.ID); err == nil {
+		in.Store.Custody = evs
+	}
+	return in, nil
 }
