@@ -35,6 +35,7 @@ type Config struct {
 	Sandbox Sandbox `mapstructure:"sandbox"`
 	Report  Report  `mapstructure:"report"`
 	Signing Signing `mapstructure:"signing"`
+	Yara    Yara    `mapstructure:"yara"`
 }
 
 // Case identifies the investigation that evidence and reports belong to.
@@ -86,6 +87,7 @@ func setDefaults(v *viper.Viper) {
 	sandboxDefaults(v)
 	reportDefaults(v)
 	signingDefaults(v)
+	yaraDefaults(v)
 }
 
 // Options tell Load where to look. Zero values mean the defaults.
@@ -190,7 +192,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxMemberBytes <= 0 || c.Limits.MaxTotalBytes <= 0 || c.Limits.MaxEntries <= 0 {
 		return fmt.Errorf("%w: limits must be positive", ErrInvalid)
 	}
-	for _, f := range []func() error{c.Cluster.validate, c.TUI.validate, c.Sandbox.validate, c.Report.validate, c.Signing.validate} {
+	for _, f := range []func() error{c.Cluster.validate, c.TUI.validate, c.Sandbox.validate, c.Report.validate, c.Signing.validate, c.Yara.validate} {
 		if err := f(); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}

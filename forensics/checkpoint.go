@@ -37,6 +37,11 @@ type Checkpoint struct {
 	// Warnings are the parts of the input that could not be decoded; each names the image
 	// member and the problem. A checkpoint with warnings is still usable.
 	Warnings []string `json:"warnings,omitempty"`
+	// InvalidUTF8 keeps every string of the model that is not valid UTF-8 recoverable: JSON
+	// can only carry valid UTF-8 (each invalid byte becomes U+FFFD in the string itself), so
+	// the exact bytes are here, base64, by the JSON pointer of the string
+	// ("/processes/0/comm"). Empty when every string is valid.
+	InvalidUTF8 map[string]string `json:"invalid_utf8,omitempty"`
 }
 
 // Source identifies the decoded input.

@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/forensics/report"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/sandbox/restore"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
@@ -116,7 +117,7 @@ func (j *Jobs) Report(ctx context.Context, path string) (string, error) {
 	} else {
 		oc := open.FromConfig(cfg, path, "podsleuth TUI (report)")
 		oc.Memory = true
-		in, err = report.OpenInput(ctx, oc, analysis.Options{Reveal: cfg.Report.Reveal})
+		in, err = report.OpenInput(ctx, oc, analysis.Options{Reveal: cfg.Report.Reveal, Yara: yara.FromConfig(cfg.Yara, cfg.CacheDir, nil, nil)})
 	}
 	if err != nil {
 		return "", err

@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/open"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
@@ -40,13 +41,17 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		mem = cs.Memory
 	}
 	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive})
+	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive,
+		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp)})
 	if err != nil {
 		_ = cs.Close()
 		return nil, err
 	}
 	// the saved contents stay attached to the memory index (the Memory tab searches them)
 	ld.Close = func() error { res.Close(); return cs.Close() }
+	if res.YaraErr != nil {
+		ld.FindingsNote = "YARA rules (config yara.rules) did not run: " + res.YaraErr.Error()
+	}
 	if res.IndicatorsErr != nil {
 		ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
 	} else if mem != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/open"
 )
 
@@ -29,5 +31,20 @@ func (a *app) openArg(cmd *cobra.Command, arg string, cfg func(*open.Config)) (*
 	if cs.CustodyErr != nil {
 		fmt.Fprintf(a.ErrOut, "warning: %v\n", cs.CustodyErr)
 	}
+	a.noteVerification(cmd.Context(), cs)
 	return cs, nil
+}
+
+// noteVerification reports store evidence that failed its verification on open: a warning on
+// stderr before the output, and the run's exit status becomes exitMismatch. Altered evidence is
+// analysed (the responder may need to see it) but never silently.
+func (a *app) noteVerification(ctx context.Context, cs *open.Case) {
+	if cs == nil || cs.Verification == nil {
+		return
+	}
+	if err := cs.VerificationErr(ctx); err != nil {
+		fmt.Fprintf(a.ErrOut, "WARNING: %s\nWARNING: %s is analysed anyway; the output below comes from evidence that does not match its acquisition (exit status %d)\n",
+			forensics.Printable(cs.Verification.Summary()), cs.Item.ID, exitMismatch)
+		a.mismatched = append(a.mismatched, cs.Item.ID)
+	}
 }

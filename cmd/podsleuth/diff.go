@@ -64,6 +64,9 @@ func (o *diffOptions) run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	if err := a.noteInputs(ins); err != nil {
+		return err
+	}
 	d, err := diff.Compare(diffInput(ins[0]), diffInput(ins[1]))
 	if err != nil {
 		return err

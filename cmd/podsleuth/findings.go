@@ -10,6 +10,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
 type findingsOptions struct {
@@ -57,13 +58,21 @@ rule with its minimum severity, technique and condition (docs/rules.md).`,
 				return err
 			}
 			defer closeCase()
+			c, err := a.config(cmd)
+			if err != nil {
+				return err
+			}
 			// the whole analysis (indicators too: the mining rules read them), so that every view
 			// shows the same findings
-			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc})
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc,
+				Yara: yara.FromConfig(c.Yara, c.CacheDir, mc.arc, mc.cp)})
 			if err != nil {
 				return err
 			}
 			defer an.Close()
+			if an.YaraErr != nil {
+				fmt.Fprintf(a.ErrOut, "warning: YARA (config yara.rules): %s\n", quote(an.YaraErr.Error()))
+			}
 			res := []forensics.Finding{}
 			for _, f := range an.Findings {
 				if f.Severity >= min {

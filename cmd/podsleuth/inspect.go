@@ -21,6 +21,8 @@ type inspectOptions struct {
 	hash     bool
 	opens    []open.Config
 	errOut   io.Writer
+	// onOpen is told of each opened case (the app's verification warning).
+	onOpen func(context.Context, *open.Case)
 }
 
 func newInspectCmd(a *app) *cobra.Command {
@@ -80,6 +82,7 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 		o.opens = append(o.opens, oc)
 	}
 	o.errOut = a.ErrOut
+	o.onOpen = a.noteVerification
 	if o.pid != 0 {
 		o.sections.PSTree = true
 	}
@@ -112,6 +115,9 @@ func (o *inspectOptions) Run(ctx context.Context, out io.Writer) error {
 		_ = cs.Close() // the model is complete: nothing more is read from the archive
 		if cs.CustodyErr != nil && o.errOut != nil {
 			fmt.Fprintf(o.errOut, "warning: %v\n", cs.CustodyErr)
+		}
+		if o.onOpen != nil {
+			o.onOpen(ctx, cs)
 		}
 		cp, p := cs.Checkpoint, cs.Path
 		if o.pid != 0 {

@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/forensics/report"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/tui"
 )
 
@@ -132,8 +134,12 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal}, "podsleuth report")
+	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal,
+		Yara: yara.FromConfig(o.cfg.Yara, o.cfg.CacheDir, nil, nil)}, "podsleuth report")
 	if err != nil {
+		return err
+	}
+	if err := a.noteInputs(inputs); err != nil {
 		return err
 	}
 	ec := report.ExportConfig{Options: report.Options{CaseID: o.cfg.Case.ID, Analyst: o.cfg.Case.Analyst, Notes: o.notes,
@@ -185,4 +191,17 @@ func openStoreIfExists(cfg *config.Config) (*evidence.Store, error) {
 		return nil, nil
 	}
 	return evidence.OpenConfig(cfg)
+}
+
+// noteInputs warns about report inputs whose evidence failed verification on open (the report
+// carries a red banner; the run ends with exitMismatch).
+func (a *app) noteInputs(inputs []report.Input) error {
+	for _, in := range inputs {
+		if in.Store == nil || in.Store.Verification == nil || in.Store.Verification.State == open.StateVerified {
+			continue
+		}
+		fmt.Fprintf(a.ErrOut, "WARNING: %s: %s\n", in.Store.ID, forensics.Printable(in.Store.Verification.Summary))
+		a.mismatched = append(a.mismatched, in.Store.ID)
+	}
+	return nil
 }

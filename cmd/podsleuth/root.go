@@ -32,7 +32,14 @@ type app struct {
 	configFile string
 	kube       *genericclioptions.ConfigFlags
 	cfg        *config.Config
+	// mismatched lists the evidence opened by this run that failed verification: the run
+	// ends with exitMismatch after its output (see noteVerification).
+	mismatched []string
 }
+
+// exitMismatch is the exit status of a command that analysed store evidence which failed its
+// verification on open (the output is printed, with a warning on stderr): documented in README.
+const exitMismatch = 3
 
 // exitError carries a specific exit status (e.g. 2 for "evidence verification failed").
 type exitError struct {
@@ -93,6 +100,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newIOCsCmd(a),
 		newFindingsCmd(a),
 		newFilesCmd(a),
+		newYaraCmd(a),
 		newReportCmd(a),
 		newDiffCmd(a),
 		newContextsCmd(a),
@@ -118,7 +126,12 @@ func run(ctx context.Context, args []string, s streams) int {
 	a.root.SetIn(s.In)
 	a.root.SetOut(s.Out)
 	a.root.SetErr(s.ErrOut)
-	if err := a.root.ExecuteContext(ctx); err != nil {
+	err := a.root.ExecuteContext(ctx)
+	if err == nil && len(a.mismatched) > 0 {
+		err = &exitError{code: exitMismatch, err: fmt.Errorf("%d evidence item(s) FAILED verification on open (%s): the output comes from altered evidence",
+			len(a.mismatched), strings.Join(a.mismatched, ", "))}
+	}
+	if err != nil {
 		fmt.Fprintf(s.ErrOut, "%s: error: %v\n", strings.Fields(name)[len(strings.Fields(name))-1], err)
 		var ee *exitError
 		if errors.As(err, &ee) {

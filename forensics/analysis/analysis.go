@@ -10,6 +10,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
 // Memory is what the analysis reads of a checkpoint's memory: reads at an address (the
@@ -53,6 +54,9 @@ type Options struct {
 	// Base gives the container image's version of a file, so persistence findings show only
 	// the changed lines; nil when the base image is unknown.
 	Base findings.BaseFile
+	// Yara, when set (yara.FromConfig: config yara.rules), also scans memory and the saved
+	// objects with YARA rules; the hits join Findings and the scan is Result.Yara.
+	Yara *yara.Request
 }
 
 // Result is the analysis of one checkpoint.
@@ -76,6 +80,10 @@ type Result struct {
 	// could not be listed. Close releases it.
 	Content    *content.Set
 	ContentErr error
+	// Yara is the YARA scan Options.Yara asked for; YaraErr says why it did not run or
+	// what stopped it (no rule compiled, built without YARA, no memory index).
+	Yara    *yara.Result
+	YaraErr error
 }
 
 // Close releases the spool files of the content listing.
@@ -158,6 +166,9 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		fopts = append(fopts, findings.WithBase(opts.Base))
 	}
 	res.Findings = findings.Analyze(cp, fopts...)
+	if opts.Yara != nil {
+		res.runYara(ctx, mem, *opts.Yara)
+	}
 	cp.Findings = res.Findings
 	if err := ctx.Err(); err != nil {
 		res.Close()

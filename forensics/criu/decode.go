@@ -117,6 +117,7 @@ func DecodeWith(ctx context.Context, a *archive.Archive, o Options) (*forensics.
 	d.pipes()
 	d.namespacesAndMounts()
 	d.rootfs()
+	recordInvalidUTF8(d.cp)
 	d.cp.Warnings = d.warn
 	if len(d.warn) > maxWarnings {
 		d.cp.Warnings = append(d.warn[:maxWarnings:maxWarnings], fmt.Sprintf("%d more warnings not shown", len(d.warn)-maxWarnings))

@@ -1,11 +1,15 @@
 package criu
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/forensics"
 )
 
 func TestFDDetailNames(t *testing.T) {
@@ -54,4 +58,26 @@ func TestDurationSaturates(t *testing.T) {
 			require.Equal(t, tt.want, duration(tt.sec, tt.nsec))
 		})
 	}
+}
+
+func TestInvalidUTF8IsRecoverable(t *testing.T) {
+	cp := &forensics.Checkpoint{
+		Processes: []forensics.Process{{PID: 1, Comm: "ok"}, {PID: 2, Comm: "bad\xff\xfe", Cmdline: []string{"x", "a\x80b"}}},
+		Container: &forensics.Container{Labels: map[string]string{"k/\xc3": "v\xe2\x82"}},
+	}
+	recordInvalidUTF8(cp)
+	require.Equal(t, map[string]string{
+		"/processes/1/comm":               "YmFk//4=",
+		"/processes/1/cmdline/1":          "YYBi",
+		"/container/labels/k~1\uFFFD#key": "ay/D",
+		"/container/labels/k~1\uFFFD":     "duKC",
+	}, cp.InvalidUTF8)
+	b, err := json.Marshal(cp)
+	require.NoError(t, err)
+	var back forensics.Checkpoint
+	require.NoError(t, json.Unmarshal(b, &back))
+	raw, err := base64.StdEncoding.DecodeString(back.InvalidUTF8["/processes/1/comm"])
+	require.NoError(t, err)
+	require.Equal(t, "bad\xff\xfe", string(raw), "the exact bytes come back from the JSON")
+	require.NotEqual(t, "bad\xff\xfe", back.Processes[1].Comm, "the string itself carries U+FFFD")
 }

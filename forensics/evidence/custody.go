@@ -235,6 +235,28 @@ type VerifyResult struct {
 // mode and the custody chain, and records the outcome in the custody log. A mismatch returns
 // the result and an error wrapping ErrTampered.
 func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
+	res, err := s.Check(ctx, id)
+	if res == nil {
+		return nil, err
+	}
+	action, details := ActionVerified, map[string]string{"sha256": res.Actual}
+	if !res.OK {
+		action = ActionVerifyFailed
+		details["problems"] = strings.Join(res.Problems, "; ")
+	}
+	if lerr := s.Log(res.ID, Event{Action: action, Details: details}); lerr != nil {
+		res.Problems = append(res.Problems, "could not record the verification: "+lerr.Error())
+		if err == nil {
+			res.OK = false
+			err = fmt.Errorf("verify %s: could not record the verification: %w", res.ID, lerr)
+		}
+	}
+	return res, err
+}
+
+// Check is Verify without recording anything: what opening evidence runs beside the decoding
+// (the opening records it with its result).
+func (s *Store) Check(ctx context.Context, id string) (*VerifyResult, error) {
 	it, err := s.Get(id)
 	if err != nil {
 		return nil, err
@@ -283,14 +305,6 @@ func (s *Store) Verify(ctx context.Context, id string) (*VerifyResult, error) {
 		res.Problems = append(res.Problems, sc.Problems...)
 	}
 	res.OK = len(res.Problems) == 0
-	action, details := ActionVerified, map[string]string{"sha256": res.Actual}
-	if !res.OK {
-		action = ActionVerifyFailed
-		details["problems"] = strings.Join(res.Problems, "; ")
-	}
-	if err := s.Log(it.ID, Event{Action: action, Details: details}); err != nil {
-		res.Problems = append(res.Problems, "could not record the verification: "+err.Error())
-	}
 	if !res.OK {
 		if sigErr != nil {
 			return res, fmt.Errorf("verify %s: %w: %w: %s", it.ID, ErrTampered, sigErr, strings.Join(res.Problems, "; "))

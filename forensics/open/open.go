@@ -41,6 +41,10 @@ type Config struct {
 	Memory bool
 	// Signing signs the custody events the opening records (the analyst's key, trusted keys).
 	Signing evidence.Options
+	// VerifyAsync returns from Open before the verification of store evidence has ended (the
+	// TUI shows its first screen meanwhile, with a banner); Case.Verification says when. By
+	// default Open waits for it (the CLI prints its verdict once the hash is known).
+	VerifyAsync bool
 }
 
 // FromConfig fills the store, cache and limits of a Config from the settings.
@@ -127,9 +131,30 @@ type Case struct {
 	Memory    *memory.Memory
 	MemoryErr error
 	// Recorded is true when an "opened" event was written to Item's custody log;
-	// CustodyErr is set when writing it failed (the opening itself went on).
+	// CustodyErr is set when writing it failed (the opening itself went on). With VerifyAsync
+	// both are known only once Verification is done (see Verification.Recorded).
 	Recorded   bool
 	CustodyErr error
+	// Verification is the re-check of store evidence run beside the decoding (nil when the
+	// archive is not store evidence: its hash is then Checkpoint.Source.SHA256).
+	Verification *Verification
+}
+
+// VerificationErr waits for the verification and returns an error wrapping ErrMismatch (and
+// evidence.ErrTampered) when the evidence failed it; nil for verified evidence and for files
+// that are not evidence.
+func (c *Case) VerificationErr(ctx context.Context) error {
+	if c == nil || c.Verification == nil {
+		return nil
+	}
+	res, err := c.Verification.Wait(ctx)
+	if res == nil {
+		return fmt.Errorf("%w: %s could not be verified: %v", ErrMismatch, c.Item.ID, err)
+	}
+	if !res.OK {
+		return fmt.Errorf("%w: %s: %w", ErrMismatch, c.Item.ID, err)
+	}
+	return nil
 }
 
 // Close releases the archive (and its decompressed cache).
@@ -151,25 +176,40 @@ func Open(ctx context.Context, cfg Config) (*Case, error) {
 		return nil, err
 	}
 	c := &Case{Target: *t}
-	if t.Item != nil && cfg.By != "" {
-		if _, err := t.Store.RecordOpen(t.Item.Archive, map[string]string{"by": cfg.By}); err != nil {
-			c.CustodyErr = err
-		} else {
-			c.Recorded = true
+	if t.Item != nil {
+		// re-hashed beside the decoding; the opening is recorded with the result
+		c.Verification = startVerification(ctx, t.Store, t.Item, cfg.By)
+	}
+	waitVerification := func() {
+		if c.Verification == nil {
+			return
 		}
+		<-c.Verification.Done()
+		c.Verification.mu.Lock()
+		c.Recorded, c.CustodyErr = c.Verification.recorded, c.Verification.custodyErr
+		c.Verification.mu.Unlock()
 	}
 	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
 	a, err := archive.Open(ctx, t.Path, cfg.Limits, CacheDir(cfg.CacheDir))
 	if err != nil {
+		waitVerification()
 		return nil, err
 	}
 	c.Archive = a
-	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: !cfg.NoHash && a.Format() != archive.FormatDir})
+	// store evidence is hashed once, by its verification
+	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: !cfg.NoHash && a.Format() != archive.FormatDir && t.Item == nil})
 	if err != nil {
 		_ = a.Close()
+		waitVerification()
 		return nil, err
 	}
 	c.Checkpoint = cp
+	if !cfg.VerifyAsync {
+		waitVerification()
+		if c.Verification != nil && c.Verification.result != nil && cp.Source.SHA256 == "" {
+			cp.Source.SHA256 = c.Verification.result.Actual
+		}
+	}
 	if cfg.Memory {
 		m, err := memory.Open(ctx, a, cp)
 		switch {

@@ -176,14 +176,41 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	if cs.Memory != nil {
 		mem = cs.Memory
 	}
+	if ao.Yara != nil {
+		yr := *ao.Yara // the saved files of this checkpoint join the YARA scan
+		yr.Archive, yr.Checkpoint = cs.Archive, cs.Checkpoint
+		ao.Yara = &yr
+	}
 	ao.Archive = cs.Archive // every saved content, as the other views analyse it
 	res, err := analysis.Run(ctx, cs.Checkpoint, mem, ao)
 	if err != nil {
 		return Input{}, err
 	}
 	defer res.Close() // the contents were needed by the analysis only
+	if res.YaraErr != nil {
+		return Input{}, fmt.Errorf("YARA (config yara.rules) on %s: %w", cs.Path, res.YaraErr)
+	}
 	if res.IndicatorsErr != nil {
 		return Input{}, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)
 	}
-	return NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
+	in, err := NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
+	if err != nil || cs.Verification == nil || in.Store == nil {
+		return in, err
+	}
+	vr, verr := cs.Verification.Wait(ctx)
+	if vr == nil && ctx.Err() != nil {
+		return in, ctx.Err()
+	}
+	v := &Verification{State: cs.Verification.State(), Summary: cs.Verification.Summary(), Time: cs.Verification.Finished().UTC()}
+	if vr != nil {
+		v.Signature, v.Signers, v.Problems = vr.Signature, vr.Signers, vr.Problems
+	} else if verr != nil {
+		v.Problems = []string{verr.Error()}
+	}
+	in.Store.Verification = v
+	// the custody log as it is now, with this opening and its result
+	if evs, err := cs.Store.Custody(in.Store.ID); err == nil {
+		in.Store.Custody = evs
+	}
+	return in, nil
 }

@@ -136,6 +136,12 @@ func (m *mdWriter) header(r *Report) {
 	}
 	m.line("# " + title)
 	m.line("")
+	for _, e := range r.Evidence {
+		if v := e.Verification; v != nil && v.State != "verified" {
+			m.line(fmt.Sprintf("> **EVIDENCE %s (%s) FAILED VERIFICATION: %s.** %s", md(e.ID), md(e.StoreID), md(v.State), md(v.Summary)))
+			m.line("")
+		}
+	}
 	m.table([]string{"Case", "Value"}, [][]string{
 		{"Case ID", md(r.Case.ID)},
 		{"Analyst", md(r.Case.Analyst)},

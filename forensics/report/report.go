@@ -38,6 +38,21 @@ type StoreRecord struct {
 	ID       string
 	Manifest evidence.Manifest
 	Custody  []evidence.Event
+	// Verification is the re-check run when the item was opened for this report.
+	Verification *Verification
+}
+
+// Verification is the outcome of re-checking store evidence when it was opened: the report
+// states it (a red banner at the top when the evidence does not match its acquisition).
+type Verification struct {
+	// State is "verified", "MISMATCH" or "not verified".
+	State   string    `json:"state"`
+	Summary string    `json:"summary"`
+	Time    time.Time `json:"time"`
+	// Signature is the state of the item's signed custody ("signed", "unsigned (legacy)", ...).
+	Signature string   `json:"signature,omitempty"`
+	Signers   []string `json:"signers,omitempty"`
+	Problems  []string `json:"problems,omitempty"`
 }
 
 // Options are the report's case header and switches.
@@ -125,6 +140,8 @@ type Evidence struct {
 	StoreID  string             `json:"store_id,omitempty"`
 	Manifest *evidence.Manifest `json:"manifest,omitempty"`
 	Custody  []evidence.Event   `json:"custody,omitempty"`
+	// Verification is the re-check of store evidence when it was opened for the report.
+	Verification *Verification `json:"verification,omitempty"`
 }
 
 // Checkpoint is the detail sections of one piece of evidence.
@@ -387,6 +404,7 @@ func buildEvidence(id string, cp *forensics.Checkpoint, st *StoreRecord) Evidenc
 		m := st.Manifest
 		e.StoreID, e.Manifest = st.ID, &m
 		e.Custody = append([]evidence.Event{}, st.Custody...)
+		e.Verification = st.Verification
 		if m.ArchiveName != "" {
 			e.FileName = m.ArchiveName
 		}

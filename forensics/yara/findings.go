@@ -97,13 +97,13 @@ func finding(h Hit) forensics.Finding {
 			if i > 0 {
 				b.WriteString(",")
 			}
-			fmt.Fprintf(&b, " %s at 0x%x %q", s.Name, s.Addr, preview(s.Data))
+			fmt.Fprintf(&b, " %s at 0x%x \"%s\"", s.Name, s.Addr, preview(s.Data))
 		}
 		if h.Matches > len(h.Strings) {
 			fmt.Fprintf(&b, " (%d of %d matches shown)", len(h.Strings), h.Matches)
 		}
 	}
-	if meta := metaString(h.Meta); meta != "" {
+	if meta := metaString(h.Meta, "description"); meta != "" {
 		fmt.Fprintf(&b, "; meta: %s", meta)
 	}
 	loc := forensics.Location{Kind: h.Kind, PID: h.PID, Comm: h.Comm, Addr: h.Addr, Path: h.Path, FD: -1}
@@ -146,7 +146,7 @@ func Where(h Hit) string {
 	what := h.Object
 	switch h.Kind {
 	case KindGhost:
-		what = fmt.Sprintf("deleted file %s (saved as %s)", h.Path, h.Object)
+		what = fmt.Sprintf("deleted file %s (ghost file)", h.Path)
 	case KindTmpfs, KindDevShm, KindRootfs:
 		what = fmt.Sprintf("%s file %s", h.Kind, h.Path)
 	}
@@ -168,10 +168,11 @@ func Where(h Hit) string {
 	return s
 }
 
-func metaString(m map[string]string) string {
+// metaString lists meta as k="v", sorted, without the keys in skip.
+func metaString(m map[string]string, skip ...string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		if k != "description" {
+		if !slices.Contains(skip, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -183,11 +184,12 @@ func metaString(m map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// preview shows matched bytes printable (at most 64, non-printable bytes as \xNN).
+// preview shows matched bytes printable, to be put between double quotes: non-printable bytes,
+// '"' and '\\' as \xNN.
 func preview(b []byte) string {
 	var s strings.Builder
 	for _, c := range b {
-		if c >= 0x20 && c < 0x7f {
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
 			s.WriteByte(c)
 		} else {
 			fmt.Fprintf(&s, "\\x%02x", c)

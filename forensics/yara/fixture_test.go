@@ -42,10 +42,6 @@ func open(t *testing.T, path string) opened {
 	require.NoError(t, err)
 	m, err := memory.Open(ctx, a, cp)
 	require.NoError(t, err)
-	set, err := content.List(ctx, a, cp, m, content.Options{CacheDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = set.Close() })
-	set.Attach(m)
 	return opened{arc: a, cp: cp, mem: m}
 }
 
@@ -59,9 +55,16 @@ func defaultRules(t *testing.T) *yara.Rules {
 	return rs
 }
 
+// scan runs rs over the fixture's memory and saved objects, as yara.Run does.
 func scan(t *testing.T, rs *yara.Rules, o opened, opt yara.Options) *yara.Result {
 	t.Helper()
+	set, err := content.List(context.Background(), o.arc, o.cp, o.mem, content.Options{CacheDir: t.TempDir()})
+	require.NoError(t, err)
+	defer set.Close()
+	n := len(o.mem.Objects)
+	opt.Objects = yara.FileObjects(set, o.mem)
 	res, err := yara.Scan(context.Background(), rs, o.mem, opt)
+	require.Len(t, o.mem.Objects, n, "the memory index is not changed")
 	require.NoError(t, err)
 	require.Empty(t, res.Warnings)
 	require.False(t, res.TimedOut)

@@ -135,7 +135,17 @@ func windows(rs []memory.Range) [][]memory.Range {
 // addresses) instead.
 func (e *enumerator) objectUnits() []*unit {
 	var out []*unit
-	for _, o := range e.mem.Objects {
+	objs := slices.Clone(e.mem.Objects)
+	have := map[string]bool{}
+	for _, o := range objs {
+		have[o.Name] = true
+	}
+	for _, o := range e.opt.Objects {
+		if !have[o.Name] {
+			objs = append(objs, o)
+		}
+	}
+	for _, o := range objs {
 		if !e.wantHolders(o.Holders) {
 			continue
 		}

@@ -53,6 +53,9 @@ type Options struct {
 	PIDs []int
 	// NoMemory skips process memory; NoObjects skips every saved object.
 	NoMemory, NoObjects bool
+	// Objects are scanned besides mem's own (FileObjects: the saved files); an object with the
+	// name of one of mem's is left out.
+	Objects []*memory.Object
 	// Progress, when set, is called with the bytes scanned so far and in all.
 	Progress func(done, total int64)
 }

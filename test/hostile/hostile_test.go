@@ -16,7 +16,10 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/criu"
 )
 
-var writeDir = flag.String("write", "", "write the corpus into this directory and exit")
+var (
+	writeDir    = flag.String("write", "", "write the corpus into this directory and exit")
+	writeCostly = flag.Bool("costly", false, "with -write: also write the costly inputs (WriteCostly; ~6 GiB through zstd, a minute)")
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -26,6 +29,11 @@ func TestMain(m *testing.M) {
 	if *writeDir != "" {
 		if err := Write(*writeDir, append(Build(), Bombs()...)); err != nil {
 			panic(err)
+		}
+		if *writeCostly {
+			if err := WriteCostly(*writeDir); err != nil {
+				panic(err)
+			}
 		}
 		os.Exit(0)
 	}

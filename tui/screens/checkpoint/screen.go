@@ -131,6 +131,10 @@ func (m *Model) setLoaded(ld *Loaded) {
 	m.tables[TabRootfs].SetRows(rootfsRows(c))
 	m.tables[TabIOCs].SetRows(iocRows(ld.IOCs, m.reveal))
 	m.tables[TabFindings].SetRows(findingsRows(c.Findings))
+	if hs := yaraHits(c.Findings); len(hs) > 0 {
+		m.mem.hits = hs
+		m.tables[TabMemory].SetRows(hitRows(hs))
+	}
 	if ld.IOCs == nil && ld.IOCNote != "" {
 		m.tables[TabIOCs].Empty = ld.IOCNote
 	} else {
