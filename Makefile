@@ -6,7 +6,8 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 export PODSLEUTH_CACHE ?= $(HOME)/.cache/podsleuth-dev
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# -s -w: a release build carries no symbol table or DWARF (stack traces keep function names).
+LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 # Where tests find the real components (set by `make setup`; tests skip with a reason when one
 # is missing, and fail instead when CI=true).

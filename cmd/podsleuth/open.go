@@ -84,11 +84,11 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 		Log:      logger,
 		Loader:   jobs.Loader(),
 		Extract: func(ctx context.Context, name string) (string, error) {
-			return tui.ExtractSample(ctx, fixtures.FS, name, cfg.CacheDir)
+			return tui.ExtractSample(ctx, fixtures.Sample, name, cfg.CacheDir)
 		},
 	}
 	st, serr := evidence.OpenConfig(cfg)
-	src := evscreen.Source{StoreErr: serr, Samples: func() ([]evscreen.Sample, error) { return tui.Samples(fixtures.FS) }}
+	src := evscreen.Source{StoreErr: serr, Samples: func() ([]evscreen.Sample, error) { return tui.Samples(fixtures.Sample) }}
 	if serr == nil {
 		src.Store = st
 	}

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmark: opening compressed checkpoints, podsleuth vs checkpointctl (v1.6.0) on the same
-# files. Inputs: the hostile 4 GiB-of-zeros .tar.zst (test/hostile WriteCostly: a 0.4 MB file
+# files (podsleuth inspect -o json, checkpointctl inspect --all: both decode everything). Inputs: the hostile 4 GiB-of-zeros .tar.zst (test/hostile WriteCostly: a 0.4 MB file
 # whose pages member is 4 GiB of zeros and whose pagemap declares one page) and a real >= 1 GiB
 # .tar.zst checkpoint (the bigmem podman+crun checkpoint of lib.sh, compressed with zstd -3).
 # For each: wall time, peak RSS and PEAK TEMPORARY DISK (polled every 20 ms: the blocks of the
@@ -29,10 +29,11 @@ fi
 # of deleted files PID holds open (KiB)
 peak_disk() {
   local pid=$1; shift
-  local peak=0 d f b
+  local peak=0 d f b p
   while kill -0 "$pid" 2>/dev/null; do
     d=$(du -sk "$@" 2>/dev/null | awk '{s+=$1} END {print s+0}')
-    for f in /proc/"$pid"/task/*/fd/* /proc/"$pid"/fd/*; do
+    # $pid is /usr/bin/time: look at the tool it runs
+    for f in $(for p in $(pgrep -P "$pid"); do echo /proc/"$p"/fd/*; done); do
       case $(readlink "$f" 2>/dev/null) in *"(deleted)") b=$(stat -L -c %b "$f" 2>/dev/null || echo 0); d=$((d + b / 2)) ;; esac
     done
     [ "$d" -gt "$peak" ] && peak=$d
@@ -62,7 +63,7 @@ printf -- '-%.0s' {1..112}; echo
 for in in "$zeros" "$big"; do
   size=$(du -h --apparent-size "$in" | cut -f1)
   read -r pt pr pd prc < <(run ps "$PS" inspect -o json "$in")
-  read -r ct cr cd crc < <(run cc "$CC" inspect "$in")
+  read -r ct cr cd crc < <(run cc "$CC" inspect --all "$in")
   printf '%-30s %9s | %8ss %5d MiB %6d MiB %3s | %8ss %5d MiB %6d MiB %3s\n' "$(basename "$in")" "$size" \
     "$pt" $((pr / 1024)) $((pd / 1024)) "$prc" "$ct" $((cr / 1024)) $((cd / 1024)) "$crc"
 done
