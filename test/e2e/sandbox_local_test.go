@@ -40,8 +40,11 @@ func TestSandboxLocalCLI(t *testing.T) {
 	require.NoError(t, err)
 	rootfs := testenv.PodmanFixtureRootfs(t, busybox)
 
+	// the binary signs custody with an analyst key of this test, trusted by the final check
+	keys := evidence.Options{KeyFile: filepath.Join(tmp, "analyst.pem"), TrustFile: filepath.Join(tmp, "trusted-keys.json")}
 	env := append(os.Environ(), "PODSLEUTH_DATA_DIR="+data, "PODSLEUTH_CACHE_DIR="+cache,
-		"PODSLEUTH_SANDBOX_CRIU="+criu, "PODSLEUTH_SANDBOX_RUNTIME="+runc)
+		"PODSLEUTH_SANDBOX_CRIU="+criu, "PODSLEUTH_SANDBOX_RUNTIME="+runc,
+		"PODSLEUTH_SIGNING_KEY="+keys.KeyFile, "PODSLEUTH_SIGNING_TRUSTED_KEYS="+keys.TrustFile)
 	run := func(args ...string) string {
 		t.Helper()
 		c := exec.Command(exe, args...)
@@ -104,7 +107,9 @@ func TestSandboxLocalCLI(t *testing.T) {
 	for _, want := range []string{"restored:restored", "sandbox:resumed", "sandbox:entered", "sandbox:sinkhole-tcp", "sandbox:sinkhole-dns", "sandbox:destroyed"} {
 		require.Contains(t, actions, want)
 	}
-	v, err := st.Verify(t.Context(), item.ID)
+	signed, err := evidence.OpenWith(data, keys)
+	require.NoError(t, err)
+	v, err := signed.Verify(t.Context(), item.ID)
 	require.NoError(t, err)
 	require.True(t, v.OK, "custody chain intact: %+v", v)
 }
