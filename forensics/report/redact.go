@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 )
 
@@ -118,4 +120,70 @@ func (x Redactor) Text(s string) string {
 		end = m.Start
 	}
 	return s
+}
+
+// RedactDiff returns a copy of d with environment, command line and indicator values redacted
+// (unless x.Reveal).
+func RedactDiff(d *diff.Result, x Redactor) *diff.Result {
+	c := *d
+	if x.Reveal {
+		return &c
+	}
+	redactRefs := func(in []diff.ProcessRef) []diff.ProcessRef {
+		out := make([]diff.ProcessRef, len(in))
+		for i, p := range in {
+			p.Cmdline = nonNil(x.Args(p.Cmdline))
+			out[i] = p
+		}
+		return out
+	}
+	c.ProcessesAdded = redactRefs(d.ProcessesAdded)
+	c.ProcessesRemoved = redactRefs(d.ProcessesRemoved)
+	c.ProcessesChanged = make([]diff.ProcessChange, len(d.ProcessesChanged))
+	for i, p := range d.ProcessesChanged {
+		ch := make([]diff.FieldChange, len(p.Changes))
+		for j, f := range p.Changes {
+			switch f.Field {
+			case "environ":
+				f.Added, f.Removed = x.EnvList(f.Added), x.EnvList(f.Removed)
+			case "cmdline":
+				f.Before = strings.Join(x.Args(strings.Fields(f.Before)), " ")
+				f.After = strings.Join(x.Args(strings.Fields(f.After)), " ")
+				f.Added, f.Removed = x.Args(f.Added), x.Args(f.Removed)
+			}
+			ch[j] = f
+		}
+		p.Changes = ch
+		c.ProcessesChanged[i] = p
+	}
+	redactIOCs := func(in []forensics.IOC) []forensics.IOC {
+		out := make([]forensics.IOC, len(in))
+		for i, v := range in {
+			if v.Secret && !v.Redacted {
+				v.Value, v.Redacted = Mask(v.Type, v.Value), true
+			}
+			out[i] = v
+		}
+		return out
+	}
+	c.IOCsNew, c.IOCsGone = redactIOCs(d.IOCsNew), redactIOCs(d.IOCsGone)
+	redactFDs := func(in []diff.FDRef) []diff.FDRef {
+		out := make([]diff.FDRef, len(in))
+		for i, f := range in {
+			f.Target = x.Text(f.Target)
+			out[i] = f
+		}
+		return out
+	}
+	c.FDsAdded, c.FDsRemoved = redactFDs(d.FDsAdded), redactFDs(d.FDsRemoved)
+	redactFindings := func(in []forensics.Finding) []forensics.Finding {
+		out := make([]forensics.Finding, len(in))
+		for i, f := range in {
+			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
+			out[i] = f
+		}
+		return out
+	}
+	c.FindingsNew, c.FindingsResolved = redactFindings(d.FindingsNew), redactFindings(d.FindingsResolved)
+	return &c
 }
