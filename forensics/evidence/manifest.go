@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -120,4 +121,28 @@ func CurrentActor() string {
 		host = "unknown-host"
 	}
 	return name + "@" + strings.TrimSpace(host)
+}
+
+func writeManifest(dir string, m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(dir, manifestName)
+	if err := os.WriteFile(p, append(b, '\n'), archiveMode); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+func readManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := readNoFollow(filepath.Join(dir, manifestName), 64<<20)
+	if err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	return m, nil
 }
