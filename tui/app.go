@@ -2,18 +2,13 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/podsleuth/podsleuth/forensics"
-	"github.com/podsleuth/podsleuth/tui/components/frame"
 	"github.com/podsleuth/podsleuth/tui/components/prompt"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
@@ -30,7 +25,7 @@ type Options struct {
 	Theme   string
 	NoColor bool
 	Mouse   bool
-	// Loader decodes and analyses a checkpoint; nil when the decoder is not in this build.
+	// Loader opens and analyses a checkpoint (NewLoader, Jobs.Loader).
 	Loader checkpoint.Loader
 	// Extract writes a bundled sample to a file and returns its path.
 	Extract func(ctx context.Context, name string) (string, error)
@@ -61,7 +56,7 @@ type App struct {
 	th     theme.Theme
 	km     keys.Map
 	w, h   int
-	stack  []page
+	stack  []nav.Page
 	mode   mode
 	prompt prompt.Model
 	hist   map[mode][]string
@@ -95,12 +90,12 @@ func New(o Options) *App {
 		a.th = theme.New(true)
 	}
 	ev := evidence.New(o.Evidence, a.th, a.km)
-	a.stack = []page{wrap(ev)}
+	a.stack = []nav.Page{nav.Wrap(ev)}
 	switch {
-	case o.Connect == nil && o.NoCluster == "":
-		a.clusterNote = "cluster browsing is not available in this build"
 	case o.NoCluster != "":
 		a.clusterNote = o.NoCluster
+	case o.Connect == nil:
+		a.clusterNote = "no kubeconfig"
 	default:
 		a.connecting = true
 	}
@@ -131,7 +126,7 @@ func connectCmd(f func(context.Context) (Cluster, error)) tea.Cmd {
 
 // Init asks for the background colour, lists the evidence, connects and opens the archives.
 func (a *App) Init() tea.Cmd {
-	cmds := []tea.Cmd{a.stack[0].init()}
+	cmds := []tea.Cmd{a.stack[0].Init()}
 	if a.o.Theme == "auto" || a.o.Theme == "" {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
@@ -144,10 +139,10 @@ func (a *App) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (a *App) top() page { return a.stack[len(a.stack)-1] }
+func (a *App) top() nav.Page { return a.stack[len(a.stack)-1] }
 
 // Top returns the screen on top of the stack (tests).
-func (a *App) Top() any { return a.top().value() }
+func (a *App) Top() any { return a.top().Unwrap() }
 
 // Depth is the stack depth (tests).
 func (a *App) Depth() int { return len(a.stack) }
@@ -164,11 +159,11 @@ func (a *App) Prompting() (string, bool) {
 // take three lines.
 func (a *App) bodySize() (int, int) { return a.w, max(a.h-3, 1) }
 
-func (a *App) push(p page) tea.Cmd {
+func (a *App) push(p nav.Page) tea.Cmd {
 	w, h := a.bodySize()
-	p.setSize(w, h)
+	p.SetSize(w, h)
 	a.stack = append(a.stack, p)
-	return p.init()
+	return p.Init()
 }
 
 func (a *App) pop() {
@@ -180,16 +175,16 @@ func (a *App) pop() {
 	a.closePage(p)
 }
 
-func (a *App) closePage(p page) {
-	if c, ok := p.value().(closer); ok {
+func (a *App) closePage(p nav.Page) {
+	if c, ok := p.Unwrap().(closer); ok {
 		if err := c.Close(); err != nil {
-			a.log.Warn("close screen", "screen", p.title(), "err", err)
+			a.log.Warn("close screen", "screen", p.Title(), "err", err)
 		}
 	}
 }
 
 // reset replaces the stack with p.
-func (a *App) reset(p page) tea.Cmd {
+func (a *App) reset(p nav.Page) tea.Cmd {
 	for len(a.stack) > 0 {
 		a.closePage(a.top())
 		a.stack = a.stack[:len(a.stack)-1]
@@ -213,14 +208,14 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.w, a.h = msg.Width, msg.Height
 		w, h := a.bodySize()
 		for _, p := range a.stack {
-			p.setSize(w, h)
+			p.SetSize(w, h)
 		}
 		return a, nil
 	case tea.BackgroundColorMsg:
 		if !a.o.NoColor && (a.o.Theme == "auto" || a.o.Theme == "") {
 			a.th = theme.New(msg.IsDark())
 			for _, p := range a.stack {
-				if t, ok := p.value().(themer); ok {
+				if t, ok := p.Unwrap().(themer); ok {
 					t.SetTheme(a.th)
 				}
 			}
@@ -243,21 +238,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case nav.GotoMsg:
 		return a, a.gotoView(msg.View, msg.Arg)
 	case evidence.ArtifactsMsg:
-		return a, a.push(wrap(a.artifactsScreen(msg.Item)))
+		return a, a.push(nav.Wrap(a.artifactsScreen(msg.Item)))
 	case nav.PushMsg:
-		p, err := a.wrapAny(msg.Screen)
-		if err != nil {
-			a.setErr(err, "")
-			return a, nil
-		}
-		return a, a.push(p)
-	case PushPageMsg:
-		p, err := a.wrapAny(msg.s)
-		if err != nil {
-			a.setErr(err, "")
-			return a, nil
-		}
-		return a, a.push(p)
+		return a, a.push(msg.Page)
 	case nav.PopMsg:
 		a.pop()
 		return a, nil
@@ -274,7 +257,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	// results: to every screen
 	var cmds []tea.Cmd
 	for i, p := range a.stack {
-		np, cmd := p.update(msg)
+		np, cmd := p.Update(msg)
 		a.stack[i] = np
 		cmds = append(cmds, cmd)
 	}
@@ -282,7 +265,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (a *App) toTop(msg tea.Msg) tea.Cmd {
-	np, cmd := a.top().update(msg)
+	np, cmd := a.top().Update(msg)
 	a.stack[len(a.stack)-1] = np
 	return cmd
 }
@@ -300,9 +283,6 @@ func extractCmd(f func(context.Context, string) (string, error), name, label str
 	}
 }
 
-// ErrNoDecoder is reported when a checkpoint is opened but the decoder is not in this build.
-var ErrNoDecoder = errors.New("the checkpoint decoder is not available in this build")
-
 func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 	if msg.Embedded != "" {
 		if a.o.Extract == nil {
@@ -312,15 +292,11 @@ func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 		a.status = "extracting bundled sample " + msg.Embedded + "…"
 		return extractCmd(a.o.Extract, msg.Embedded, msg.Label)
 	}
-	if a.o.Loader == nil {
-		a.setErr(fmt.Errorf("open %s: %w", msg.Path, ErrNoDecoder), "")
-		return nil
-	}
 	if msg.Replace {
 		a.pop()
 	}
 	a.status, a.err, a.hint = "decoding "+msg.Path+"…", "", ""
-	return a.push(wrap(checkpoint.New(msg.Path, msg.Label, a.o.Loader, a.th, a.km)))
+	return a.push(nav.Wrap(checkpoint.New(msg.Path, msg.Label, a.o.Loader, a.th, a.km)))
 }
 
 func (a *App) connected(msg ConnectedMsg) tea.Cmd {
@@ -340,7 +316,7 @@ func (a *App) connected(msg ConnectedMsg) tea.Cmd {
 	if msg.Err != nil {
 		a.clusterNote = plainClusterError(msg.Err)
 		a.log.Warn("no cluster", "err", msg.Err)
-		if ev, ok := a.stack[0].value().(*evidence.Model); ok {
+		if ev, ok := a.stack[0].Unwrap().(*evidence.Model); ok {
 			ev.SetBanner(a.embeddedBanner())
 			w, h := a.bodySize()
 			ev.SetSize(w, h)
@@ -352,361 +328,11 @@ func (a *App) connected(msg ConnectedMsg) tea.Cmd {
 	a.status = "connected to " + msg.Cluster.Describe()
 	// switch to the pods unless the user already went somewhere
 	if len(a.stack) == 1 {
-		if _, ok := a.stack[0].value().(*evidence.Model); ok {
+		if _, ok := a.stack[0].Unwrap().(*evidence.Model); ok {
 			return a.gotoView("pods", "")
 		}
 	}
 	return nil
-}
-
-func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
-	km := a.km
-	switch a.mode {
-	case modeHelp:
-		if key.Matches(msg, km.Quit) && msg.String() == "ctrl+c" {
-			return a.quit()
-		}
-		a.mode = modeNormal
-		return nil
-	case modeCommand, modeFilter:
-		return a.updatePrompt(msg)
-	}
-	if msg.String() == "ctrl+c" {
-		return a.quit()
-	}
-	if c, ok := a.top().value().(capturer); ok && c.Capturing() {
-		return a.toTop(msg)
-	}
-	switch {
-	case key.Matches(msg, km.Quit):
-		return a.quit()
-	case key.Matches(msg, km.Help):
-		a.mode = modeHelp
-		return nil
-	case key.Matches(msg, km.Command):
-		a.mode = modeCommand
-		a.prompt = prompt.New(":")
-		a.prompt.History = a.hist[modeCommand]
-		a.prompt.Reset("")
-		return nil
-	case key.Matches(msg, km.Filter):
-		f, ok := a.top().value().(filterer)
-		if !ok {
-			return nil
-		}
-		prefix, val, live := f.FilterPrompt()
-		if prefix == "" {
-			return nil
-		}
-		a.mode = modeFilter
-		a.prompt = prompt.New(prefix)
-		a.prompt.History = a.hist[modeFilter]
-		a.prompt.Reset(val)
-		a.filterPrev, a.filterLive = val, live
-		return nil
-	case key.Matches(msg, km.Back):
-		if b, ok := a.top().value().(backHandler); ok && b.HandlesBack() {
-			return a.toTop(msg)
-		}
-		if len(a.stack) > 1 {
-			a.pop()
-			a.err, a.hint = "", ""
-			return nil
-		}
-		if f, ok := a.top().value().(filterer); ok {
-			if _, v, live := f.FilterPrompt(); live && v != "" {
-				cmd, _ := f.ApplyFilter("", true)
-				return cmd
-			}
-		}
-		return nil
-	}
-	return a.toTop(msg)
-}
-
-func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
-	// ctrl+t on the memory search prompt cycles the search mode without leaving the prompt
-	if a.mode == modeFilter && msg.String() == "ctrl+t" {
-		if c, ok := a.top().value().(*checkpoint.Model); ok && c.Tab() == checkpoint.TabMemory {
-			c.CycleSearchMode()
-			a.prompt.Prefix, _, _ = c.FilterPrompt()
-		}
-		return nil
-	}
-	p, res := a.prompt.Update(msg)
-	a.prompt = p
-	switch a.mode {
-	case modeCommand:
-		switch res {
-		case prompt.Cancelled:
-			a.mode = modeNormal
-		case prompt.Submitted:
-			a.mode = modeNormal
-			a.hist[modeCommand] = a.prompt.History
-			return a.runCommand(a.prompt.Value)
-		}
-		return nil
-	}
-	f, ok := a.top().value().(filterer)
-	if !ok {
-		a.mode = modeNormal
-		return nil
-	}
-	switch res {
-	case prompt.Cancelled:
-		a.mode = modeNormal
-		if a.filterLive {
-			cmd, _ := f.ApplyFilter(a.filterPrev, true)
-			return cmd
-		}
-		return nil
-	case prompt.Submitted:
-		a.mode = modeNormal
-		a.hist[modeFilter] = a.prompt.History
-		cmd, err := f.ApplyFilter(a.prompt.Value, true)
-		if err != nil {
-			a.setErr(err, "")
-			return nil
-		}
-		a.err, a.hint = "", ""
-		return cmd
-	}
-	if a.filterLive {
-		if _, err := f.ApplyFilter(a.prompt.Value, false); err != nil {
-			// keep typing: the error shows until the regex is valid again
-			a.err, a.hint = err.Error(), ""
-		} else {
-			a.err, a.hint = "", ""
-		}
-	}
-	return nil
-}
-
-func (a *App) quit() tea.Cmd {
-	if c, ok := a.cluster.(closerCluster); ok {
-		c.Close()
-	}
-	for len(a.stack) > 0 {
-		a.closePage(a.top())
-		a.stack = a.stack[:len(a.stack)-1]
-	}
-	a.stack = []page{wrap(evidence.New(evidence.Source{}, a.th, a.km))}
-	return tea.Quit
-}
-
-// Commands lists the ":" commands for the help screen.
-var Commands = [][2]string{
-	{":pods [NS]", "pods (of namespace NS; all namespaces with \"all\")"},
-	{":ns [NAME]", "namespaces, or switch to NAME"},
-	{":ctx [NAME]", "kubeconfig contexts, or switch to NAME"},
-	{":nodes", "nodes"},
-	{":evidence", "bundled samples and the local evidence store"},
-	{":open PATH", "decode and analyse a checkpoint archive or CRIU image directory"},
-	{":q", "quit"},
-}
-
-// ErrUnknownCommand is reported for a ":" command that does not exist.
-var ErrUnknownCommand = errors.New("unknown command")
-
-func (a *App) runCommand(line string) tea.Cmd {
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		return nil
-	}
-	arg := strings.Join(f[1:], " ")
-	a.err, a.hint = "", ""
-	switch f[0] {
-	case "q", "quit", "q!", "exit":
-		return a.quit()
-	case "pods", "po", "pod":
-		return a.gotoView("pods", arg)
-	case "ns", "namespace", "namespaces":
-		if arg != "" {
-			return a.gotoView("pods", arg)
-		}
-		return a.gotoView("namespaces", "")
-	case "ctx", "context", "contexts":
-		return a.gotoView("contexts", arg)
-	case "nodes", "no", "node":
-		return a.gotoView("nodes", arg)
-	case "evidence", "ev":
-		return a.gotoView("evidence", "")
-	case "open", "o":
-		if arg == "" {
-			a.setErr(errors.New(":open needs a path"), "e.g. :open /path/to/checkpoint.tar")
-			return nil
-		}
-		return a.open(nav.OpenCheckpointMsg{Path: arg})
-	case "help", "h":
-		a.mode = modeHelp
-		return nil
-	}
-	a.setErr(fmt.Errorf("%w %q", ErrUnknownCommand, f[0]), "? lists the commands")
-	return nil
-}
-
-func (a *App) gotoView(view, arg string) tea.Cmd {
-	if view == "evidence" {
-		ev := evidence.New(a.o.Evidence, a.th, a.km)
-		if a.cluster == nil && !a.connecting {
-			ev.SetBanner(a.embeddedBanner())
-		}
-		return a.reset(wrap(ev))
-	}
-	if a.cluster == nil {
-		why := a.clusterNote
-		if a.connecting {
-			why = "still connecting"
-		}
-		a.setErr(fmt.Errorf(":%s needs a cluster: %s", view, why), "set KUBECONFIG or --kubeconfig/--context; the API server must answer within cluster.connect_timeout")
-		return nil
-	}
-	p, cmd, err := a.clusterView(view, arg)
-	if err != nil {
-		a.setErr(err, clusterHint(err))
-		return cmd
-	}
-	if p == nil {
-		return cmd
-	}
-	return tea.Batch(cmd, a.reset(p))
-}
-
-// View renders the header, the top screen, the help or prompt line and the status bar.
-func (a *App) View() tea.View {
-	var v tea.View
-	v.AltScreen = true
-	if a.o.Mouse {
-		v.MouseMode = tea.MouseModeCellMotion
-	}
-	v.WindowTitle = "podsleuth"
-	if a.w <= 0 || a.h <= 0 {
-		return v
-	}
-	v.SetContent(a.Render())
-	return v
-}
-
-// Render is the frame as a string (the View's content; goldens compare it).
-func (a *App) Render() string {
-	w := a.w
-	var b strings.Builder
-	b.WriteString(a.header())
-	b.WriteByte('\n')
-	_, bh := a.bodySize()
-	if a.mode == modeHelp {
-		b.WriteString(a.helpView(bh))
-	} else {
-		body := a.top().view()
-		b.WriteString(frame.Block(body, w, bh))
-	}
-	b.WriteByte('\n')
-	switch a.mode {
-	case modeCommand, modeFilter:
-		b.WriteString(frame.Line(a.th.Accent.Render(a.prompt.View()), w))
-	default:
-		if a.err != "" && a.hint != "" {
-			// the fix gets its own line: it matters more than the key help
-			b.WriteString(frame.Line(a.th.Warning.Render("fix: "+a.hint), w))
-		} else {
-			b.WriteString(frame.Line(a.shortHelp(), w))
-		}
-	}
-	b.WriteByte('\n')
-	b.WriteString(a.statusBar())
-	return b.String()
-}
-
-func (a *App) header() string {
-	var crumbs []string
-	for _, p := range a.stack {
-		crumbs = append(crumbs, forensics.Printable(p.title()))
-	}
-	left := a.th.Title.Render("podsleuth") + " " + strings.Join(crumbs, " › ")
-	var right string
-	switch {
-	case a.cluster != nil:
-		right = a.cluster.Describe()
-	case a.connecting:
-		right = "connecting…"
-	default:
-		right = "no cluster"
-	}
-	if a.o.Readonly {
-		right = "[readonly] " + right
-	}
-	right = a.th.Muted.Render(right)
-	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		return frame.Line(left, a.w)
-	}
-	return left + strings.Repeat(" ", gap) + right
-}
-
-func (a *App) shortHelp() string {
-	var parts []string
-	for _, b := range a.top().shortHelp() {
-		if !b.Enabled() {
-			continue
-		}
-		h := b.Help()
-		parts = append(parts, a.th.Key.Render(h.Key)+" "+a.th.Muted.Render(h.Desc))
-	}
-	return strings.Join(parts, "  ")
-}
-
-func (a *App) statusBar() string {
-	var left string
-	switch {
-	case a.err != "":
-		left = a.th.Error.Render(" " + a.err + " ")
-	case a.status != "":
-		left = " " + a.status
-	case a.cluster == nil && !a.connecting:
-		left = " no cluster: " + a.clusterNote
-	}
-	right := ""
-	if p, ok := a.top().value().(positioner); ok {
-		right = p.Position() + " "
-	}
-	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		return a.th.Status.Render(frame.Line(left, a.w))
-	}
-	return a.th.Status.Render(left + strings.Repeat(" ", gap) + right)
-}
-
-func (a *App) helpView(h int) string {
-	var lines []string
-	lines = append(lines, a.th.Title.Render("Keys of "+a.top().title()), "")
-	for _, group := range a.top().fullHelp() {
-		for _, b := range group {
-			if !b.Enabled() {
-				continue
-			}
-			hk := b.Help()
-			lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
-		}
-	}
-	lines = append(lines, "", a.th.Title.Render("Everywhere"), "")
-	for _, b := range []key.Binding{a.km.Quit, a.km.Help, a.km.Command, a.km.Filter, a.km.Back} {
-		hk := b.Help()
-		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
-	}
-	lines = append(lines, "  "+a.th.Muted.Render("filter: regex (smart case), !regex inverts, -l key=value selects labels"))
-	lines = append(lines, "", a.th.Title.Render("Commands"), "")
-	for _, c := range Commands {
-		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-12s", c[0])), c[1]))
-	}
-	lines = append(lines, "", a.th.Muted.Render("any key closes this help"))
-	// two columns when tall content meets a wide screen
-	if len(lines) > h && a.w >= 100 {
-		half := (len(lines) + 1) / 2
-		left := frame.Block(strings.Join(lines[:half], "\n"), a.w/2, h)
-		right := frame.Block(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
-		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
-	}
-	return frame.Block(strings.Join(lines, "\n"), a.w, h)
 }
 
 // NoColor reports whether NO_COLOR asks for no colours (any non-empty value).

@@ -38,7 +38,7 @@ func (a *App) artifactsScreen(it fevidence.Item) *list.Model {
 		return rows, nil
 	}
 	view := func(r table.Row) tea.Cmd {
-		return func() tea.Msg { return nav.PushMsg{Screen: a.artifactScreen(it, r.Key)} }
+		return nav.Push(a.artifactScreen(it, r.Key))
 	}
 	return list.New("artifacts/"+it.ID, it.ID+" artifacts", cols, load, view, "view", a.th, a.km)
 }

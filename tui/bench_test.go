@@ -49,7 +49,7 @@ func podsApp(tb testing.TB, src pods.Source, w, h int) *App {
 	a := New(Options{Keys: keys.Default(), NoColor: false, Theme: "dark"})
 	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	p := pods.New(src, "", false, nil, a.th, a.km)
-	a.Update(PushPage(p)) // runs p.Init (generation 1); its snapshot Cmd is replayed by hand below
+	a.Update(pushPage(p)) // runs p.Init (generation 1); its snapshot Cmd is replayed by hand below
 	a.Update(pods.PodsMsg{Gen: 1, Rows: src.Snapshot(), Now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)})
 	require.Equal(tb, 10000, p.Table().Total())
 	return a

@@ -61,16 +61,6 @@ func TestEvidenceVerifyAndTamper(t *testing.T) {
 	require.Contains(t, ansi.Strip(a.Render()), "MISMATCH")
 }
 
-func TestEvidenceActionsSayWhatIsMissing(t *testing.T) {
-	a, _, _ := storeApp(t)
-	for _, k := range []rune{'x', 'R'} {
-		_, cmd := a.Update(press(k))
-		run(t, a, cmd)
-		_, errLine := a.Status()
-		require.Contains(t, errLine, "not available in this build", string(k))
-	}
-}
-
 func TestEvidenceOpenSendsOpen(t *testing.T) {
 	a, _, it := storeApp(t)
 	_, cmd := a.Update(special(tea.KeyEnter))

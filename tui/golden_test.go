@@ -62,7 +62,7 @@ func podsGoldenApp(t *testing.T, w, h int) *App {
 	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	src := fivePods()
 	p := pods.New(src, "shop", false, func(string, string, string) tea.Cmd { return nil }, a.th, a.km)
-	a.Update(PushPage(p))
+	a.Update(pushPage(p))
 	a.Update(pods.PodsMsg{Gen: 1, Rows: src.rows, Now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)})
 	return a
 }
@@ -82,7 +82,7 @@ func TestScreenGoldens(t *testing.T) {
 		a = New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test"})
 		a.Update(tea.WindowSizeMsg{Width: sz.w, Height: sz.h})
 		ac := acquire.New("g", "shop/checkout-5d9f7-a/app", nil, nil, a.th, a.km)
-		a.Update(PushPage(ac))
+		a.Update(pushPage(ac))
 		ac.Update(acquire.ProgressMsg{ID: "g", P: acquire.Progress{Phase: "stream", Bytes: 96 << 20, Total: 256 << 20, Rate: 32 << 20, Elapsed: 4 * time.Second}})
 		golden(t, "acquire"+suffix, a.Render())
 	}

@@ -23,7 +23,8 @@ import (
 // domain package's one call, and what they share: the checkpoints already analysed in this
 // session, so that exporting a report of one does not decode it again.
 type Jobs struct {
-	cfg *config.Config
+	cfg     *config.Config
+	version string // recorded in reports as the tool version
 
 	mu       sync.Mutex
 	analysed []analysed // most recent last
@@ -42,8 +43,8 @@ type analysed struct {
 // maxAnalysed bounds the models kept for export (a model is small: no memory, no archive).
 const maxAnalysed = 4
 
-// NewJobs returns the jobs of a workbench session.
-func NewJobs(cfg *config.Config) *Jobs { return &Jobs{cfg: cfg} }
+// NewJobs returns the jobs of a workbench session of podsleuth version.
+func NewJobs(cfg *config.Config, version string) *Jobs { return &Jobs{cfg: cfg, version: version} }
 
 // Loader returns the checkpoint screen's Loader.
 func (j *Jobs) Loader() checkpoint.Loader { return j.load }
@@ -128,7 +129,7 @@ func (j *Jobs) Report(ctx context.Context, path string) (string, error) {
 	}
 	ex, err := report.Export(ctx, []report.Input{in}, report.ExportConfig{
 		Options: report.Options{CaseID: cfg.Case.ID, Analyst: cfg.Case.Analyst, Notes: cfg.Case.Notes,
-			ToolVersion: Version, Generated: time.Now(), Reveal: cfg.Report.Reveal},
+			ToolVersion: j.version, Generated: time.Now(), Reveal: cfg.Report.Reveal},
 		Format: f, Dir: dir, Store: t.Store})
 	if err != nil {
 		return "", err

@@ -32,7 +32,7 @@ func TestReportOfAnOpenedCheckpointIsNotDecodedAgain(t *testing.T) {
 	cfg := &config.Config{CacheDir: t.TempDir(), DataDir: dir}
 	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
 	cfg.Report.Format = "json"
-	jobs := NewJobs(cfg)
+	jobs := NewJobs(cfg, "test")
 
 	ld, err := jobs.Loader()(t.Context(), it.Archive)
 	require.NoError(t, err)
@@ -112,7 +112,7 @@ func TestRestoreIsTheSandboxJob(t *testing.T) {
 	cfg := &config.Config{CacheDir: t.TempDir(), DataDir: dir}
 	cfg.Sandbox.CRIU = filepath.Join(t.TempDir(), "no-criu")
 	cfg.Sandbox.StateDir = t.TempDir()
-	_, err = NewJobs(cfg).Restore(t.Context(), it.Archive, evidence.RestoreOptions{})
+	_, err = NewJobs(cfg, "test").Restore(t.Context(), it.Archive, evidence.RestoreOptions{})
 	require.Error(t, err)
 	evs, err := st.Custody(it.ID)
 	require.NoError(t, err)

@@ -152,16 +152,13 @@ func (s memSearcher) Read(ctx context.Context, pid int, addr uint64, n int) ([]b
 }
 
 // newConnector reaches the cluster with the cluster package.
-func newConnector(flags genericclioptions.RESTClientGetter, cfg *config.Config, log *slog.Logger) func(context.Context) (Cluster, error) {
+func newConnector(flags genericclioptions.RESTClientGetter, cfg *config.Config, log *slog.Logger, version string) func(context.Context) (Cluster, error) {
 	cf, _ := flags.(*genericclioptions.ConfigFlags)
 	return func(ctx context.Context) (Cluster, error) {
-		c, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly, UserAgent: "podsleuth/" + Version})
+		c, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly, UserAgent: "podsleuth/" + version})
 		if err != nil {
 			return nil, err
 		}
-		return NewClusterSession(c, cf, cfg, log, Version), nil
+		return NewClusterSession(c, cf, cfg, log, version), nil
 	}
 }
-
-// Version is the podsleuth version recorded in manifests (set by cmd).
-var Version = "dev"

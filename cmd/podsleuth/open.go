@@ -72,8 +72,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	defer closeLog()
 	silenceKlog(logger)
 
-	tui.Version = version
-	jobs := tui.NewJobs(cfg)
+	jobs := tui.NewJobs(cfg, version)
 	o := tui.Options{
 		Keys:     km,
 		Readonly: cfg.Readonly,
@@ -97,7 +96,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	if len(archives) > 0 {
 		o.NoCluster = "not used: opening files"
 	} else {
-		o.Connect = tui.Connector(a.kube, cfg, logger)
+		o.Connect = tui.Connector(a.kube, cfg, logger, version)
 	}
 	app := tui.New(o)
 	opts := []tea.ProgramOption{tea.WithContext(cmd.Context())}

@@ -181,7 +181,7 @@ func diffInput(in report.Input) diff.Input {
 
 // reportExporter is the TUI's report export (evidence screen, key x), the TUI's own job.
 func reportExporter(cfg *config.Config) func(ctx context.Context, path string) (string, error) {
-	return tui.NewJobs(cfg).Report
+	return tui.NewJobs(cfg, version).Report
 }
 
 // openStoreIfExists opens the evidence store when its directory exists (so that read-only

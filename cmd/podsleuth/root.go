@@ -153,8 +153,3 @@ func newVersionCmd(a *app) *cobra.Command {
 		},
 	}
 }
-
-// notYet is returned by commands whose engine is not built yet.
-func notYet(what string) error {
-	return fmt.Errorf("%s is not available in this build yet", what)
-}

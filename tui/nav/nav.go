@@ -34,9 +34,8 @@ type GotoMsg struct {
 	Arg  string
 }
 
-// PushMsg asks the App to push a screen built by the sender (a pod's detail, a process).
-// Screen must be a value the App knows how to wrap (see tui.wrap).
-type PushMsg struct{ Screen any }
+// PushMsg asks the App to push a screen built by the sender (a pod's detail, a row's detail).
+type PushMsg struct{ Page Page }
 
 // PopMsg asks the App to pop the top screen.
 type PopMsg struct{}
@@ -63,7 +62,10 @@ func OpenReplacing(path, label string) tea.Cmd {
 func Goto(view, arg string) tea.Cmd { return func() tea.Msg { return GotoMsg{View: view, Arg: arg} } }
 
 // Push returns a Cmd that pushes a screen.
-func Push(s any) tea.Cmd { return func() tea.Msg { return PushMsg{Screen: s} } }
+func Push[S Screen[S]](s S) tea.Cmd {
+	p := Wrap(s)
+	return func() tea.Msg { return PushMsg{Page: p} }
+}
 
 // Pop returns a Cmd that pops the top screen.
 func Pop() tea.Cmd { return func() tea.Msg { return PopMsg{} } }

@@ -41,8 +41,7 @@ type Sample struct {
 	Note string
 }
 
-// Actions are the optional engines behind report export and restore; nil ones say what is
-// missing when pressed.
+// Actions are the jobs behind report export and restore (tui.Jobs).
 type Actions struct {
 	// Report exports a report of the archive at path and returns the written file.
 	Report func(ctx context.Context, path string) (string, error)
@@ -402,9 +401,6 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		if path == "" {
 			return m, nil
 		}
-		if m.src.Actions.Report == nil {
-			return m, nav.Err(errors.New("report export is not available in this build yet"), "use `podsleuth report` once the report engine is built")
-		}
 		return m, tea.Batch(nav.Status("exporting report…"), actionCmd("report", path, m.src.Actions.Report))
 	case key.Matches(msg, km.Restore):
 		path, _, emb, _ := m.selected()
@@ -413,9 +409,6 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		}
 		if path == "" {
 			return m, nil
-		}
-		if m.src.Actions.Restore == nil {
-			return m, nav.Err(errors.New("restore into a sandbox is not available in this build yet"), "use `podsleuth restore` once the sandbox engine is built")
 		}
 		_, label, _, _ := m.selected()
 		// ask for the base rootfs, offering the last one given

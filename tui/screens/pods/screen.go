@@ -113,6 +113,8 @@ func New(src Source, ns string, readonly bool, cp Checkpointer, th theme.Theme, 
 		{Title: "STATUS", Max: 20}, {Title: "RESTARTS", Right: true, Numeric: true},
 		{Title: "NODE", Max: 24}, {Title: "AGE", Right: true, Numeric: true}, {Title: "CONTAINERS", Max: 30},
 	}
+	// without a Checkpointer the list is read-only (the session's readonly setting)
+	readonly = readonly || cp == nil
 	m := &Model{src: src, ns: ns, th: th, km: km, tbl: table.New(cols, th, km), readonly: readonly, checkpoint: cp}
 	m.tbl.Empty = "loading pods…"
 	if readonly {
@@ -267,9 +269,6 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 			return m, nil
 		}
 		p := m.pods[r.Key]
-		if m.checkpoint == nil {
-			return m, nav.Err(errors.New("checkpoint: not available in this build yet"), "use `podsleuth checkpoint NS/POD/CONTAINER`")
-		}
 		m.confirm = &confirmState{ns: p.Namespace, pod: p.Name, containers: p.Containers}
 		return m, nil
 	}

@@ -2,76 +2,29 @@ package tui
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/podsleuth/podsleuth/cluster"
-
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
-	"github.com/podsleuth/podsleuth/tui/screens/acquire"
-	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
-	"github.com/podsleuth/podsleuth/tui/screens/confirm"
-	"github.com/podsleuth/podsleuth/tui/screens/evidence"
-	"github.com/podsleuth/podsleuth/tui/screens/list"
-	"github.com/podsleuth/podsleuth/tui/screens/pods"
 	"github.com/podsleuth/podsleuth/tui/theme"
 )
 
-// Cluster is the connection the cluster views browse. Describe names it for the header
-// ("kind-podsleuth / default").
+// Cluster is the connection the cluster views browse (a ClusterSession). Describe names it for
+// the header ("ctx kind-podsleuth  ns default"); View builds a cluster screen (pods,
+// namespaces, nodes, contexts) without I/O: the screen loads in its Init Cmd.
 type Cluster interface {
 	Describe() string
-}
-
-// clusterViewer is implemented by Cluster values that can build the cluster screens (pods,
-// namespaces, contexts, nodes). It is a separate interface so that a connection without
-// browsing support still shows where it is connected.
-type clusterViewer interface {
-	View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (screen any, cmd tea.Cmd, err error)
+	View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (nav.Page, tea.Cmd, error)
 }
 
 // closerCluster is a Cluster with resources (informers) to release on a context switch.
 type closerCluster interface{ Close() }
 
-// ErrNoBrowser is reported when the cluster connection cannot browse (this build has no
-// cluster browser).
-var ErrNoBrowser = errors.New("the cluster browser is not available in this build")
-
-func (a *App) clusterView(view, arg string) (page, tea.Cmd, error) {
-	cv, ok := a.cluster.(clusterViewer)
-	if !ok {
-		return nil, nil, fmt.Errorf(":%s: %w", view, ErrNoBrowser)
-	}
-	s, cmd, err := cv.View(view, arg, a.th, a.km, a.o.Readonly)
-	if err != nil || s == nil {
-		return nil, cmd, err
-	}
-	p, err := a.wrapAny(s)
-	return p, cmd, err
-}
-
-// wrapAny wraps the screen types the App knows.
-func (a *App) wrapAny(s any) (page, error) {
-	switch s := s.(type) {
-	case *checkpoint.Model:
-		return wrap(s), nil
-	case *evidence.Model:
-		return wrap(s), nil
-	case *pods.Model:
-		return wrap(s), nil
-	case *list.Model:
-		return wrap(s), nil
-	case *acquire.Model:
-		return wrap(s), nil
-	case *confirm.Model:
-		return wrap(s), nil
-	case page:
-		return s, nil
-	}
-	return nil, fmt.Errorf("internal: cannot show a %T", s)
+func (a *App) clusterView(view, arg string) (nav.Page, tea.Cmd, error) {
+	return a.cluster.View(view, arg, a.th, a.km, a.o.Readonly)
 }
 
 // plainClusterError turns a connection failure into words a responder understands.
@@ -110,12 +63,6 @@ func clusterHint(err error) string {
 	}
 	return ""
 }
-
-// PushPage returns the message that pushes a screen (tests and cluster views).
-func PushPage(s any) tea.Msg { return PushPageMsg{s} }
-
-// PushPageMsg pushes a screen built outside the App (tests, cluster views).
-type PushPageMsg struct{ s any }
 
 // navOpen is the message that opens a checkpoint (tests).
 func navOpen(path, label string) tea.Msg { return nav.OpenCheckpointMsg{Path: path, Label: label} }

@@ -94,7 +94,7 @@ func TestNamespacesAndNodesAreLive(t *testing.T) {
 		v, cmd, err := s.View(view, "", theme.Plain(), keys.Default(), true)
 		require.NoError(t, err)
 		require.Nil(t, cmd)
-		l := v.(*list.Model)
+		l := v.Unwrap().(*list.Model)
 		l.SetSize(100, 10)
 		d := &driver{msgs: make(chan tea.Msg, 16)}
 		d.run(l.Init())
@@ -119,7 +119,7 @@ func TestNamespacesAndNodesAreLive(t *testing.T) {
 	// the pod list shares the Browser
 	v, _, err := s.View("pods", "shop", theme.Plain(), keys.Default(), true)
 	require.NoError(t, err)
-	p := v.(*pods.Model)
+	p := v.Unwrap().(*pods.Model)
 	p.SetSize(120, 10)
 	pd := &driver{msgs: make(chan tea.Msg, 16)}
 	pd.run(p.Init())

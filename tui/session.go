@@ -62,7 +62,7 @@ func (s *ClusterSession) Describe() string {
 func (s *ClusterSession) Close() { s.browse.stop() }
 
 // View builds a cluster screen (no I/O: the screens load in their Init Cmds).
-func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (any, tea.Cmd, error) {
+func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, readonly bool) (nav.Page, tea.Cmd, error) {
 	switch view {
 	case "pods":
 		ns := arg
@@ -78,25 +78,25 @@ func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, rea
 		}
 		p := pods.New(s.browse.pods(ns), ns, readonly, cp, th, km)
 		p.Detail = func(ns, name string) tea.Cmd { return nav.Push(s.podDetail(ns, name, readonly, th, km)) }
-		return p, nil, nil
+		return nav.Wrap(p), nil, nil
 	case "namespaces":
 		l := list.New("namespaces", "namespaces", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "AGE", Right: true, Numeric: true}},
 			func(ctx context.Context) ([]table.Row, error) { return s.browse.namespaceRows(ctx, time.Now()) },
 			func(r table.Row) tea.Cmd { return nav.Goto("pods", r.Key) }, "pods of the namespace", th, km)
 		l.Changes = s.browse.changesFunc()
-		return l, nil, nil
+		return nav.Wrap(l), nil, nil
 	case "nodes":
 		l := list.New("nodes", "nodes", []table.Column{{Title: "NAME", Flex: true}, {Title: "STATUS"}, {Title: "ROLES"}, {Title: "VERSION"},
 			{Title: "RUNTIME", Max: 30}, {Title: "INTERNAL-IP"}, {Title: "AGE", Right: true, Numeric: true}},
 			func(ctx context.Context) ([]table.Row, error) { return s.browse.nodeRows(ctx, time.Now()) }, nil, "", th, km)
 		l.Changes = s.browse.changesFunc()
-		return l, nil, nil
+		return nav.Wrap(l), nil, nil
 	case "contexts":
 		if arg != "" {
 			return nil, s.switchContextCmd(arg), nil
 		}
-		return list.New("contexts", "contexts", []table.Column{{Title: "CURRENT"}, {Title: "NAME", Max: 40}, {Title: "CLUSTER", Max: 30}, {Title: "USER", Max: 30}, {Title: "NAMESPACE"}, {Title: "SERVER", Flex: true}},
-			s.loadContexts, func(r table.Row) tea.Cmd { return s.switchContextCmd(r.Key) }, "switch to the context", th, km), nil, nil
+		return nav.Wrap(list.New("contexts", "contexts", []table.Column{{Title: "CURRENT"}, {Title: "NAME", Max: 40}, {Title: "CLUSTER", Max: 30}, {Title: "USER", Max: 30}, {Title: "NAMESPACE"}, {Title: "SERVER", Flex: true}},
+			s.loadContexts, func(r table.Row) tea.Cmd { return s.switchContextCmd(r.Key) }, "switch to the context", th, km)), nil, nil
 	}
 	return nil, nil, fmt.Errorf("unknown view %q", view)
 }

@@ -1,0 +1,150 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
+)
+
+// View renders the header, the top screen, the help or prompt line and the status bar.
+func (a *App) View() tea.View {
+	var v tea.View
+	v.AltScreen = true
+	if a.o.Mouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
+	v.WindowTitle = "podsleuth"
+	if a.w <= 0 || a.h <= 0 {
+		return v
+	}
+	v.SetContent(a.Render())
+	return v
+}
+
+// Render is the frame as a string (the View's content; goldens compare it).
+func (a *App) Render() string {
+	w := a.w
+	var b strings.Builder
+	b.WriteString(a.header())
+	b.WriteByte('\n')
+	_, bh := a.bodySize()
+	if a.mode == modeHelp {
+		b.WriteString(a.helpView(bh))
+	} else {
+		body := a.top().View()
+		b.WriteString(frame.Block(body, w, bh))
+	}
+	b.WriteByte('\n')
+	switch a.mode {
+	case modeCommand, modeFilter:
+		b.WriteString(frame.Line(a.th.Accent.Render(a.prompt.View()), w))
+	default:
+		if a.err != "" && a.hint != "" {
+			// the fix gets its own line: it matters more than the key help
+			b.WriteString(frame.Line(a.th.Warning.Render("fix: "+a.hint), w))
+		} else {
+			b.WriteString(frame.Line(a.shortHelp(), w))
+		}
+	}
+	b.WriteByte('\n')
+	b.WriteString(a.statusBar())
+	return b.String()
+}
+
+func (a *App) header() string {
+	var crumbs []string
+	for _, p := range a.stack {
+		crumbs = append(crumbs, forensics.Printable(p.Title()))
+	}
+	left := a.th.Title.Render("podsleuth") + " " + strings.Join(crumbs, " › ")
+	var right string
+	switch {
+	case a.cluster != nil:
+		right = a.cluster.Describe()
+	case a.connecting:
+		right = "connecting…"
+	default:
+		right = "no cluster"
+	}
+	if a.o.Readonly {
+		right = "[readonly] " + right
+	}
+	right = a.th.Muted.Render(right)
+	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return frame.Line(left, a.w)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (a *App) shortHelp() string {
+	var parts []string
+	for _, b := range a.top().ShortHelp() {
+		if !b.Enabled() {
+			continue
+		}
+		h := b.Help()
+		parts = append(parts, a.th.Key.Render(h.Key)+" "+a.th.Muted.Render(h.Desc))
+	}
+	return strings.Join(parts, "  ")
+}
+
+func (a *App) statusBar() string {
+	var left string
+	switch {
+	case a.err != "":
+		left = a.th.Error.Render(" " + a.err + " ")
+	case a.status != "":
+		left = " " + a.status
+	case a.cluster == nil && !a.connecting:
+		left = " no cluster: " + a.clusterNote
+	}
+	right := ""
+	if p, ok := a.top().Unwrap().(positioner); ok {
+		right = p.Position() + " "
+	}
+	gap := a.w - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return a.th.Status.Render(frame.Line(left, a.w))
+	}
+	return a.th.Status.Render(left + strings.Repeat(" ", gap) + right)
+}
+
+func (a *App) helpView(h int) string {
+	var lines []string
+	lines = append(lines, a.th.Title.Render("Keys of "+a.top().Title()), "")
+	for _, group := range a.top().FullHelp() {
+		for _, b := range group {
+			if !b.Enabled() {
+				continue
+			}
+			hk := b.Help()
+			lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
+		}
+	}
+	lines = append(lines, "", a.th.Title.Render("Everywhere"), "")
+	for _, b := range []key.Binding{a.km.Quit, a.km.Help, a.km.Command, a.km.Filter, a.km.Back} {
+		hk := b.Help()
+		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
+	}
+	lines = append(lines, "  "+a.th.Muted.Render("filter: regex (smart case), !regex inverts, -l key=value selects labels"))
+	lines = append(lines, "", a.th.Title.Render("Commands"), "")
+	for _, c := range Commands {
+		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-12s", c[0])), c[1]))
+	}
+	lines = append(lines, "", a.th.Muted.Render("any key closes this help"))
+	// two columns when tall content meets a wide screen
+	if len(lines) > h && a.w >= 100 {
+		half := (len(lines) + 1) / 2
+		left := frame.Block(strings.Join(lines[:half], "\n"), a.w/2, h)
+		right := frame.Block(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
+		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+	}
+	return frame.Block(strings.Join(lines, "\n"), a.w, h)
+}

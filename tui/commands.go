@@ -1,0 +1,102 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/podsleuth/podsleuth/tui/nav"
+	"github.com/podsleuth/podsleuth/tui/screens/evidence"
+)
+
+func (a *App) quit() tea.Cmd {
+	if c, ok := a.cluster.(closerCluster); ok {
+		c.Close()
+	}
+	for len(a.stack) > 0 {
+		a.closePage(a.top())
+		a.stack = a.stack[:len(a.stack)-1]
+	}
+	a.stack = []nav.Page{nav.Wrap(evidence.New(evidence.Source{}, a.th, a.km))}
+	return tea.Quit
+}
+
+// Commands lists the ":" commands for the help screen.
+var Commands = [][2]string{
+	{":pods [NS]", "pods (of namespace NS; all namespaces with \"all\")"},
+	{":ns [NAME]", "namespaces, or switch to NAME"},
+	{":ctx [NAME]", "kubeconfig contexts, or switch to NAME"},
+	{":nodes", "nodes"},
+	{":evidence", "bundled samples and the local evidence store"},
+	{":open PATH", "decode and analyse a checkpoint archive or CRIU image directory"},
+	{":q", "quit"},
+}
+
+// ErrUnknownCommand is reported for a ":" command that does not exist.
+var ErrUnknownCommand = errors.New("unknown command")
+
+func (a *App) runCommand(line string) tea.Cmd {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return nil
+	}
+	arg := strings.Join(f[1:], " ")
+	a.err, a.hint = "", ""
+	switch f[0] {
+	case "q", "quit", "q!", "exit":
+		return a.quit()
+	case "pods", "po", "pod":
+		return a.gotoView("pods", arg)
+	case "ns", "namespace", "namespaces":
+		if arg != "" {
+			return a.gotoView("pods", arg)
+		}
+		return a.gotoView("namespaces", "")
+	case "ctx", "context", "contexts":
+		return a.gotoView("contexts", arg)
+	case "nodes", "no", "node":
+		return a.gotoView("nodes", arg)
+	case "evidence", "ev":
+		return a.gotoView("evidence", "")
+	case "open", "o":
+		if arg == "" {
+			a.setErr(errors.New(":open needs a path"), "e.g. :open /path/to/checkpoint.tar")
+			return nil
+		}
+		return a.open(nav.OpenCheckpointMsg{Path: arg})
+	case "help", "h":
+		a.mode = modeHelp
+		return nil
+	}
+	a.setErr(fmt.Errorf("%w %q", ErrUnknownCommand, f[0]), "? lists the commands")
+	return nil
+}
+
+func (a *App) gotoView(view, arg string) tea.Cmd {
+	if view == "evidence" {
+		ev := evidence.New(a.o.Evidence, a.th, a.km)
+		if a.cluster == nil && !a.connecting {
+			ev.SetBanner(a.embeddedBanner())
+		}
+		return a.reset(nav.Wrap(ev))
+	}
+	if a.cluster == nil {
+		why := a.clusterNote
+		if a.connecting {
+			why = "still connecting"
+		}
+		a.setErr(fmt.Errorf(":%s needs a cluster: %s", view, why), "set KUBECONFIG or --kubeconfig/--context; the API server must answer within cluster.connect_timeout")
+		return nil
+	}
+	p, cmd, err := a.clusterView(view, arg)
+	if err != nil {
+		a.setErr(err, clusterHint(err))
+		return cmd
+	}
+	if p == nil {
+		return cmd
+	}
+	return tea.Batch(cmd, a.reset(p))
+}

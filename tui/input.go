@@ -1,0 +1,132 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/podsleuth/podsleuth/tui/components/prompt"
+	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
+)
+
+func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
+	km := a.km
+	switch a.mode {
+	case modeHelp:
+		if key.Matches(msg, km.Quit) && msg.String() == "ctrl+c" {
+			return a.quit()
+		}
+		a.mode = modeNormal
+		return nil
+	case modeCommand, modeFilter:
+		return a.updatePrompt(msg)
+	}
+	if msg.String() == "ctrl+c" {
+		return a.quit()
+	}
+	if c, ok := a.top().Unwrap().(capturer); ok && c.Capturing() {
+		return a.toTop(msg)
+	}
+	switch {
+	case key.Matches(msg, km.Quit):
+		return a.quit()
+	case key.Matches(msg, km.Help):
+		a.mode = modeHelp
+		return nil
+	case key.Matches(msg, km.Command):
+		a.mode = modeCommand
+		a.prompt = prompt.New(":")
+		a.prompt.History = a.hist[modeCommand]
+		a.prompt.Reset("")
+		return nil
+	case key.Matches(msg, km.Filter):
+		f, ok := a.top().Unwrap().(filterer)
+		if !ok {
+			return nil
+		}
+		prefix, val, live := f.FilterPrompt()
+		if prefix == "" {
+			return nil
+		}
+		a.mode = modeFilter
+		a.prompt = prompt.New(prefix)
+		a.prompt.History = a.hist[modeFilter]
+		a.prompt.Reset(val)
+		a.filterPrev, a.filterLive = val, live
+		return nil
+	case key.Matches(msg, km.Back):
+		if b, ok := a.top().Unwrap().(backHandler); ok && b.HandlesBack() {
+			return a.toTop(msg)
+		}
+		if len(a.stack) > 1 {
+			a.pop()
+			a.err, a.hint = "", ""
+			return nil
+		}
+		if f, ok := a.top().Unwrap().(filterer); ok {
+			if _, v, live := f.FilterPrompt(); live && v != "" {
+				cmd, _ := f.ApplyFilter("", true)
+				return cmd
+			}
+		}
+		return nil
+	}
+	return a.toTop(msg)
+}
+
+func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
+	// ctrl+t on the memory search prompt cycles the search mode without leaving the prompt
+	if a.mode == modeFilter && msg.String() == "ctrl+t" {
+		if c, ok := a.top().Unwrap().(*checkpoint.Model); ok && c.Tab() == checkpoint.TabMemory {
+			c.CycleSearchMode()
+			a.prompt.Prefix, _, _ = c.FilterPrompt()
+		}
+		return nil
+	}
+	p, res := a.prompt.Update(msg)
+	a.prompt = p
+	switch a.mode {
+	case modeCommand:
+		switch res {
+		case prompt.Cancelled:
+			a.mode = modeNormal
+		case prompt.Submitted:
+			a.mode = modeNormal
+			a.hist[modeCommand] = a.prompt.History
+			return a.runCommand(a.prompt.Value)
+		}
+		return nil
+	}
+	f, ok := a.top().Unwrap().(filterer)
+	if !ok {
+		a.mode = modeNormal
+		return nil
+	}
+	switch res {
+	case prompt.Cancelled:
+		a.mode = modeNormal
+		if a.filterLive {
+			cmd, _ := f.ApplyFilter(a.filterPrev, true)
+			return cmd
+		}
+		return nil
+	case prompt.Submitted:
+		a.mode = modeNormal
+		a.hist[modeFilter] = a.prompt.History
+		cmd, err := f.ApplyFilter(a.prompt.Value, true)
+		if err != nil {
+			a.setErr(err, "")
+			return nil
+		}
+		a.err, a.hint = "", ""
+		return cmd
+	}
+	if a.filterLive {
+		if _, err := f.ApplyFilter(a.prompt.Value, false); err != nil {
+			// keep typing: the error shows until the regex is valid again
+			a.err, a.hint = err.Error(), ""
+		} else {
+			a.err, a.hint = "", ""
+		}
+	}
+	return nil
+}

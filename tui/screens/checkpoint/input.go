@@ -1,0 +1,218 @@
+package checkpoint
+
+import (
+	"strconv"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/podsleuth/podsleuth/tui/nav"
+)
+
+func (m *Model) updateWheel(msg tea.MouseWheelMsg) (*Model, tea.Cmd) {
+	n := 0
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		n = -3
+	case tea.MouseWheelDown:
+		n = 3
+	default:
+		return m, nil
+	}
+	switch {
+	case m.tab == TabSummary:
+		m.summaryOff = max(m.summaryOff+n, 0)
+	case m.tab == TabMemory && m.mem.dump != nil:
+		return m, m.scrollDump(n)
+	case m.tab == TabProcesses && m.detailFocus:
+		m.detailOff = max(m.detailOff+n, 0)
+	default:
+		m.tables[m.tab], _ = m.tables[m.tab].Update(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
+	km := m.km
+	// esc unwinds inner state first.
+	if key.Matches(msg, km.Back) {
+		switch {
+		case m.mem.running:
+			m.mem.cancel()
+			m.mem.running = false
+			return m, nav.Status("search cancelled")
+		case m.mem.dump != nil:
+			m.mem.dump = nil
+		case m.detailFocus:
+			m.detailFocus = false
+			m.detailOff = 0
+		}
+		return m, nil
+	}
+	if !(m.detailFocus || m.mem.dump != nil) {
+		switch {
+		case key.Matches(msg, km.NextTab):
+			m.tab = (m.tab + 1) % numTabs
+			return m, nil
+		case key.Matches(msg, km.PrevTab):
+			m.tab = (m.tab + numTabs - 1) % numTabs
+			return m, nil
+		}
+		if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '9' {
+			m.tab = int(s[0] - '1')
+			return m, nil
+		}
+	}
+	if key.Matches(msg, km.Reveal) {
+		m.reveal = !m.reveal
+		m.tables[TabIOCs].SetRows(iocRows(m.ld.IOCs, m.reveal))
+		if m.reveal {
+			return m, nav.Status("secrets revealed: r masks them again")
+		}
+		return m, nav.Status("secrets masked")
+	}
+	switch m.tab {
+	case TabSummary:
+		switch {
+		case key.Matches(msg, km.Down):
+			m.summaryOff++
+		case key.Matches(msg, km.Up):
+			m.summaryOff = max(m.summaryOff-1, 0)
+		case key.Matches(msg, km.PageDown):
+			m.summaryOff += max(m.h-2, 1)
+		case key.Matches(msg, km.PageUp):
+			m.summaryOff = max(m.summaryOff-max(m.h-2, 1), 0)
+		case key.Matches(msg, km.Top):
+			m.summaryOff = 0
+		}
+		return m, nil
+	case TabProcesses:
+		return m.updateProcesses(msg)
+	case TabMemory:
+		return m.updateMemory(msg)
+	}
+	t, _ := m.tables[m.tab].Update(msg)
+	m.tables[m.tab] = t
+	return m, nil
+}
+
+func (m *Model) updateProcesses(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
+	km := m.km
+	if m.detailFocus {
+		switch {
+		case key.Matches(msg, km.Down):
+			m.detailOff++
+		case key.Matches(msg, km.Up):
+			m.detailOff = max(m.detailOff-1, 0)
+		case key.Matches(msg, km.PageDown):
+			m.detailOff += max(m.h-3, 1)
+		case key.Matches(msg, km.PageUp):
+			m.detailOff = max(m.detailOff-max(m.h-3, 1), 0)
+		case key.Matches(msg, km.Top):
+			m.detailOff = 0
+		case key.Matches(msg, km.Enter):
+			m.detailFocus = false
+		}
+		return m, nil
+	}
+	t := &m.tables[TabProcesses]
+	pid := m.selectedProcess()
+	switch {
+	case key.Matches(msg, km.Enter):
+		if pid != 0 {
+			m.detailFocus = true
+			m.detailOff = 0
+		}
+		return m, nil
+	case m.treeOn && key.Matches(msg, km.Right):
+		m.tree.setExpanded(pid, true)
+	case m.treeOn && key.Matches(msg, km.Left):
+		if parent := m.tree.setExpanded(pid, false); parent != 0 {
+			t.SelectKey(strconv.Itoa(parent))
+			return m, nil
+		}
+	case m.treeOn && key.Matches(msg, km.Expand):
+		m.tree.setAll(true)
+	case m.treeOn && key.Matches(msg, km.Collapse):
+		m.tree.setAll(false)
+	default:
+		nt, _ := t.Update(msg)
+		*t = nt
+		m.refreshTree()
+		return m, nil
+	}
+	t.SetRows(m.tree.rows(false))
+	return m, nil
+}
+
+func (m *Model) updateMemory(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
+	km := m.km
+	if d := m.mem.dump; d != nil {
+		lines := m.dumpLines()
+		switch {
+		case key.Matches(msg, km.Down):
+			return m, m.scrollDump(1)
+		case key.Matches(msg, km.Up):
+			return m, m.scrollDump(-1)
+		case key.Matches(msg, km.PageDown):
+			return m, m.scrollDump(lines)
+		case key.Matches(msg, km.PageUp):
+			return m, m.scrollDump(-lines)
+		case key.Matches(msg, km.Top):
+			return m, m.scrollDump(-int((d.top - d.hit.VMAStart) / hexLine))
+		case key.Matches(msg, km.Bottom):
+			return m, m.scrollDump(int((d.hit.VMAEnd - d.top) / hexLine))
+		}
+		return m, nil
+	}
+	switch {
+	case msg.String() == "m":
+		m.CycleSearchMode()
+		return m, nav.Status("memory search mode: " + searchModes[m.mem.mode])
+	case key.Matches(msg, km.Enter):
+		r, ok := m.tables[TabMemory].Selected()
+		if !ok || m.ld.Memory == nil {
+			return m, nil
+		}
+		i, _ := strconv.Atoi(r.Key)
+		if i < 0 || i >= len(m.mem.hits) {
+			return m, nil
+		}
+		return m, m.openDump(m.mem.hits[i])
+	}
+	t, _ := m.tables[TabMemory].Update(msg)
+	m.tables[TabMemory] = t
+	return m, nil
+}
+
+func (m *Model) dumpLines() int { return max(m.h-4, 1) }
+
+func (m *Model) openDump(h Hit) tea.Cmd {
+	d := &hexView{hit: h}
+	// put the hit on the third line
+	d.top = alignDown(h.Addr, hexLine)
+	d.scroll(-2, m.dumpLines())
+	m.mem.dump = d
+	return m.ensureDump()
+}
+
+func (m *Model) scrollDump(n int) tea.Cmd {
+	d := m.mem.dump
+	if d == nil {
+		return nil
+	}
+	d.scroll(n, m.dumpLines())
+	return m.ensureDump()
+}
+
+// ensureDump reads the window around the shown lines when they are not loaded yet.
+func (m *Model) ensureDump() tea.Cmd {
+	d := m.mem.dump
+	if d.has(d.top, m.dumpLines()) {
+		return nil
+	}
+	start, n := d.windowFor(d.top)
+	d.readID++
+	d.loading = true
+	return readCmd(m.ld.Memory, d.readID, d.hit.PID, start, n)
+}

@@ -1,0 +1,176 @@
+package checkpoint
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/frame"
+)
+
+// View renders the tab bar and the current tab.
+func (m *Model) View() string {
+	if m.loading {
+		return m.fill([]string{"", "  decoding " + m.path + " …", "", m.th.Muted.Render("  esc cancels")})
+	}
+	if m.ld == nil {
+		msg := "nothing loaded"
+		if m.loadErr != nil {
+			msg = "could not open " + m.path + ": " + m.loadErr.Error()
+		}
+		return m.fill([]string{"", "  " + m.th.Danger.Render(msg), "", m.th.Muted.Render("  esc goes back")})
+	}
+	body := max(m.h-1, 1)
+	var content string
+	switch m.tab {
+	case TabSummary:
+		content = m.scrolled(SummaryLines(m.ld, m.th), m.summaryOff, body)
+	case TabProcesses:
+		content = m.viewProcesses(body)
+	case TabMemory:
+		content = m.viewMemory(body)
+	default:
+		content = m.tables[m.tab].View()
+	}
+	return m.tabBar() + "\n" + content
+}
+
+func (m *Model) tabBar() string {
+	var parts []string
+	for i, n := range TabNames {
+		label := fmt.Sprintf("%d %s", i+1, n)
+		if m.w < 100 {
+			label = fmt.Sprintf("%d%s", i+1, n[:min(len(n), 4)])
+		}
+		if i == m.tab {
+			parts = append(parts, m.th.TabOn.Render(label))
+		} else {
+			parts = append(parts, m.th.TabOff.Render(label))
+		}
+	}
+	return frame.Line(strings.Join(parts, ""), m.w)
+}
+
+// fill renders lines as exactly h lines of width w.
+func (m *Model) fill(lines []string) string {
+	return m.scrolled(lines, 0, m.h)
+}
+
+func (m *Model) scrolled(lines []string, off, h int) string {
+	if h <= 0 {
+		return ""
+	}
+	off = max(min(off, len(lines)-h), 0)
+	return frame.Lines(lines[off:], m.w, h)
+}
+
+func (m *Model) viewProcesses(body int) string {
+	pid := m.selectedProcess()
+	var detail []string
+	if p := m.ld.Checkpoint.Process(pid); p != nil {
+		detail = ProcessDetail(m.ld.Checkpoint, p, m.reveal, m.th)
+	}
+	if m.detailFocus {
+		return m.scrolled(detail, m.detailOff, body)
+	}
+	tree := m.tables[TabProcesses].View()
+	if m.split() {
+		dw := m.w - m.treeWidth() - 1
+		dm := *m
+		dm.w = dw
+		right := dm.scrolled(detail, 0, body)
+		sep := strings.TrimSuffix(strings.Repeat(m.th.Border.Render("│")+"\n", body), "\n")
+		return lipgloss.JoinHorizontal(lipgloss.Top, tree, sep, right)
+	}
+	rest := body - max(body/2, 3)
+	return tree + "\n" + m.scrolled(append([]string{m.th.Border.Render(strings.Repeat("─", m.w))}, detail...), 0, rest)
+}
+
+func (m *Model) viewMemory(body int) string {
+	mode := searchModes[m.mem.mode]
+	var head string
+	switch {
+	case m.ld.Memory == nil:
+		head = m.th.Warning.Render(m.tables[TabMemory].Empty)
+	case m.mem.running:
+		p := m.mem.progress
+		pct := ""
+		if p.Total > 0 {
+			pct = fmt.Sprintf(" %d%% (%s of %s)", p.Done*100/p.Total, forensics.HumanBytes(p.Done), forensics.HumanBytes(p.Total))
+		}
+		if p.Hits > 0 {
+			pct += fmt.Sprintf(" %d hit(s) so far", p.Hits)
+		}
+		head = fmt.Sprintf("searching %s %q…%s  esc cancels", mode, m.mem.query, pct)
+	case m.mem.searched:
+		head = fmt.Sprintf("%d hit(s) for %s %q  / new search  m mode (%s)  enter hexdump", len(m.mem.hits), mode, m.mem.query, mode)
+	default:
+		head = fmt.Sprintf("/ search dumped memory  m mode (%s)", mode)
+	}
+	if d := m.mem.dump; d != nil {
+		h := d.hit
+		title := fmt.Sprintf("pid %d (%s) %s %012x-%012x  hit at %012x (+0x%x)", h.PID, h.Comm, h.Region, h.VMAStart, h.VMAEnd, h.Addr, h.Addr-h.VMAStart)
+		lines := []string{m.th.Title.Render(title), m.th.Muted.Render("j/k scroll  pgup/pgdn page  g/G region start/end  esc back to hits")}
+		switch {
+		case d.err != nil:
+			lines = append(lines, m.th.Danger.Render("read failed: "+d.err.Error()))
+		case d.data == nil:
+			lines = append(lines, "reading…")
+		default:
+			lines = append(lines, HexdumpLines(d.base, d.data, d.present, d.top, m.dumpLines(), h, m.th)...)
+		}
+		return m.scrolled(lines, 0, body)
+	}
+	return frame.Line(head, m.w) + "\n" + frame.Line("", m.w) + "\n" + m.tables[TabMemory].View()
+}
+
+// ShortHelp is the one-line help of the current tab.
+func (m *Model) ShortHelp() []key.Binding {
+	km := m.km
+	switch {
+	case m.mem.dump != nil:
+		return []key.Binding{km.Up, km.Down, km.PageDown, km.Back}
+	case m.detailFocus:
+		return []key.Binding{km.Up, km.Down, km.Reveal, km.Back}
+	}
+	b := []key.Binding{km.NextTab}
+	switch m.tab {
+	case TabProcesses:
+		b = append(b, km.Enter, km.Left, km.Right, km.Filter, km.Reveal)
+	case TabMemory:
+		b = append(b, km.Search, modeBinding(), km.Enter)
+	case TabSummary:
+		b = append(b, km.Down)
+	default:
+		b = append(b, km.Filter, km.SortNext)
+	}
+	return append(b, km.Help)
+}
+
+func modeBinding() key.Binding {
+	return key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "search mode"))
+}
+
+// FullHelp lists every key of the screen, by group.
+func (m *Model) FullHelp() [][]key.Binding {
+	km := m.km
+	tabs := key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "jump to tab"))
+	return [][]key.Binding{
+		{km.NextTab, km.PrevTab, tabs, km.Back},
+		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
+		{km.Filter, km.SortNext, km.SortRev, km.Reveal},
+		{km.Enter, km.Left, km.Right, km.Expand, km.Collapse},
+		{km.Search, modeBinding()},
+	}
+}
+
+// Position is the selection position for the status bar.
+func (m *Model) Position() string {
+	if m.ld == nil || m.tab == TabSummary {
+		return ""
+	}
+	return m.tables[m.tab].Position()
+}
