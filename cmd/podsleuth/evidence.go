@@ -1,8 +1,7 @@
 package main
 
 import (
-	"encoding/hex"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -19,15 +18,15 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 )
 
-// evidenceOptions are the options of `podsleuth evidence ...`.
-type evidenceOptions struct {
-	output string
-	all    bool
-	notes  string
-}
+// evidenceOptions are what every `podsleuth evidence ...` command shares (-o, the
+// configuration the store is opened with, the streams); each command's own options embed it.
+type evidenceOptions struct{ *common }
+
+// store opens the evidence store under the configured data directory, with the analyst's key.
+func (o evidenceOptions) store() (*evidence.Store, error) { return evidence.OpenConfig(o.cfg) }
 
 func newEvidenceCmd(a *app) *cobra.Command {
-	o := &evidenceOptions{}
+	o := evidenceOptions{&common{formats: []string{"text", "json"}}}
 	cmd := &cobra.Command{
 		Use:   "evidence",
 		Short: "List, show, verify, add, export and import evidence in the local store",
@@ -40,134 +39,30 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 		Use:   "list",
 		Short: "List the evidence items",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := st.List()
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, items)
-			}
-			return printItems(a.Out, items)
-		},
+		RunE:  runE(a, &evidenceListOptions{o}),
 	}
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show an item's manifest and custody log",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			it, err := st.Get(args[0])
-			if err != nil {
-				return err
-			}
-			evs, err := st.Custody(it.ID)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, struct {
-					*evidence.Item
-					Custody []evidence.Event `json:"custody"`
-				}{it, evs})
-			}
-			return printItem(a.Out, it, evs)
-		},
+		RunE:  runE(a, &evidenceShowOptions{o}),
 	}
+	vo := &evidenceVerifyOptions{evidenceOptions: o}
 	verify := &cobra.Command{
 		Use:   "verify [ID...]",
 		Short: "Re-hash archives and check custody logs (exit status 2 on any mismatch)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			if o.all || len(args) == 0 {
-				items, err := st.List()
-				if err != nil {
-					return err
-				}
-				args = args[:0]
-				for _, it := range items {
-					args = append(args, it.ID)
-				}
-			}
-			var results []*evidence.VerifyResult
-			failed := 0
-			for _, id := range args {
-				res, err := st.Verify(cmd.Context(), id)
-				if res == nil {
-					return err
-				}
-				results = append(results, res)
-				if !res.OK {
-					failed++
-				}
-			}
-			if o.output == "json" {
-				if err := writeJSON(a.Out, results); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range results {
-					if r.OK {
-						fmt.Fprintf(a.Out, "OK        %s  sha256 %s  %d bytes\n", r.ID, r.Actual, r.Size)
-					} else {
-						fmt.Fprintf(a.Out, "MISMATCH  %s\n", r.ID)
-						for _, p := range r.Problems {
-							fmt.Fprintf(a.Out, "          !! %s\n", quote(p))
-						}
-					}
-					sig := r.Signature
-					if len(r.Signers) > 0 {
-						sig += " by " + strings.Join(r.Signers, ", ")
-					}
-					fmt.Fprintf(a.Out, "          signatures: %s\n", quote(sig))
-					for _, w := range r.Warnings {
-						fmt.Fprintf(a.Out, "          warning: %s\n", quote(w))
-					}
-				}
-			}
-			if failed > 0 {
-				return &exitError{code: 2, err: fmt.Errorf("%d of %d evidence items FAILED verification: %w", failed, len(results), evidence.ErrTampered)}
-			}
-			return nil
-		},
+		RunE:  runE(a, vo),
 	}
-	verify.Flags().BoolVar(&o.all, "all", false, "verify every item (the default when no ID is given)")
+	verify.Flags().BoolVar(&vo.all, "all", false, "verify every item (the default when no ID is given)")
+	ao := &evidenceAddOptions{evidenceOptions: o}
 	add := &cobra.Command{
 		Use:   "add ARCHIVE",
 		Short: "Import a local checkpoint archive into the store (copied; the original is left alone)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			c, _ := a.config(cmd)
-			it, err := st.Import(cmd.Context(), args[0], evidence.Manifest{
-				ToolVersion: version, CaseID: c.Case.ID, Analyst: c.Case.Analyst,
-				Acquirer: evidence.CurrentActor(), Notes: o.notes,
-			})
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, it)
-			}
-			fmt.Fprintf(a.Out, "added %s  sha256 %s  %d bytes\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size)
-			return nil
-		},
+		RunE:  runE(a, ao),
 	}
-	add.Flags().StringVar(&o.notes, "notes", "", "free-text notes recorded in the manifest")
-	var to string
+	add.Flags().StringVar(&ao.notes, "notes", "", "free-text notes recorded in the manifest")
+	eo := &evidenceExportOptions{evidenceOptions: o}
 	export := &cobra.Command{
 		Use:   "export ID [--to FILE]",
 		Short: "Write an item with its manifest, artifacts and custody log as a bundle for another analyst or store",
@@ -175,54 +70,9 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 custody.jsonl, artifacts/ and a SHA256SUMS over them) and records the export, with the bundle's
 SHA-256, in the item's custody log. "evidence import" on the receiving side checks it all.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			it, err := st.Get(args[0])
-			if err != nil {
-				return err
-			}
-			dest := to
-			if dest == "" {
-				dest = it.ID + ".evidence.tar"
-			}
-			if dest, err = filepath.Abs(dest); err != nil {
-				return err
-			}
-			if _, err := os.Stat(dest); err == nil {
-				return fmt.Errorf("export: %s exists (choose another --to)", dest)
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(dest), ".export-*")
-			if err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			sum, err := st.Export(cmd.Context(), it.ID, tmp, dest)
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Chmod(tmp.Name(), 0o400)
-			}
-			if err == nil {
-				err = os.Rename(tmp.Name(), dest)
-			}
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, map[string]string{"id": it.ID, "bundle": dest, "bundle_sha256": sum})
-			}
-			fmt.Fprintf(a.Out, "exported %s to %s  sha256 %s\n", it.ID, dest, sum)
-			return nil
-		},
+		RunE: runE(a, eo),
 	}
-	export.Flags().StringVar(&to, "to", "", "the bundle file (default ./ID.evidence.tar)")
+	export.Flags().StringVar(&eo.to, "to", "", "the bundle file (default ./ID.evidence.tar)")
 	imp := &cobra.Command{
 		Use:   "import BUNDLE",
 		Short: "Receive an item exported by another store, with its chain of custody",
@@ -231,52 +81,233 @@ SHA256SUMS, the archive and artifacts against the manifest, the custody chain in
 with the acquisition of that archive. The item keeps its ID, manifest and custody log, which gets
 an "imported" event naming the bundle and its SHA-256.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := a.config(cmd)
-			if err != nil {
-				return err
-			}
-			src, err := filepath.Abs(args[0])
-			if err != nil {
-				return err
-			}
-			it, err := st.ImportBundle(cmd.Context(), src, archive.LimitsFrom(c.Limits), c.CacheDir)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, it)
-			}
-			fmt.Fprintf(a.Out, "imported %s  sha256 %s  %d bytes, %d artifact(s), custody log intact\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size, len(it.Manifest.Artifacts))
-			if evs, err := st.Custody(it.ID); err == nil && len(evs) > 0 {
-				d := evs[len(evs)-1].Details
-				fmt.Fprintf(a.Out, "signatures: %s; signed by %s\n", quote(d["signatures"]), quote(d["signers"]))
-			}
-			return nil
-		},
+		RunE: runE(a, &evidenceImportOptions{o}),
 	}
 	cmd.AddCommand(list, show, verify, add, export, imp)
 	cmd.AddCommand(newKeyCmds(a, o)...)
 	return cmd
 }
 
-// evidenceStore opens the store under the configured data directory.
-func (a *app) evidenceStore(cmd *cobra.Command) (*evidence.Store, error) {
-	c, err := a.config(cmd)
+// evidenceListOptions are the options of `podsleuth evidence list`.
+type evidenceListOptions struct{ evidenceOptions }
+
+// Run lists the items.
+func (o *evidenceListOptions) Run(context.Context) error {
+	st, err := o.store()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return evidence.OpenConfig(c)
+	items, err := st.List()
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		return writeJSON(o.Out, items)
+	}
+	return printItems(o.Out, items)
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// evidenceShowOptions are the options of `podsleuth evidence show ID`.
+type evidenceShowOptions struct{ evidenceOptions }
+
+// Run shows the item's manifest and custody log.
+func (o *evidenceShowOptions) Run(context.Context) error {
+	st, err := o.store()
+	if err != nil {
+		return err
+	}
+	it, err := st.Get(o.args[0])
+	if err != nil {
+		return err
+	}
+	evs, err := st.Custody(it.ID)
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		return writeJSON(o.Out, struct {
+			*evidence.Item
+			Custody []evidence.Event `json:"custody"`
+		}{it, evs})
+	}
+	return printItem(o.Out, it, evs)
+}
+
+// evidenceVerifyOptions are the options of `podsleuth evidence verify [ID...]`.
+type evidenceVerifyOptions struct {
+	evidenceOptions
+	all bool
+}
+
+// Run verifies the items named (every item with --all or none named); exit status 2 when any fails.
+func (o *evidenceVerifyOptions) Run(ctx context.Context) error {
+	st, err := o.store()
+	if err != nil {
+		return err
+	}
+	ids := o.args
+	if o.all || len(ids) == 0 {
+		items, err := st.List()
+		if err != nil {
+			return err
+		}
+		ids = nil
+		for _, it := range items {
+			ids = append(ids, it.ID)
+		}
+	}
+	var results []*evidence.VerifyResult
+	failed := 0
+	for _, id := range ids {
+		res, err := st.Verify(ctx, id)
+		if res == nil {
+			return err
+		}
+		results = append(results, res)
+		if !res.OK {
+			failed++
+		}
+	}
+	if o.json() {
+		if err := writeJSON(o.Out, results); err != nil {
+			return err
+		}
+	} else {
+		printVerify(o.Out, results)
+	}
+	if failed > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%d of %d evidence items FAILED verification: %w", failed, len(results), evidence.ErrTampered)}
+	}
+	return nil
+}
+
+func printVerify(w io.Writer, results []*evidence.VerifyResult) {
+	for _, r := range results {
+		if r.OK {
+			fmt.Fprintf(w, "OK        %s  sha256 %s  %d bytes\n", r.ID, r.Actual, r.Size)
+		} else {
+			fmt.Fprintf(w, "MISMATCH  %s\n", r.ID)
+			for _, p := range r.Problems {
+				fmt.Fprintf(w, "          !! %s\n", quote(p))
+			}
+		}
+		sig := r.Signature
+		if len(r.Signers) > 0 {
+			sig += " by " + strings.Join(r.Signers, ", ")
+		}
+		fmt.Fprintf(w, "          signatures: %s\n", quote(sig))
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "          warning: %s\n", quote(warn))
+		}
+	}
+}
+
+// evidenceAddOptions are the options of `podsleuth evidence add ARCHIVE`.
+type evidenceAddOptions struct {
+	evidenceOptions
+	notes string
+}
+
+// Run copies the archive into the store.
+func (o *evidenceAddOptions) Run(ctx context.Context) error {
+	st, err := o.store()
+	if err != nil {
+		return err
+	}
+	it, err := st.Import(ctx, o.args[0], evidence.Manifest{
+		ToolVersion: version, CaseID: o.cfg.Case.ID, Analyst: o.cfg.Case.Analyst,
+		Acquirer: evidence.CurrentActor(), Notes: o.notes,
+	})
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		return writeJSON(o.Out, it)
+	}
+	fmt.Fprintf(o.Out, "added %s  sha256 %s  %d bytes\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size)
+	return nil
+}
+
+// evidenceExportOptions are the options of `podsleuth evidence export ID`.
+type evidenceExportOptions struct {
+	evidenceOptions
+	to string
+}
+
+// Run writes the bundle beside its destination and renames it into place, read-only, once complete.
+func (o *evidenceExportOptions) Run(ctx context.Context) error {
+	st, err := o.store()
+	if err != nil {
+		return err
+	}
+	it, err := st.Get(o.args[0])
+	if err != nil {
+		return err
+	}
+	dest := o.to
+	if dest == "" {
+		dest = it.ID + ".evidence.tar"
+	}
+	if dest, err = filepath.Abs(dest); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("export: %s exists (choose another --to)", dest)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".export-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	sum, err := st.Export(ctx, it.ID, tmp, dest)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o400)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dest)
+	}
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		return writeJSON(o.Out, map[string]string{"id": it.ID, "bundle": dest, "bundle_sha256": sum})
+	}
+	fmt.Fprintf(o.Out, "exported %s to %s  sha256 %s\n", it.ID, dest, sum)
+	return nil
+}
+
+// evidenceImportOptions are the options of `podsleuth evidence import BUNDLE`.
+type evidenceImportOptions struct{ evidenceOptions }
+
+// Run checks the bundle and keeps its item.
+func (o *evidenceImportOptions) Run(ctx context.Context) error {
+	st, err := o.store()
+	if err != nil {
+		return err
+	}
+	src, err := filepath.Abs(o.args[0])
+	if err != nil {
+		return err
+	}
+	it, err := st.ImportBundle(ctx, src, archive.LimitsFrom(o.cfg.Limits), o.cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		return writeJSON(o.Out, it)
+	}
+	fmt.Fprintf(o.Out, "imported %s  sha256 %s  %d bytes, %d artifact(s), custody log intact\n", it.ID, it.Manifest.LocalSHA256, it.Manifest.Size, len(it.Manifest.Artifacts))
+	if evs, err := st.Custody(it.ID); err == nil && len(evs) > 0 {
+		d := evs[len(evs)-1].Details
+		fmt.Fprintf(o.Out, "signatures: %s; signed by %s\n", quote(d["signatures"]), quote(d["signers"]))
+	}
+	return nil
 }
 
 func printItems(w io.Writer, items []evidence.Item) error {
@@ -362,121 +393,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// newKeyCmds are the signing commands: key (the analyst's public key), trust, revoke, keys.
-func newKeyCmds(a *app, o *evidenceOptions) []*cobra.Command {
-	key := &cobra.Command{
-		Use:   "key",
-		Short: "Print the analyst's public signing key (created on first use) for others to trust",
-		Long: `key prints the analyst's ed25519 public key (PEM) and its key id. The private key stays in
-its file (signing.key, default CONFIG_DIR/analyst-ed25519.pem, mode 0600); give the public key to
-whoever receives your evidence bundles: they run "podsleuth evidence trust FILE".`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.evidenceStore(cmd)
-			if err != nil {
-				return err
-			}
-			sg, err := st.Signer()
-			if err != nil {
-				return err
-			}
-			if sg == nil {
-				return fmt.Errorf("signing is off (signing.key is \"none\")")
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, map[string]string{"keyid": sg.KeyID(), "public_pem": sg.PublicPEM(), "public": hex.EncodeToString(sg.Public()), "name": sg.Name, "file": sg.Path})
-			}
-			fmt.Fprintf(a.Out, "# %s, key id %s (private key: %s)\n%s", quote(sg.Name), sg.KeyID(), sg.Path, sg.PublicPEM())
-			return nil
-		},
-	}
-	var name string
-	trust := &cobra.Command{
-		Use:   "trust PUBKEY",
-		Short: "Trust a public key (a PEM file, '-' for stdin, or 64 hex digits) for verify and import",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.config(cmd)
-			if err != nil {
-				return err
-			}
-			text := args[0]
-			if text == "-" {
-				b, err := io.ReadAll(io.LimitReader(a.In, 1<<16))
-				if err != nil {
-					return err
-				}
-				text = string(b)
-			} else if b, err := os.ReadFile(text); err == nil {
-				text = string(b)
-			}
-			pub, _, err := evidence.ParsePublicKey(text)
-			if err != nil {
-				return err
-			}
-			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
-			if err != nil {
-				return err
-			}
-			k, err := t.Add(pub, name, time.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Out, "trusted %s since %s\n", quote(k.Label()), k.Added.Format(time.RFC3339))
-			return nil
-		},
-	}
-	trust.Flags().StringVar(&name, "name", "", "who the key belongs to (e.g. alice@ir-team)")
-	revoke := &cobra.Command{
-		Use:   "revoke KEYID",
-		Short: "Revoke a trusted key (by key id or a unique prefix): what it signs from now on is refused",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.config(cmd)
-			if err != nil {
-				return err
-			}
-			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
-			if err != nil {
-				return err
-			}
-			k, err := t.Revoke(args[0], time.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Out, "revoked %s at %s\n", quote(k.Label()), k.Revoked.Format(time.RFC3339))
-			return nil
-		},
-	}
-	keys := &cobra.Command{
-		Use:   "keys",
-		Short: "List the trusted keys with the time each was added and revoked",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.config(cmd)
-			if err != nil {
-				return err
-			}
-			t, err := evidence.LoadTrust(c.Signing.TrustedKeys)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(a.Out, t.Keys)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY ID\tNAME\tADDED (UTC)\tREVOKED (UTC)")
-			for _, k := range t.Keys {
-				rev := "-"
-				if !k.Revoked.IsZero() {
-					rev = k.Revoked.UTC().Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyID, quote(dash(k.Name)), k.Added.UTC().Format(time.DateTime), rev)
-			}
-			return tw.Flush()
-		},
-	}
-	return []*cobra.Command{key, trust, revoke, keys}
 }
