@@ -1,6 +1,7 @@
 #!/bin/bash
 # The real single-node test cluster of podsleuth's e2e suite:
-#   etcd + kube-apiserver v1.37.2 (RBAC, audit log) + containerd v2.4.2 (CRIU enabled) + runc + criu 4.2.1
+#   etcd + kube-apiserver v1.37.2 (RBAC, audit log) + kube-controller-manager (Jobs: job, TTL-after-
+#   finished and garbage-collector controllers only) + containerd v2.4.2 (CRIU enabled) + runc + criu 4.2.1
 #   + a real kubelet v1.37.2 (ContainerCheckpoint gate) as Node "podsleuth-node"
 #   + a kubelet stand-in (test/e2e/fakekubelet) as Node "podsleuth-fake" for error classes a real
 #     kubelet cannot produce on demand, and Node "podsleuth-gone" whose kubelet address answers nothing.
@@ -67,14 +68,14 @@ api() {
 ctr_() { "$B/ctr" -a "$SOCK" -n k8s.io "$@"; }
 
 healthy() {
-  alive etcd && alive apiserver && alive containerd && alive kubelet && alive fakekubelet &&
+  alive etcd && alive apiserver && alive controller-manager && alive containerd && alive kubelet && alive fakekubelet &&
     curl -sf --cacert "$P/ca.crt" -H "Authorization: Bearer podsleuth-admin-token" \
       "https://127.0.0.1:$API_PORT/api/v1/nodes/$NODE" 2>/dev/null | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'
 }
 
 check_bins() {
   local b
-  for b in etcd kube-apiserver kubelet containerd containerd-shim-runc-v2 ctr runc busybox; do
+  for b in etcd kube-apiserver kube-controller-manager kubelet containerd containerd-shim-runc-v2 ctr runc busybox; do
     [ -x "$B/$b" ] || die "$B/$b missing: run test/setup/k8s.sh (make setup)"
   done
   [ -x "$CNIBIN/bridge" ] || die "CNI plugins missing in $CNIBIN: run test/setup/k8s.sh"
@@ -173,6 +174,24 @@ EOT
     alive apiserver || break; sleep 0.2
   done
   tail -20 "$L/apiserver.log" >&2; die "kube-apiserver did not become ready"
+}
+
+# start_controller_manager runs only the controllers podsleuth's Jobs need: the Job controller (pods,
+# retries, backoff), TTL-after-finished (cleanup of finished Jobs) and the garbage collector (a
+# deleted Job's pods go with it). No service-account token or namespace controller: the other
+# tests create what they need themselves, as before.
+start_controller_manager() {
+  alive controller-manager && return 0
+  sed 's/current-context: .*/current-context: podsleuth-admin/' "$KC" > "$R/controller-manager.kubeconfig"
+  chmod 600 "$R/controller-manager.kubeconfig"
+  "$B/kube-controller-manager" \
+    --kubeconfig="$R/controller-manager.kubeconfig" \
+    --controllers=job-controller,ttl-after-finished-controller,garbage-collector-controller \
+    --leader-elect=false --secure-port=0 --concurrent-job-syncs=5 \
+    > "$L/controller-manager.log" 2>&1 &
+  echo $! > "$RUN/controller-manager.pid"
+  sleep 0.5
+  alive controller-manager || { tail -20 "$L/controller-manager.log" >&2; die "kube-controller-manager did not start"; }
 }
 
 make_images() {
@@ -361,6 +380,7 @@ up() {
   gen_pki "$ip"; write_kubeconfig; make_images; criu_conf
   start_etcd; start_apiserver
   bootstrap_objects
+  start_controller_manager
   start_containerd; start_kubelet "$ip"; start_fakekubelet "$ip"
   register_stand_in_nodes "$ip"
   wait_node_ready
@@ -410,7 +430,7 @@ down() {
   stop_pid containerd 30
   local sp
   for sp in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null); do kill "$sp" 2>/dev/null || true; done
-  stop_pid fakekubelet; stop_pid apiserver; stop_pid etcd
+  stop_pid fakekubelet; stop_pid controller-manager; stop_pid apiserver; stop_pid etcd
   # mounts under our state dir (kubelet volumes, containerd snapshots, shm), deepest first
   local m
   for m in $(awk -v d="$R/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
@@ -438,7 +458,7 @@ down() {
 
 status() {
   local n
-  for n in etcd apiserver containerd kubelet fakekubelet; do
+  for n in etcd apiserver controller-manager containerd kubelet fakekubelet; do
     if alive $n; then echo "$n: running (pid $(cat "$RUN/$n.pid"))"; else echo "$n: stopped"; fi
   done
   healthy && echo "cluster: ready ($KC)" || { echo "cluster: not ready"; return 1; }

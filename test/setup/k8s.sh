@@ -12,10 +12,11 @@ K=$PODSLEUTH_CACHE/k8s; B=$K/bin; mkdir -p $B $K/pkgs
 export GOFLAGS=-buildvcs=false
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
 
-# kube-apiserver, kubelet and kubectl (the pull benchmark's and the demo's reference client)
-# from one wrapper module; only the missing ones are built.
+# kube-apiserver, kubelet, kube-controller-manager (Jobs, their TTL and garbage collection for the
+# hunt's analyzer Jobs) and kubectl (the pull benchmark's and the demo's reference client) from one
+# wrapper module; only the missing ones are built.
 need=""
-for c in kube-apiserver kubelet kubectl; do [ -x $B/$c ] || need="$need k8s.io/kubernetes/cmd/$c"; done
+for c in kube-apiserver kubelet kube-controller-manager kubectl; do [ -x $B/$c ] || need="$need k8s.io/kubernetes/cmd/$c"; done
 if [ -n "$need" ]; then
   W=$K/wrap-$K8S_VERSION; mkdir -p $W; cd $W
   SV=v0.${K8S_VERSION#v1.}
@@ -28,7 +29,7 @@ if [ -n "$need" ]; then
     grep -E '^\s*k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk -v sv=$SV '{print "replace " $1 " => " $1 " " sv}'
     grep -E '^\s*[^ ]+ .*=> [^.]' "$gomod" | grep -v staging | sed 's/^\s*/replace /' || true
   } > go.mod
-  printf '//go:build tools\npackage tools\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver"\n _ "k8s.io/kubernetes/cmd/kubelet"\n _ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > tools.go
+  printf '//go:build tools\npackage tools\nimport (\n _ "k8s.io/kubernetes/cmd/kube-apiserver"\n _ "k8s.io/kubernetes/cmd/kubelet"\n _ "k8s.io/kubernetes/cmd/kube-controller-manager"\n _ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > tools.go
   go mod tidy >&2
   log "building$need $K8S_VERSION (5-8 min cold)"
   go build -trimpath -ldflags="$ldflags" -o $B/ $need
