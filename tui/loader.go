@@ -41,14 +41,19 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		mem = cs.Memory
 	}
 	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
-	res, err := analysis.Run(ctx, cp, mem, analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive,
-		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp)})
+	ao := analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive,
+		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp)}
+	if cs.Item != nil {
+		ao.EvidenceID = cs.Item.ID
+	}
+	res, err := analysis.Run(ctx, cp, mem, ao)
 	if err != nil {
 		_ = cs.Close()
 		return nil, err
 	}
 	// the saved contents stay attached to the memory index (the Memory tab searches them)
 	ld.Close = func() error { res.Close(); return cs.Close() }
+	ld.Conclusion = res.Conclusion
 	if res.YaraErr != nil {
 		ld.FindingsNote = "YARA rules (config yara.rules) did not run: " + res.YaraErr.Error()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	"github.com/podsleuth/podsleuth/forensics/render"
 	"github.com/podsleuth/podsleuth/forensics/yara"
 )
 
@@ -17,6 +18,16 @@ type findingsOptions struct {
 	output    string
 	min       string
 	listRules bool
+	// noConclusion leaves the conclusion block out of the text output (only the findings).
+	noConclusion bool
+}
+
+// findingsJSON is `findings -o json`: the conclusion of the whole analysis, the findings at or
+// above --min-severity, and how many that hides.
+type findingsJSON struct {
+	Conclusion *analysis.Conclusion `json:"conclusion"`
+	Findings   []forensics.Finding  `json:"findings"`
+	Hidden     int                  `json:"hidden"`
 }
 
 func newFindingsCmd(a *app) *cobra.Command {
@@ -32,7 +43,14 @@ listening sockets and connections; reverse and bind shells, fileless executable 
 ghost files, tmpfs, pipes and sockets, masquerading names and threads, renamed system tools,
 mining (stratum, pool ports, wallets) and persistence in the rootfs changes. Each finding has a rule
 id, a severity, the MITRE ATT&CK technique, a reason and where it is. --list-rules prints every
-rule with its minimum severity, technique and condition (docs/rules.md).`,
+rule with its minimum severity, technique and condition (docs/rules.md).
+
+The output opens with the conclusion of the whole analysis (whatever --min-severity hides): the
+verdict, severity and confidence with the reason, what happened grouped by ATT&CK tactic and
+technique with the processes and objects involved, and what to do next (isolate, block the named
+endpoints, rotate the named credentials, preserve the evidence, extract the payloads, hunt the
+image digest), each with the command that reaches the evidence. It is deterministic: the same
+checkpoint gives the same text. -o json puts it in the "conclusion" field beside "findings".`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.listRules {
 				return cobra.NoArgs(cmd, args)
@@ -64,7 +82,7 @@ rule with its minimum severity, technique and condition (docs/rules.md).`,
 			}
 			// the whole analysis (indicators too: the mining rules read them), so that every view
 			// shows the same findings
-			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc,
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc, EvidenceID: mc.item,
 				Yara: yara.FromConfig(c.Yara, c.CacheDir, mc.arc, mc.cp)})
 			if err != nil {
 				return err
@@ -79,17 +97,25 @@ rule with its minimum severity, technique and condition (docs/rules.md).`,
 					res = append(res, f)
 				}
 			}
-			if hidden := len(an.Findings) - len(res); hidden > 0 {
+			hidden := len(an.Findings) - len(res)
+			if hidden > 0 {
 				fmt.Fprintf(a.ErrOut, "%d findings below %s not shown (--min-severity)\n", hidden, min)
 			}
 			if o.output == "json" {
-				return writeJSON(a.Out, res)
+				return writeJSON(a.Out, findingsJSON{Conclusion: an.Conclusion, Findings: res, Hidden: hidden})
+			}
+			if !o.noConclusion {
+				for _, l := range render.ConclusionLines(an.Conclusion) {
+					fmt.Fprintln(a.Out, l)
+				}
+				fmt.Fprintln(a.Out)
 			}
 			return printFindings(a.Out, res)
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	cmd.Flags().StringVar(&o.min, "min-severity", "info", "hide findings below this severity (info, low, medium, high, critical)")
+	cmd.Flags().BoolVar(&o.noConclusion, "no-conclusion", false, "text output: list the findings only, without the conclusion block")
 	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "print every rule: id, minimum severity, ATT&CK technique, condition")
 	return cmd
 }

@@ -24,6 +24,8 @@ type memCheckpoint struct {
 	arc *archive.Archive
 	cp  *forensics.Checkpoint
 	mem *memory.Memory
+	// item is the evidence ID when the archive is store evidence ("" otherwise).
+	item string
 }
 
 // memOpen opens ARCHIVE (tar, tar.gz, tar.zst, a CRIU image directory or an evidence ID) with
@@ -40,7 +42,11 @@ func (a *app) memOpen(cmd *cobra.Command, arg string) (*memCheckpoint, func() er
 	for _, w := range cs.Memory.Warnings {
 		fmt.Fprintf(a.ErrOut, "warning: %s\n", w)
 	}
-	return &memCheckpoint{arc: cs.Archive, cp: cs.Checkpoint, mem: cs.Memory}, cs.Close, nil
+	mc := &memCheckpoint{arc: cs.Archive, cp: cs.Checkpoint, mem: cs.Memory}
+	if cs.Item != nil {
+		mc.item = cs.Item.ID
+	}
+	return mc, cs.Close, nil
 }
 
 // parseAddr accepts 0x-prefixed hex or decimal.

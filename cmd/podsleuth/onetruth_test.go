@@ -43,7 +43,8 @@ func iocKeys(is []forensics.IOC) []string {
 }
 
 // TestOneTruth: for every fixture, `findings -o json`, `iocs -o json`, `report -f json` and the
-// TUI's loaded model hold the same findings and the same indicators (one analysis, issue 13).
+// TUI's loaded model hold the same findings, the same indicators and the same conclusion (one
+// analysis, issue 13).
 func TestOneTruth(t *testing.T) {
 	for _, name := range allFixtures {
 		t.Run(name, func(t *testing.T) {
@@ -51,8 +52,14 @@ func TestOneTruth(t *testing.T) {
 			path := fixture(name)
 			code, out, errOut := runCLI(t, dir, "findings", path, "-o", "json")
 			require.Equal(t, 0, code, errOut)
-			var cliF []forensics.Finding
-			require.NoError(t, json.Unmarshal([]byte(out), &cliF))
+			var cli struct {
+				Conclusion json.RawMessage     `json:"conclusion"`
+				Findings   []forensics.Finding `json:"findings"`
+				Hidden     int                 `json:"hidden"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(out), &cli))
+			cliF := cli.Findings
+			require.Zero(t, cli.Hidden)
 
 			code, out, errOut = runCLI(t, dir, "iocs", path, "-o", "json")
 			require.Equal(t, 0, code, errOut)
@@ -62,10 +69,16 @@ func TestOneTruth(t *testing.T) {
 			code, out, errOut = runCLI(t, dir, "report", path, "-f", "json", "--no-store")
 			require.Equal(t, 0, code, errOut)
 			var rep struct {
-				Findings []forensics.Finding `json:"findings"`
-				IOCs     []forensics.IOC     `json:"iocs"`
+				Findings    []forensics.Finding `json:"findings"`
+				IOCs        []forensics.IOC     `json:"iocs"`
+				Conclusions []map[string]any    `json:"conclusions"`
 			}
 			require.NoError(t, json.Unmarshal([]byte(out), &rep))
+			require.Len(t, rep.Conclusions, 1)
+			require.Equal(t, "E1", rep.Conclusions[0]["evidence"])
+			delete(rep.Conclusions[0], "evidence")
+			repC, err := json.Marshal(rep.Conclusions[0])
+			require.NoError(t, err)
 
 			t.Setenv("PODSLEUTH_DATA_DIR", dir)
 			cfg, err := config.Load(config.Options{})
@@ -79,6 +92,11 @@ func TestOneTruth(t *testing.T) {
 			require.Equal(t, findingKeys(cliF), findingKeys(ld.Checkpoint.Findings), "findings CLI vs TUI")
 			require.Equal(t, iocKeys(cliI), iocKeys(rep.IOCs), "iocs CLI vs report")
 			require.Equal(t, iocKeys(cliI), iocKeys(ld.IOCs), "iocs CLI vs TUI")
+			// one conclusion: the same text in findings, the report and the TUI's summary
+			tuiC, err := json.Marshal(ld.Conclusion)
+			require.NoError(t, err)
+			require.JSONEq(t, string(cli.Conclusion), string(repC), "conclusion CLI vs report")
+			require.JSONEq(t, string(cli.Conclusion), string(tuiC), "conclusion CLI vs TUI")
 		})
 	}
 }

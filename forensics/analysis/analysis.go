@@ -57,6 +57,9 @@ type Options struct {
 	// Yara, when set (yara.FromConfig: config yara.rules), also scans memory and the saved
 	// objects with YARA rules; the hits join Findings and the scan is Result.Yara.
 	Yara *yara.Request
+	// EvidenceID is the evidence store item analysed ("" when opened by path): the
+	// conclusion's commands and preservation action name it.
+	EvidenceID string
 }
 
 // Result is the analysis of one checkpoint.
@@ -84,6 +87,9 @@ type Result struct {
 	// what stopped it (no rule compiled, built without YARA, no memory index).
 	Yara    *yara.Result
 	YaraErr error
+	// Conclusion is what happened, how bad and what to do next, drawn from Findings and
+	// Indicators (Conclude): the report, `findings` and the TUI's summary open with it.
+	Conclusion *Conclusion
 }
 
 // Close releases the spool files of the content listing.
@@ -170,6 +176,7 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		res.runYara(ctx, mem, *opts.Yara)
 	}
 	cp.Findings = res.Findings
+	res.Conclusion = Conclude(cp, res.Findings, res.Indicators, ConcludeOptions{EvidenceID: opts.EvidenceID, MemoryScanned: res.MemoryScanned})
 	if err := ctx.Err(); err != nil {
 		res.Close()
 		return nil, err

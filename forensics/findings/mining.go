@@ -52,7 +52,7 @@ func (a *analyzer) mining(cp *forensics.Checkpoint) {
 		}
 		sev, why := forensics.SeverityMedium, "a port mining pools serve stratum on"
 		if q := a.queued(s.Ino); q != "" {
-			sev, why = forensics.SeverityHigh, "and stratum JSON-RPC is queued on it ("+q+")"
+			sev, why = forensics.SeverityHigh, "a port mining pools serve stratum on, and stratum JSON-RPC is queued on it ("+q+")"
 		}
 		l := forensics.Location{Kind: "socket", Socket: sockDesc(s)}
 		if len(s.Owners) > 0 {

@@ -184,6 +184,9 @@ func Scan(text string) []Match {
 			if m[0] > 0 && (isDigit(text[m[0]-1]) || text[m[0]-1] == '.') || m[1] < len(text) && (isDigit(text[m[1]]) || text[m[1]] == '.' && m[1]+1 < len(text) && isDigit(text[m[1]+1])) {
 				continue // part of a longer dotted number (a version string)
 			}
+			if versionBefore(text, m[0]) {
+				continue // "SOCAT_VERSION=1.7.4.4", "version 1.2.3.4", "v1.2.3.4"
+			}
 			a, err := netip.ParseAddr(text[m[0]:m[1]])
 			if err != nil || a.IsUnspecified() {
 				continue
@@ -589,3 +592,18 @@ func (c *Collector) Result() []forensics.IOC {
 	})
 	return out
 }
+
+// versionBefore says whether the dotted number at i is labelled as a version: "v" right before
+// it, or "version" (any case) ending at most two characters before it ("X_VERSION=", "version ",
+// "Version: ").
+func versionBefore(text string, i int) bool {
+	if i > 0 && (text[i-1] == 'v' || text[i-1] == 'V') && (i == 1 || !isAlnum(text[i-2])) {
+		return true
+	}
+	lo := max(0, i-9)
+	w := strings.ToLower(text[lo:i])
+	j := strings.LastIndex(w, "version")
+	return j >= 0 && len(w)-(j+len("version")) <= 2
+}
+
+func isAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

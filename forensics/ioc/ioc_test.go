@@ -193,3 +193,29 @@ func TestRootfsFiles(t *testing.T) {
 	_, err = Extract(context.Background(), &forensics.Checkpoint{}, nil, Options{Members: members{"rootfs-diff.tar": tb.Bytes()[:1100]}})
 	require.ErrorIs(t, err, ErrRootfs, "a truncated rootfs-diff.tar is reported")
 }
+
+// TestVersionNotAddress: a dotted number labelled as a version (socat's SOCAT_VERSION=1.7.4.4 in
+// the triage-shells fixture's environment) is not an address; the same number unlabelled is.
+func TestVersionNotAddress(t *testing.T) {
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{"SOCAT_VERSION=1.7.4.4", false},
+		{"socat version 1.7.4.4 on Jan", false},
+		{"Version: 1.7.4.4", false},
+		{"v1.7.4.4", false},
+		{"connect 1.7.4.4:443", true},
+		{"dev1.7.4.4", true},
+		{"version of the peer at host 1.7.4.4", true},
+	}
+	for _, tt := range tests {
+		var got bool
+		for _, m := range Scan(tt.text) {
+			if m.Type == TypeIPv4 && m.Value == "1.7.4.4" {
+				got = true
+			}
+		}
+		require.Equal(t, tt.want, got, tt.text)
+	}
+}

@@ -68,6 +68,9 @@ func scanOracle(text string) []Match {
 			if m[0] > 0 && (isDigit(text[m[0]-1]) || text[m[0]-1] == '.') || m[1] < len(text) && (isDigit(text[m[1]]) || text[m[1]] == '.' && m[1]+1 < len(text) && isDigit(text[m[1]+1])) {
 				continue // part of a longer dotted number (a version string)
 			}
+			if versionBefore(text, m[0]) {
+				continue // labelled as a version
+			}
 			a, err := netip.ParseAddr(text[m[0]:m[1]])
 			if err != nil || a.IsUnspecified() {
 				continue

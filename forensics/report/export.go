@@ -182,6 +182,9 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 		ao.Yara = &yr
 	}
 	ao.Archive = cs.Archive // every saved content, as the other views analyse it
+	if cs.Item != nil {
+		ao.EvidenceID = cs.Item.ID
+	}
 	res, err := analysis.Run(ctx, cs.Checkpoint, mem, ao)
 	if err != nil {
 		return Input{}, err
@@ -194,6 +197,10 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 		return Input{}, fmt.Errorf("indicators of %s: %w", cs.Path, res.IndicatorsErr)
 	}
 	in, err := NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
+	in.MemoryScanned = res.MemoryScanned
+	if in.Store == nil || ao.EvidenceID == in.Store.ID {
+		in.Conclusion = res.Conclusion // else Build draws it again, naming the item found
+	}
 	if err != nil || cs.Verification == nil || in.Store == nil {
 		return in, err
 	}

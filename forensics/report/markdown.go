@@ -24,6 +24,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 func (r *Report) writeMarkdown(w io.Writer) error {
 	m := &mdWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	m.header(r)
+	m.conclusions(r)
 	m.findings(r)
 	m.evidence(r)
 	m.timeline(r)

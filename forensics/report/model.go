@@ -21,6 +21,7 @@ type Report struct {
 	Case          Case            `json:"case"`
 	Redacted      bool            `json:"redacted"`
 	Summary       Summary         `json:"summary"`
+	Conclusions   []Conclusion    `json:"conclusions"`
 	Findings      []Finding       `json:"findings"`
 	Evidence      []Evidence      `json:"evidence"`
 	Checkpoints   []Checkpoint    `json:"checkpoints"`

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/diff"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 )
@@ -27,6 +28,11 @@ type Input struct {
 	IOCs       []forensics.IOC
 	// Store is set when the archive is an item of the evidence store.
 	Store *StoreRecord
+	// Conclusion is the analysis's conclusion (analysis.Result.Conclusion); when nil, Build
+	// draws it from the findings and indicators with analysis.Conclude. MemoryScanned says
+	// whether memory was analysed (assumed when IOCs is not nil).
+	Conclusion    *analysis.Conclusion
+	MemoryScanned bool
 }
 
 // StoreRecord is what the evidence store knows about an archive.
@@ -77,6 +83,7 @@ func Build(inputs []Input, o Options) (*Report, error) {
 		GeneratedAt:   o.Generated.UTC().Truncate(time.Second),
 		Case:          Case{ID: o.CaseID, Analyst: o.Analyst, Notes: o.Notes},
 		Redacted:      !o.Reveal,
+		Conclusions:   []Conclusion{},
 		Findings:      []Finding{},
 		Evidence:      []Evidence{},
 		Checkpoints:   []Checkpoint{},
@@ -91,6 +98,7 @@ func Build(inputs []Input, o Options) (*Report, error) {
 		}
 		id := fmt.Sprintf("E%d", i+1)
 		r.Evidence = append(r.Evidence, buildEvidence(id, cp, in.Store))
+		r.Conclusions = append(r.Conclusions, conclusionOf(in, id, x))
 		sec := buildCheckpoint(id, cp, x)
 		r.Checkpoints = append(r.Checkpoints, sec)
 		for _, f := range cp.Findings {

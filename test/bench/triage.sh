@@ -23,7 +23,7 @@ for f in "${inputs[@]}"; do
   read -r ft fm fl < <(best lines "$PS" findings "$f" -o json)
   read -r it im il < <(best lines "$PS" iocs "$f" -o json)
   read -r ct cm cl < <(best lines "$CC" inspect "$f" --all --format json)
-  n=$("$PS" findings "$f" -o json 2>/dev/null | grep -c '"rule"' || true)
+  n=$("$PS" findings "$f" -o json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || echo 0)
   name=$(basename "$(dirname "$f")")/$(basename "$f")
   printf '%-28s %10d %10.2f %10.2f %9dM %9dM %9d %9.2f\n' "$name" "$size" "$ft" "$it" $((fm / 1024)) $((im / 1024)) "$n" "$ct"
 done

@@ -152,10 +152,11 @@ func orDash(s string) string {
 	return s
 }
 
-// SummaryLines renders the Summary tab: findings first, then metadata and counts.
+// SummaryLines renders the Summary tab: the conclusion and the findings first, then metadata
+// and counts.
 func SummaryLines(ld *Loaded, th theme.Theme) []string {
 	c := ld.Checkpoint
-	var l []string
+	l := ConclusionLines(ld.Conclusion, th)
 	h := func(s string) { l = append(l, th.Title.Render(s)) }
 	switch {
 	case len(c.Findings) > 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/analysis"
 )
 
 // Loaded is everything the analysis screens show about one checkpoint. The App builds it in a
@@ -21,6 +22,9 @@ type Loaded struct {
 	IOCNote string
 	// FindingsNote explains why Checkpoint.Findings is empty when analysis did not run.
 	FindingsNote string
+	// Conclusion is the analysis's conclusion (what happened, how bad, what next), shown at the
+	// top of the Summary tab; nil when analysis did not run.
+	Conclusion *analysis.Conclusion
 	// Custody says where the opening was recorded (evidence) or why it could not be; empty for
 	// a file that is not evidence.
 	Custody string
