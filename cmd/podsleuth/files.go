@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/forensics/base"
 	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/open"
@@ -143,10 +146,11 @@ func holders(hs []memory.Holder) string {
 const maxCat = 1 << 20
 
 func newFilesCatCmd(a *app) *cobra.Command {
-	var mode string
+	var mode, rootfs string
 	var max int64
+	var diff bool
 	cmd := &cobra.Command{
-		Use:   "cat ARCHIVE|ID OBJECT",
+		Use:   "cat ARCHIVE|ID OBJECT [--diff --rootfs BASE]",
 		Short: "Print a saved content as text (terminal-safe) or as a hexdump",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -165,6 +169,9 @@ func newFilesCatCmd(a *app) *cobra.Command {
 			r := o.Reader()
 			if r == nil {
 				return fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
+			}
+			if diff {
+				return catDiff(cmd.Context(), a.Out, o, r, rootfs)
 			}
 			n := min(o.Size, max)
 			head := make([]byte, min(n, 4096))
@@ -191,6 +198,8 @@ func newFilesCatCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&diff, "diff", false, "print a rootfs change as a unified diff against the base image (--rootfs)")
+	cmd.Flags().StringVar(&rootfs, "rootfs", "", "the container's base image for --diff (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar)")
 	cmd.Flags().StringVar(&mode, "mode", "auto", "auto (text when it looks like text), text or hex")
 	cmd.Flags().Int64Var(&max, "max", maxCat, "print at most this many bytes")
 	return cmd
@@ -301,4 +310,43 @@ func newFilesExtractCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "O", "", "file to create (- for stdout)")
 	return cmd
+}
+
+// catDiff prints a rootfs change as a unified diff against the base image's copy (the whole
+// file as added lines when the image has none).
+func catDiff(ctx context.Context, w io.Writer, o *content.Object, r io.ReaderAt, rootfs string) error {
+	if o.Kind != content.KindRootfs {
+		return fmt.Errorf("--diff: %s is not a rootfs change", forensics.Printable(o.ID))
+	}
+	if rootfs == "" {
+		return errors.New("--diff needs the base image: --rootfs BASE (registry reference, image tarball, OCI layout, or rootfs dir/tar)")
+	}
+	if o.Size > base.DefaultMaxFile {
+		return fmt.Errorf("--diff: %s is %d bytes, more than the %d a diff reads", forensics.Printable(o.ID), o.Size, base.DefaultMaxFile)
+	}
+	now := make([]byte, o.Size)
+	if n, err := r.ReadAt(now, 0); n < len(now) {
+		return fmt.Errorf("read %s: %w", forensics.Printable(o.ID), err)
+	}
+	p := base.Clean(o.Path)
+	img, err := base.Load(ctx, rootfs, base.Options{Want: func(q string) bool { return q == p }})
+	if err != nil {
+		return err
+	}
+	d, err := img.Diff(p, now)
+	switch {
+	case errors.Is(err, base.ErrNoBase):
+		if _, ok := img.Lookup(p); !ok {
+			fmt.Fprintf(w, "# %s: added (not in the base image %s)\n", forensics.Printable(p), forensics.Printable(img.Source))
+			return catText(w, bytes.NewReader(now))
+		}
+		return fmt.Errorf("--diff: %s: the base image's copy is not a regular file of at most %d bytes", forensics.Printable(p), base.DefaultMaxFile)
+	case err != nil:
+		return fmt.Errorf("--diff %s: %w", forensics.Printable(p), err)
+	case d == "":
+		fmt.Fprintf(w, "# %s: same content as in the base image %s\n", forensics.Printable(p), forensics.Printable(img.Source))
+		return nil
+	}
+	fmt.Fprintf(w, "# %s: modified from the base image %s\n", forensics.Printable(p), forensics.Printable(img.Source))
+	return catText(w, strings.NewReader(d))
 }

@@ -20,6 +20,7 @@ type findingsOptions struct {
 	listRules bool
 	// noConclusion leaves the conclusion block out of the text output (only the findings).
 	noConclusion bool
+	rootfs       string
 }
 
 // findingsJSON is `findings -o json`: the conclusion of the whole analysis, the findings at or
@@ -82,7 +83,7 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 			}
 			// the whole analysis (indicators too: the mining rules read them), so that every view
 			// shows the same findings
-			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc, EvidenceID: mc.item,
+			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc, EvidenceID: mc.item, Rootfs: o.rootfs,
 				Yara: yara.FromConfig(c.Yara, c.CacheDir, mc.arc, mc.cp)})
 			if err != nil {
 				return err
@@ -115,6 +116,7 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	cmd.Flags().StringVar(&o.min, "min-severity", "info", "hide findings below this severity (info, low, medium, high, critical)")
+	cmd.Flags().StringVar(&o.rootfs, "rootfs", "", "the container's base image (registry reference fetched with your registry credentials, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
 	cmd.Flags().BoolVar(&o.noConclusion, "no-conclusion", false, "text output: list the findings only, without the conclusion block")
 	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "print every rule: id, minimum severity, ATT&CK technique, condition")
 	return cmd

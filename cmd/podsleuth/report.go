@@ -32,6 +32,7 @@ type reportOptions struct {
 	noStore bool
 	noMem   bool
 	schema  bool
+	rootfs  string
 
 	cfg    *config.Config
 	fmt    report.Format
@@ -76,6 +77,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
 	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html (default: from the -o file's extension, else md)")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
 	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")
@@ -134,7 +136,7 @@ func (o *reportOptions) run(ctx context.Context, a *app) error {
 		}
 		st = s
 	}
-	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal,
+	inputs, err := loadInputs(ctx, o.cfg, o.inputs, o.noStore, !o.noMem, analysis.Options{Reveal: o.reveal, Rootfs: o.rootfs,
 		Yara: yara.FromConfig(o.cfg.Yara, o.cfg.CacheDir, nil, nil)}, "podsleuth report")
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/base"
 	"github.com/podsleuth/podsleuth/forensics/content"
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
@@ -57,6 +58,12 @@ type Options struct {
 	// Yara, when set (yara.FromConfig: config yara.rules), also scans memory and the saved
 	// objects with YARA rules; the hits join Findings and the scan is Result.Yara.
 	Yara *yara.Request
+	// Rootfs is the container's base image (base.Load: a registry reference fetched with the
+	// analyst's credentials, a docker-archive or OCI tarball, an OCI layout, or a root
+	// filesystem directory or tar): the rootfs changes are then classified "modified" or
+	// "added" against it, and the persistence rules show only the lines that differ from it.
+	// A base that cannot be read fails Run: the analyst asked for it.
+	Rootfs string
 	// EvidenceID is the evidence store item analysed ("" when opened by path): the
 	// conclusion's commands and preservation action name it.
 	EvidenceID string
@@ -87,6 +94,9 @@ type Result struct {
 	// what stopped it (no rule compiled, built without YARA, no memory index).
 	Yara    *yara.Result
 	YaraErr error
+	// Base is the base image read for Options.Rootfs (nil without it): its Diff shows how a
+	// modified text file differs.
+	Base *base.Image
 	// Conclusion is what happened, how bad and what to do next, drawn from Findings and
 	// Indicators (Conclude): the report, `findings` and the TUI's summary open with it.
 	Conclusion *Conclusion
@@ -103,8 +113,9 @@ func (r *Result) Close() error {
 // Run analyses an opened checkpoint: the findings rules (peeking into memory when mem is not
 // nil) and the indicator extraction (scanning memory too when mem is not nil; otherwise only
 // the decoded model: environment, command lines, configuration). The findings are also stored
-// in cp.Findings, where the model's consumers read them. Run fails only when ctx ends; a failed
-// indicator scan is reported in Result.IndicatorsErr with what was found.
+// in cp.Findings, where the model's consumers read them (and, with Options.Rootfs, the rootfs
+// changes' kinds in cp.Rootfs). Run fails only when ctx ends or the base image asked for cannot
+// be read; a failed indicator scan is reported in Result.IndicatorsErr with what was found.
 func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options) (*Result, error) {
 	if cp == nil {
 		return nil, errors.New("analysis: no checkpoint")
@@ -113,6 +124,17 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		mem = nil // a typed nil would pass as memory
 	}
 	res := &Result{MemoryScanned: mem != nil}
+	if opts.Rootfs != "" {
+		img, err := base.Load(ctx, opts.Rootfs, base.Options{Want: base.Wanted(cp)})
+		if err != nil {
+			return nil, err
+		}
+		img.Classify(cp)
+		res.Base = img
+		if opts.Base == nil {
+			opts.Base = img.File
+		}
+	}
 	mm, _ := mem.(*memory.Memory)
 	if opts.IndexWarnings == nil && mm != nil {
 		opts.IndexWarnings = mm.Warnings
