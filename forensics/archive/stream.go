@@ -139,9 +139,7 @@ func (a *Archive) stream(ctx context.Context, f *os.File, lim Limits, cacheDir s
 // streamTar indexes every member and keeps its content in memory or in the spill file.
 func (a *Archive) streamTar(ctx context.Context, cr *countReader, st *streamState) error {
 	tr := tar.NewReader(cr)
-	var total, nameBytes int64
-	entries := 0
-	last := "(archive start)"
+	hs := newHeaders(st.lim)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -151,38 +149,14 @@ func (a *Archive) streamTar(ctx context.Context, cr *countReader, st *streamStat
 			break
 		}
 		if err != nil {
-			return a.tarErr(err, cr, entries, last)
+			return a.tarErr(err, cr, hs.entries, hs.last)
 		}
-		entries++
-		if err := checkHeader(h, entries, &nameBytes, st.lim); err != nil {
-			return err
-		}
-		name, err := CleanName(h.Name)
+		name, keep, err := hs.admit(h)
 		if err != nil {
 			return err
 		}
-		last = h.Name
-		switch h.Typeflag {
-		case tar.TypeSymlink:
-			return fmt.Errorf("%s: %w: symbolic link to %q", h.Name, ErrLink, h.Linkname)
-		case tar.TypeLink:
-			return fmt.Errorf("%s: %w: hard link to %q", h.Name, ErrLink, h.Linkname)
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		default:
-			continue // directories, devices, FIFOs: never readable members
-		}
-		if h.Typeflag == tar.TypeGNUSparse || hasSparsePAX(h) {
-			return fmt.Errorf("%s: %w: sparse members are not supported", h.Name, ErrCorrupt)
-		}
-		if name == "" {
+		if !keep {
 			continue
-		}
-		if h.Size < 0 || h.Size > st.lim.MaxMemberBytes {
-			return fmt.Errorf("%s: %w: %d bytes (limits.max_member_bytes %d)", h.Name, ErrTooLarge, h.Size, st.lim.MaxMemberBytes)
-		}
-		total += h.Size
-		if total > st.lim.MaxTotalBytes {
-			return fmt.Errorf("%s: %w: archive content exceeds %d bytes (limits.max_total_bytes)", h.Name, ErrTooLarge, st.lim.MaxTotalBytes)
 		}
 		if _, dup := a.members[name]; dup {
 			return fmt.Errorf("%s: %w", name, ErrDuplicate)

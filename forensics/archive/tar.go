@@ -81,9 +81,7 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 	}
 	pr := &posReader{f: a.file, br: bufio.NewReaderSize(a.file, 64<<10)}
 	tr := tar.NewReader(pr)
-	var total, nameBytes int64
-	entries := 0
-	last := "(archive start)"
+	hs := newHeaders(lim)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -95,46 +93,19 @@ func (a *Archive) indexTar(ctx context.Context, lim Limits) error {
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("member after %s: %w: tar ends inside a header", last, ErrTruncated)
+				return fmt.Errorf("member after %s: %w: tar ends inside a header", hs.last, ErrTruncated)
 			}
-			if entries == 0 {
+			if hs.entries == 0 {
 				return fmt.Errorf("(first header): %w: %v", ErrNotArchive, err)
 			}
-			return fmt.Errorf("member after %s: %w: %v", last, ErrCorrupt, err)
+			return fmt.Errorf("member after %s: %w: %v", hs.last, ErrCorrupt, err)
 		}
-		entries++
-		if err := checkHeader(h, entries, &nameBytes, lim); err != nil {
-			return err
-		}
-		name, err := CleanName(h.Name)
+		name, keep, err := hs.admit(h)
 		if err != nil {
 			return err
 		}
-		last = h.Name
-		switch h.Typeflag {
-		case tar.TypeSymlink:
-			return fmt.Errorf("%s: %w: symbolic link to %q", h.Name, ErrLink, h.Linkname)
-		case tar.TypeLink:
-			return fmt.Errorf("%s: %w: hard link to %q", h.Name, ErrLink, h.Linkname)
-		case tar.TypeDir:
+		if !keep {
 			continue
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		default:
-			// devices, FIFOs: never part of a checkpoint archive, never readable.
-			continue
-		}
-		if h.Typeflag == tar.TypeGNUSparse || hasSparsePAX(h) {
-			return fmt.Errorf("%s: %w: sparse members are not supported", h.Name, ErrCorrupt)
-		}
-		if name == "" {
-			continue
-		}
-		if h.Size < 0 || h.Size > lim.MaxMemberBytes {
-			return fmt.Errorf("%s: %w: %d bytes (limits.max_member_bytes %d)", h.Name, ErrTooLarge, h.Size, lim.MaxMemberBytes)
-		}
-		total += h.Size
-		if total > lim.MaxTotalBytes {
-			return fmt.Errorf("%s: %w: archive content exceeds %d bytes (limits.max_total_bytes)", h.Name, ErrTooLarge, lim.MaxTotalBytes)
 		}
 		off := pr.pos
 		if off+h.Size > fileSize {
