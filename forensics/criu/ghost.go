@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	ghost_file "github.com/checkpoint-restore/go-criu/v8/crit/images/ghost-file"
 	remap_file_path "github.com/checkpoint-restore/go-criu/v8/crit/images/remap-file-path"
 
 	"github.com/podsleuth/podsleuth/forensics/archive"
@@ -36,7 +35,8 @@ type GhostFile struct {
 }
 
 // ReadGhostFile returns the saved content of the deleted file with CRIU file id fileID (the
-// FD.FileID of a descriptor with Deleted set), reading at most maxBytes of it.
+// FD.FileID of a descriptor with Deleted set), reading at most maxBytes of it. It is ParseGhost
+// (the one reader of ghost images) with the content loaded.
 func ReadGhostFile(a *archive.Archive, fileID uint32, maxBytes int64) (*GhostFile, error) {
 	remaps, err := readImage(a, "remap-fpath.img", "REMAP_FPATH", func() *remap_file_path.RemapFilePathEntry { return &remap_file_path.RemapFilePathEntry{} })
 	if err != nil {
@@ -56,68 +56,23 @@ func ReadGhostFile(a *archive.Archive, fileID uint32, maxBytes int64) (*GhostFil
 		return nil, fmt.Errorf("file id %d: %w", fileID, ErrNotGhost)
 	}
 	name := fmt.Sprintf("ghost-file-%d.img", remapID&^(1<<31))
-	ir, err := OpenImage(a, name, "GHOST_FILE")
+	r, size, err := a.Image(name)
+	if err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w", name, ErrMissingImage)
+		}
+		return nil, err
+	}
+	gh, err := ParseGhost(name, r, size)
 	if err != nil {
 		return nil, err
 	}
-	var e ghost_file.GhostFileEntry
-	if err := ir.Next(&e); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: %w: no entries", name, ErrBadImage)
-		}
-		return nil, err
+	g := &GhostFile{Image: name, Mode: gh.Mode, UID: gh.UID, GID: gh.GID, Size: gh.Size, ModTime: gh.ModTime,
+		SymlinkTarget: gh.SymlinkTarget, Truncated: gh.Size > maxBytes}
+	g.Content = make([]byte, max(0, min(gh.Size, maxBytes)))
+	if n, err := gh.Content.ReadAt(g.Content, 0); err != nil && !(errors.Is(err, io.EOF) && n == len(g.Content)) {
+		return nil, fmt.Errorf("%s: %w: content: %v", name, ErrBadImage, err)
 	}
-	g := &GhostFile{Image: name, Mode: unixMode(e.GetMode()), UID: e.GetUid(), GID: e.GetGid(), SymlinkTarget: e.GetSymlnkTarget()}
-	if mt := e.GetMtim(); mt != nil {
-		g.ModTime = time.Unix(int64(mt.GetTvSec()), int64(mt.GetTvUsec())*1000).UTC()
-	}
-	if !e.GetChunks() {
-		// The content follows the entry up to the end of the image.
-		n := ir.size - ir.Offset()
-		g.Size = n
-		if n > maxBytes {
-			n, g.Truncated = maxBytes, true
-		}
-		if g.Content, err = ir.Payload(uint64(n)); err != nil {
-			return nil, err
-		}
-		return g, nil
-	}
-	// Chunked (sparse) ghost files: {len, off} entries, each followed by its bytes.
-	g.Size = int64(e.GetSize())
-	if g.Size < 0 || g.Size > MaxPayloadSize {
-		return nil, fmt.Errorf("%s: %w: file size %d", name, ErrBadImage, e.GetSize())
-	}
-	buf := make([]byte, min(g.Size, maxBytes))
-	for {
-		var c ghost_file.GhostChunkEntry
-		if err := ir.Next(&c); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, err
-		}
-		off, err := ir.PayloadRange(c.GetLen())
-		if err != nil {
-			return nil, err
-		}
-		if c.GetOff() >= uint64(len(buf)) {
-			if c.GetLen() > 0 {
-				g.Truncated = true
-			}
-			continue
-		}
-		n := min(c.GetLen(), uint64(len(buf))-c.GetOff())
-		if n < c.GetLen() {
-			g.Truncated = true
-		}
-		if _, err := ir.r.ReadAt(buf[c.GetOff():c.GetOff()+n], off); err != nil {
-			return nil, fmt.Errorf("%s: %w: chunk at %d: %v", name, ErrBadImage, off, err)
-		}
-	}
-	if g.Size > maxBytes {
-		g.Truncated = true
-	}
-	g.Content = buf
 	return g, nil
 }
 
