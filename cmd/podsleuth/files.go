@@ -45,6 +45,26 @@ func (a *app) filesSet(cmd *cobra.Command, arg string) (*content.Set, func(), er
 	return set, func() { set.Close(); cs.Close() }, nil
 }
 
+// savedContent opens ARCHIVE and finds OBJECT among its saved contents, with the reader of its
+// bytes; an object the checkpoint lists but did not save is an error naming why.
+func (a *app) savedContent(cmd *cobra.Command, arg, object string) (*content.Object, *io.SectionReader, func(), error) {
+	set, done, err := a.filesSet(cmd, arg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o, err := set.Find(object)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	r := o.Reader()
+	if r == nil {
+		done()
+		return nil, nil, nil, fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
+	}
+	return o, r, done, nil
+}
+
 func newFilesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "files",
@@ -157,19 +177,11 @@ func newFilesCatCmd(a *app) *cobra.Command {
 			if mode != "auto" && mode != "text" && mode != "hex" {
 				return fmt.Errorf("--mode %q: want auto, text or hex", mode)
 			}
-			set, done, err := a.filesSet(cmd, args[0])
+			o, r, done, err := a.savedContent(cmd, args[0], args[1])
 			if err != nil {
 				return err
 			}
 			defer done()
-			o, err := set.Find(args[1])
-			if err != nil {
-				return err
-			}
-			r := o.Reader()
-			if r == nil {
-				return fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
-			}
 			if diff {
 				return catDiff(cmd.Context(), a.Out, o, r, rootfs)
 			}
@@ -270,19 +282,11 @@ func newFilesExtractCmd(a *app) *cobra.Command {
 			if out == "" {
 				return errors.New("-O FILE is required (use - for stdout)")
 			}
-			set, done, err := a.filesSet(cmd, args[0])
+			o, r, done, err := a.savedContent(cmd, args[0], args[1])
 			if err != nil {
 				return err
 			}
 			defer done()
-			o, err := set.Find(args[1])
-			if err != nil {
-				return err
-			}
-			r := o.Reader()
-			if r == nil {
-				return fmt.Errorf("%s: not saved in this checkpoint: %s", forensics.Printable(o.ID), o.Note)
-			}
 			var w io.Writer = a.Out
 			var f *os.File
 			if out != "-" {
