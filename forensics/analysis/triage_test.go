@@ -221,3 +221,45 @@ func TestBenign(t *testing.T) {
 	require.Contains(t, f.Reason, "cannot tell")
 	pidOf(t, cp, "pgworker", "pgworker: worker process")
 }
+
+// TestSystemBinaryCopy (archives/containerd-busybox.tar, a real containerd checkpoint): busybox
+// copied to /tmp/.cache/httpd and run from there is a system tool under another name, placed at
+// the rootfs file and the process that maps it.
+func TestSystemBinaryCopy(t *testing.T) {
+	cp, res := run(t, "archives/containerd-busybox.tar")
+	f := one(t, res, findings.RuleSystemCopy, forensics.SeverityHigh, func(l forensics.Location) bool { return l.Path == "/tmp/.cache/httpd" })
+	require.Equal(t, "rootfs", f.Location.Kind)
+	require.Contains(t, f.Reason, `busybox renamed to "httpd"`)
+	p := cp.Process(f.Location.PID)
+	require.NotNil(t, p)
+	require.Equal(t, "/tmp/.cache/httpd", p.Exe)
+	require.Equal(t, "T1036.003", f.Technique)
+	// the same busybox as the image's own /bin tools is no finding: only the renamed copy
+	require.Len(t, hits(res, findings.RuleSystemCopy), 1)
+}
+
+// TestRootfsDeletedFile (archives/podman-crun.tar): the workload deleted the image's
+// /var/log/auth.log; the deletion is a low finding naming log wiping, and the conclusion keeps
+// it out of the story (context).
+func TestRootfsDeletedFile(t *testing.T) {
+	cp, res := run(t, "archives/podman-crun.tar")
+	fs := hits(res, findings.RuleRootfsDeleted)
+	require.Len(t, fs, 1)
+	f := fs[0]
+	require.Equal(t, forensics.Location{Kind: "rootfs", Path: "/var/log/auth.log"}, f.Location)
+	require.Equal(t, forensics.SeverityLow, f.Severity)
+	require.Equal(t, "T1070.002", f.Technique, "a log: Clear Linux or Mac System Logs")
+	require.Contains(t, f.Reason, "log wiping")
+	var deleted bool
+	for _, c := range cp.Rootfs {
+		if c.Path == "/var/log/auth.log" {
+			deleted = c.Kind == forensics.RootfsDeleted
+		}
+	}
+	require.True(t, deleted, "deleted.files lists it")
+	for _, s := range res.Conclusion.Stages {
+		for _, it := range s.Items {
+			require.NotEqual(t, findings.RuleRootfsDeleted, it.Rule)
+		}
+	}
+}

@@ -314,6 +314,13 @@ func (l *lister) tar(src tarSource) {
 		l.s.warnf("%s: %v", src.member, err)
 		return
 	}
+	l.entries(src, r, size)
+}
+
+// entries lists the regular files of an uncompressed tar (FuzzTarListing feeds it hostile
+// tars): damage ends the listing with a warning, a file cut by the tar's end is listed as not
+// saved, and at most MaxEntries entries are read.
+func (l *lister) entries(src tarSource, r io.ReaderAt, size int64) {
 	sr := io.NewSectionReader(r, 0, size)
 	tr := tar.NewReader(sr)
 	n := 0
