@@ -82,6 +82,9 @@ var forbiddenDeps = map[string][]string{
 // another layer's API instead): sandbox execs in pods through cluster's client layer (cluster.Exec),
 // never with client-go's exec machinery itself.
 var forbiddenImports = map[string][]string{
+	// cmd parses flags (cli-runtime's ConfigFlags) and calls the jobs; every Kubernetes call,
+	// object and error goes through the cluster package.
+	"cmd": {"k8s.io/client-go", "k8s.io/api", "k8s.io/apimachinery"},
 	"sandbox": {
 		"k8s.io/client-go/tools/remotecommand", "k8s.io/client-go/util/exec",
 		"k8s.io/client-go/transport/spdy", "k8s.io/client-go/transport/websocket",
@@ -109,10 +112,8 @@ func TestLayering(t *testing.T) {
 			continue // test harness packages may import anything
 		}
 		for _, imp := range p.Imports {
-			for _, bad := range forbiddenImports[from] {
-				if imp == bad || strings.HasPrefix(imp, bad+"/") {
-					t.Errorf("%s imports %s: %s must use cluster's client layer (cluster.Exec) instead", p.ImportPath, imp, from)
-				}
+			if forbiddenImport(from, imp) {
+				t.Errorf("%s imports %s: %s must go through the cluster package's client layer instead", p.ImportPath, imp, from)
 			}
 			if contains(jobImports[from], imp) {
 				t.Errorf("%s imports %s: %s opens and analyses checkpoints with forensics/open and forensics/analysis", p.ImportPath, imp, from)
@@ -140,8 +141,12 @@ func TestLayeringCatchesViolations(t *testing.T) {
 	if contains(allowed["forensics"], "cluster") || contains(allowed["cluster"], "tui") {
 		t.Fatal("layering table allows an upward edge")
 	}
-	if !contains(forbiddenImports["sandbox"], "k8s.io/client-go/tools/remotecommand") {
+	if !forbiddenImport("sandbox", "k8s.io/client-go/tools/remotecommand") {
 		t.Fatal("sandbox may import client-go's exec directly")
+	}
+	if !forbiddenImport("cmd", "k8s.io/client-go/kubernetes") || !forbiddenImport("cmd", "k8s.io/api/core/v1") ||
+		forbiddenImport("cmd", "k8s.io/cli-runtime/pkg/genericclioptions") || forbiddenImport("cmd", "k8s.io/client-gox") {
+		t.Fatal("cmd may use client-go's clients directly, or may not parse kubectl's flags")
 	}
 	if !contains(jobImports["tui"], module+"/forensics/criu") || !contains(jobImports["cmd"], module+"/forensics/findings") {
 		t.Fatal("cmd or tui may assemble the open or analyse job themselves")
@@ -154,6 +159,17 @@ func TestLayeringCatchesViolations(t *testing.T) {
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// forbiddenImport reports whether layer from may not import imp directly (imp is one of the
+// listed packages or below one).
+func forbiddenImport(from, imp string) bool {
+	for _, bad := range forbiddenImports[from] {
+		if imp == bad || strings.HasPrefix(imp, bad+"/") {
 			return true
 		}
 	}
