@@ -14,7 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -384,4 +386,30 @@ func TestResumingReader(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// TestSplitNodePathOnlyCheckpointDirs: the archive must lie directly in a kubelet's
+// <root-dir>/checkpoints, whatever the root-dir.
+func TestSplitNodePathOnlyCheckpointDirs(t *testing.T) {
+	for _, ok := range []string{"/var/lib/kubelet/checkpoints/c.tar", "/data/kubelet/checkpoints/c.tar.gz"} {
+		_, _, err := splitNodePath(ok)
+		require.NoError(t, err, ok)
+	}
+	for _, bad := range []string{"/etc/c.tar", "/var/lib/kubelet/c.tar", "/var/lib/kubelet/checkpoints/sub/c.tar", "/checkpoints/../etc/c.tar", "/var/lib/kubelet//checkpoints/c.tar"} {
+		_, _, err := splitNodePath(bad)
+		require.ErrorIs(t, err, ErrBadNodePath, bad)
+	}
+}
+
+// TestCollectorCreateErrorNamesThePolicy: an admission policy's refusal (also HTTP 403) is not
+// reported as a missing RBAC permission.
+func TestCollectorCreateErrorNamesThePolicy(t *testing.T) {
+	err := apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "c",
+		errors.New("ValidatingAdmissionPolicy 'podsleuth-workloads' with binding 'podsleuth-system' denied request: nope"))
+	got := collectorCreateError(err, "podsleuth-system")
+	require.ErrorIs(t, got, ErrCollector)
+	require.NotErrorIs(t, got, ErrForbidden)
+	require.Contains(t, got.Error(), "podsleuth-admission")
+	rbac := apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "c", errors.New("User \"x\" cannot create resource \"pods\""))
+	require.ErrorIs(t, collectorCreateError(rbac, "ns"), ErrForbidden)
 }

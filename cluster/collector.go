@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,9 +174,9 @@ func (p *CollectorPool) Close() error {
 func collectorPod(ns, node, dir, image string, readOnly bool, cmd []string) *corev1.Pod {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
-	role := "collector"
+	role, deadline := "collector", int64(3600)
 	if !readOnly {
-		role = "cleaner"
+		role, deadline = "cleaner", 120
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
@@ -193,8 +194,9 @@ func collectorPod(ns, node, dir, image string, readOnly bool, cmd []string) *cor
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
-			// a forgotten collector removes itself after an hour
-			ActiveDeadlineSeconds: ptr.To[int64](3600),
+			// a forgotten collector removes itself after an hour, a cleaner (the only pod with the
+			// checkpoint directory writable, running one fixed rm) after two minutes
+			ActiveDeadlineSeconds: ptr.To[int64](deadline),
 			Tolerations:           []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			Containers: []corev1.Container{{
 				Name:            "collector",
@@ -229,6 +231,11 @@ func collectorPod(ns, node, dir, image string, readOnly bool, cmd []string) *cor
 }
 
 func collectorCreateError(err error, ns string) error {
+	if msg := apiMessage(err); strings.Contains(msg, "ValidatingAdmissionPolicy") {
+		// docs/rbac.yaml's policy: the image or the node's checkpoint directory is not the one
+		// the cluster's podsleuth-admission ConfigMap lists
+		return fmt.Errorf("%w: refused by an admission policy in namespace %s: %s (set cluster.collector_image to an image the podsleuth-admission ConfigMap lists, pinned by digest; its checkpointDir must be the kubelets' <root-dir>/checkpoints)", ErrCollector, ns, msg)
+	}
 	if apierrors.IsForbidden(err) {
 		return fmt.Errorf("%w: missing permission create on pods in namespace %s (%s); bind the Role podsleuth-collector (docs/rbac.yaml)", ErrForbidden, ns, apiMessage(err))
 	}

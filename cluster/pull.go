@@ -242,7 +242,11 @@ func (c *Conn) fillManifest(ctx context.Context, m *evidence.Manifest, r *Checkp
 
 var archiveName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]*\.tar(\.gz|\.zst)?$`)
 
-// splitNodePath validates the kubelet's archive path: absolute, clean, a plain archive name.
+// splitNodePath validates the kubelet's archive path: absolute, clean (no "..", ".", "//"), a
+// plain archive name directly in a kubelet's checkpoint directory, <root-dir>/checkpoints (the
+// kubelet writes nowhere else; its root-dir is not in the API, so any root-dir is taken here and
+// the admission policy of docs/rbac.yaml pins the cluster's own). The collector mounts that
+// directory, read-only, and refuses an archive that is a symlink.
 func splitNodePath(p string) (dir, base string, err error) {
 	if !path.IsAbs(p) || path.Clean(p) != p || strings.ContainsAny(p, "\x00\n") {
 		return "", "", fmt.Errorf("%w: %q", ErrBadNodePath, p)
@@ -251,6 +255,9 @@ func splitNodePath(p string) (dir, base string, err error) {
 	dir = path.Clean(dir)
 	if !archiveName.MatchString(base) || dir == "/" {
 		return "", "", fmt.Errorf("%w: %q", ErrBadNodePath, p)
+	}
+	if path.Base(dir) != "checkpoints" {
+		return "", "", fmt.Errorf("%w: %q is not directly in a kubelet checkpoint directory (<root-dir>/checkpoints)", ErrBadNodePath, p)
 	}
 	return dir, base, nil
 }

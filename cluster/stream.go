@@ -20,6 +20,10 @@ import (
 // deep buffer would only hold a second copy of the archive in memory.
 const pullBufferChunks = 64
 
+// notSymlink starts the collector's shell commands on "$1", the archive: it must be a regular
+// file, not a symlink (the kubelet writes plain files; a link would read something else).
+const notSymlink = `if [ -L "$1" ] || [ ! -f "$1" ]; then echo "$1: not a regular file (a symlink or missing): refused" >&2; exit 3; fi; `
+
 // nodeHash is the `stat` + `sha256sum` of the archive, run in the collector beside the stream.
 type nodeHash struct {
 	cancel    context.CancelFunc
@@ -45,7 +49,7 @@ func (c *Conn) startNodeHash(ctx context.Context, ns, pod, file string) *nodeHas
 	}}
 	go func() {
 		t := time.Now()
-		err := c.exec(hctx, ns, pod, []string{"sh", "-c", `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, w)
+		err := c.exec(hctx, ns, pod, []string{"sh", "-c", notSymlink + `stat -c %s "$1" && sha256sum "$1"`, "sh", file}, w)
 		h.took = time.Since(t)
 		if err != nil {
 			err = fmt.Errorf("%w: hash on the node: %v", ErrStream, err)
@@ -127,9 +131,9 @@ type stream struct {
 func (c *Conn) startStream(ctx context.Context, ns, pod, file string, offset int64) *stream {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &stream{pipe: newChunkPipe(pullBufferChunks), started: time.Now().UTC(), cancel: cancel, done: make(chan error, 1)}
-	cmd := []string{"cat", file}
+	cmd := []string{"sh", "-c", notSymlink + `exec cat "$1"`, "sh", file}
 	if offset > 0 {
-		cmd = []string{"tail", "-c", "+" + strconv.FormatInt(offset+1, 10), file}
+		cmd = []string{"sh", "-c", notSymlink + `exec tail -c "+$2" "$1"`, "sh", file, strconv.FormatInt(offset+1, 10)}
 	}
 	go func() {
 		err := c.exec(sctx, ns, pod, cmd, s.pipe)

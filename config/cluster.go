@@ -11,7 +11,8 @@ import (
 type Cluster struct {
 	// CollectorNamespace is where short-lived collector pods run.
 	CollectorNamespace string `mapstructure:"collector_namespace"`
-	// CollectorImage is the image of the collector pod; it needs sh, cat and sha256sum.
+	// CollectorImage is the image of the collector pod, pinned by digest (docs/rbac.yaml's
+	// admission policy admits only the images it lists); it needs sh, cat, tail, stat and sha256sum.
 	CollectorImage string `mapstructure:"collector_image"`
 	// CheckpointTimeout is passed to the kubelet as ?timeout= (seconds granularity).
 	CheckpointTimeout time.Duration `mapstructure:"checkpoint_timeout"`
@@ -30,9 +31,13 @@ type Cluster struct {
 	LogLimitBytes int64 `mapstructure:"log_limit_bytes"`
 }
 
+// DefaultBusybox is the default collector and helper image: Docker Hub's busybox 1.37, pinned by
+// digest (docs/rbac.yaml lists the same).
+const DefaultBusybox = "docker.io/library/busybox:1.37@sha256:9db7b59979c38555a39def84a31fb98b5296952f9e3afd4f6f11f05b07adfab0"
+
 func clusterDefaults(v *viper.Viper) {
 	v.SetDefault("cluster.collector_namespace", "podsleuth-system")
-	v.SetDefault("cluster.collector_image", "busybox:1.37")
+	v.SetDefault("cluster.collector_image", DefaultBusybox)
 	v.SetDefault("cluster.checkpoint_timeout", 2*time.Minute)
 	v.SetDefault("cluster.concurrency", 4)
 	v.SetDefault("cluster.kubelet_checkpoint_dir", "/var/lib/kubelet/checkpoints")

@@ -30,7 +30,7 @@ func sandboxDefaults(v *viper.Viper) {
 	v.SetDefault("sandbox.criu", "")
 	v.SetDefault("sandbox.runtime", "")
 	v.SetDefault("sandbox.state_dir", "")
-	v.SetDefault("sandbox.helper_image", "busybox:1.37")
+	v.SetDefault("sandbox.helper_image", DefaultBusybox)
 	v.SetDefault("sandbox.node_criu", "")
 	v.SetDefault("sandbox.node_runtime", "")
 	v.SetDefault("sandbox.node_dir", "/var/lib/podsleuth/sandboxes")

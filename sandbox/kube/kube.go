@@ -381,8 +381,47 @@ func (k *Kube) placeholderPod(ns string) *corev1.Pod {
 	}
 }
 
-// startHelper creates the node helper: privileged, host PID namespace, in a namespace of its
-// own (Pod Security "privileged"), labelled as what it is.
+// helperPod is the node helper's pod in namespace hns for sandbox id.
+func (k *Kube) helperPod(hns, id string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: helper, Namespace: hns, Labels: cluster.ManagedLabels(map[string]string{"podsleuth.io/role": "node-helper", LabelSandbox: id})},
+		Spec: corev1.PodSpec{
+			NodeName: k.cfg.Node, HostPID: true, ServiceAccountName: "podsleuth-helper", AutomountServiceAccountToken: ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](0), EnableServiceLinks: ptr.To(false),
+			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{
+				Name: "helper", Image: k.cfg.Image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command: []string{"sleep", "3600"},
+				// the host PID namespace (to find the placeholder and enter the runtime's namespaces)
+				// and HelperCapabilities only, each one for a step of the restore (docs/sandbox.md);
+				// never "privileged" (no host devices), no token, no volumes
+				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0), Privileged: ptr.To(false),
+					Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: HelperCapabilities},
+					SeccompProfile: &corev1.SeccompProfile{Type: helperSeccomp}},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+				},
+			}},
+		},
+	}
+}
+
+// HelperCapabilities are the node helper's capabilities; every other one is dropped. The
+// restore runs under them on the node (nsenter keeps the helper's bounding set), so they are
+// what runc and criu need to restore a container there, each documented in docs/sandbox.md;
+// docs/rbac.yaml's admission policy admits a helper with these at most.
+var HelperCapabilities = []corev1.Capability{
+	"SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "CHECKPOINT_RESTORE", "SYS_RESOURCE", "NET_ADMIN",
+	"SETUID", "SETGID", "SETPCAP", "SETFCAP", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER",
+	"FSETID", "KILL", "MKNOD", "IPC_LOCK", "IPC_OWNER", "SYS_NICE", "NET_RAW", "NET_BIND_SERVICE",
+	"AUDIT_WRITE",
+}
+
+// helperSeccomp is the node helper's seccomp profile (docs/sandbox.md says why).
+const helperSeccomp = corev1.SeccompProfileTypeUnconfined
+
+// startHelper creates the node helper: host PID namespace, HelperCapabilities, not privileged,
+// in a namespace of its own (Pod Security "privileged"), labelled as what it is.
 func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) {
 	hns := HelperNamespace(id)
 	c := k.cfg.Client
@@ -396,25 +435,7 @@ func (k *Kube) startHelper(ctx context.Context, id string) (*corev1.Pod, error) 
 		AutomountServiceAccountToken: ptr.To(false)}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("%w: helper service account: %v", sandbox.ErrRestore, err)
 	}
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: helper, Namespace: hns, Labels: cluster.ManagedLabels(map[string]string{"podsleuth.io/role": "node-helper", LabelSandbox: id})},
-		Spec: corev1.PodSpec{
-			NodeName: k.cfg.Node, HostPID: true, ServiceAccountName: "podsleuth-helper", AutomountServiceAccountToken: ptr.To(false),
-			TerminationGracePeriodSeconds: ptr.To[int64](0), EnableServiceLinks: ptr.To(false),
-			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-			Containers: []corev1.Container{{
-				Name: "helper", Image: k.cfg.Image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command: []string{"sleep", "3600"},
-				// every capability and the host PID namespace (to enter the runtime's namespaces), but
-				// not "privileged": many API servers refuse it (--allow-privileged=false), and
-				// nothing here needs the host's devices
-				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0),
-					Capabilities:   &corev1.Capabilities{Add: []corev1.Capability{"ALL"}},
-					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
-			}},
-		},
-	}
-	hp, err := k.runPod(ctx, p)
+	hp, err := k.runPod(ctx, k.helperPod(hns, id))
 	if err != nil {
 		return nil, fmt.Errorf("%w: node helper: %v", sandbox.ErrRestore, err)
 	}

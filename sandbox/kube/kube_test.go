@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,4 +111,41 @@ func TestListenPorts(t *testing.T) {
    0: 00000000000000000000000000000000:2382 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1
 `
 	require.Equal(t, []int{8080, 9090}, listenPorts(tcp))
+}
+
+// TestHelperPodLeastPrivilege: the node helper is not privileged, drops every capability but
+// HelperCapabilities, mounts nothing, has no token and no host network or IPC; docs/rbac.yaml's
+// admission policy admits exactly these capabilities for it.
+func TestHelperPodLeastPrivilege(t *testing.T) {
+	k := New(Config{Node: "n1", Image: "img@sha256:" + strings.Repeat("a", 64)})
+	p := k.helperPod(HelperNamespace("x"), "x")
+	require.True(t, p.Spec.HostPID)
+	require.False(t, p.Spec.HostNetwork)
+	require.False(t, p.Spec.HostIPC)
+	require.False(t, *p.Spec.AutomountServiceAccountToken)
+	require.Empty(t, p.Spec.Volumes)
+	require.Len(t, p.Spec.Containers, 1)
+	sc := p.Spec.Containers[0].SecurityContext
+	require.False(t, *sc.Privileged)
+	require.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
+	require.Equal(t, HelperCapabilities, sc.Capabilities.Add)
+	require.NotContains(t, sc.Capabilities.Add, corev1.Capability("ALL"))
+	for _, c := range []corev1.Capability{"SYS_MODULE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "BPF"} {
+		require.NotContains(t, sc.Capabilities.Add, c)
+	}
+	require.Equal(t, "node-helper", p.Labels["podsleuth.io/role"])
+	require.Equal(t, "x", p.Labels[LabelSandbox])
+
+	b, err := os.ReadFile("../../docs/rbac.yaml")
+	require.NoError(t, err)
+	doc := string(b)
+	_, list, ok := strings.Cut(doc, "variables.sc.?capabilities.?add.orValue([]).all(c, c in [")
+	require.True(t, ok, "docs/rbac.yaml: the helper's capability list")
+	list, _, ok = strings.Cut(list, "])")
+	require.True(t, ok)
+	var inPolicy []corev1.Capability
+	for _, f := range strings.Split(list, ",") {
+		inPolicy = append(inPolicy, corev1.Capability(strings.Trim(strings.TrimSpace(f), "'")))
+	}
+	require.ElementsMatch(t, HelperCapabilities, inPolicy, "docs/rbac.yaml admits the helper's capabilities, no more")
 }

@@ -245,7 +245,7 @@ func TestRBAC(t *testing.T) {
 		require.NoError(t, err)
 		st, err := evidence.Open(t.TempDir())
 		require.NoError(t, err)
-		item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st, PodContext: true})
+		item, err := c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: pinnedImage(t), Store: st, PodContext: true})
 		require.NoError(t, err)
 		require.Equal(t, item.Manifest.NodeSHA256, item.Manifest.LocalSHA256)
 		require.Equal(t, "responder", item.Manifest.Cluster.User)
@@ -298,7 +298,7 @@ func TestRBAC(t *testing.T) {
 		require.NoError(t, err)
 		var item *evidence.Item
 		require.Eventually(t, func() bool {
-			item, err = c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: testImage, Store: st, PodContext: true})
+			item, err = c.Pull(t.Context(), res, cluster.PullOptions{Namespace: "podsleuth-system", Image: pinnedImage(t), Store: st, PodContext: true})
 			return err == nil
 		}, 20*time.Second, 500*time.Millisecond, "pull as nobody with the collector role: %v", err)
 		require.Len(t, item.Manifest.Artifacts, 1)
@@ -569,10 +569,7 @@ func TestCollectorPoolPrestartsAndShares(t *testing.T) {
 	for _, n := range []string{"web-a", "web-b"} {
 		runPod(t, busyboxPod(ns, n, realNode, `while true; do sleep 1; done`, map[string]string{"app": "web"}))
 	}
-	ckdir := os.Getenv("PODSLEUTH_TEST_CHECKPOINT_DIR")
-	if ckdir == "" {
-		ckdir = filepath.Join(filepath.Dir(testenv.Kubeconfig(t)), "kubelet", "checkpoints")
-	}
+	ckdir := checkpointDir(t)
 	for _, tc := range []struct {
 		name, dir   string
 		wantCreates int

@@ -159,7 +159,7 @@ EOT
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
     --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
     --client-ca-file="$P/ca.crt" --token-auth-file="$P/tokens.csv" \
-    --authorization-mode=RBAC \
+    --authorization-mode=RBAC --allow-privileged=true \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
@@ -351,6 +351,8 @@ metadata: {name: default}" >/dev/null
     kind=$(echo "$doc" | sed -n 's/^kind: *//p' | head -1)
     ns=$(echo "$doc" | sed -n 's/^  namespace: *//p' | head -1)
     case $kind in
+      # the admission policy and its parameters: ensure_admission, once the images are in
+      ConfigMap|ValidatingAdmissionPolicy|ValidatingAdmissionPolicyBinding) continue ;;
       Namespace) path=/api/v1/namespaces ;;
       ClusterRole) path=/apis/rbac.authorization.k8s.io/v1/clusterroles ;;
       ClusterRoleBinding) path=/apis/rbac.authorization.k8s.io/v1/clusterrolebindings ;;
@@ -359,6 +361,43 @@ metadata: {name: default}" >/dev/null
       *) die "docs/rbac.yaml: unexpected kind $kind" ;;
     esac
     api POST "$path" "$doc" >/dev/null || die "apply docs/rbac.yaml ($kind)"
+  done < <(awk '/^---/{printf "\x1e"; next} {print} END{printf "\x1e"}' "$REPO/docs/rbac.yaml")
+}
+
+# The images by digest: the digest containerd gives the imported busybox image, as a digest
+# reference the kubelet resolves offline (podsleuth.local/busybox@sha256:D), written to
+# images/busybox.pinned as podsleuth.local/busybox:1@sha256:D (tests pin their collector and helper
+# image with it). The default collector image (config cluster.collector_image, Docker Hub's
+# busybox:1.37 pinned by digest) is aliased to the same local image, as its tag already is.
+IMG_BUSYBOX_DEFAULT=docker.io/library/busybox:1.37@sha256:9db7b59979c38555a39def84a31fb98b5296952f9e3afd4f6f11f05b07adfab0
+pin_images() {
+  local d
+  d=$(ctr_ images ls "name==$IMG_BUSYBOX" 2>/dev/null | awk 'NR == 2 {print $3}')
+  case $d in sha256:*) ;; *) die "no digest for $IMG_BUSYBOX in containerd" ;; esac
+  ctr_ images tag --force "$IMG_BUSYBOX" "${IMG_BUSYBOX%:*}@$d" >/dev/null || die "tag ${IMG_BUSYBOX%:*}@$d"
+  ctr_ images tag --force "$IMG_BUSYBOX" "docker.io/library/busybox@${IMG_BUSYBOX_DEFAULT#*@}" >/dev/null || die "tag the default collector image"
+  echo "$IMG_BUSYBOX@$d" > "$R/images/busybox.pinned"
+}
+
+# docs/rbac.yaml's admission policy, its bindings and its parameters for this cluster: the
+# kubelet's checkpoint directory (its --root-dir is $R/kubelet) and the pinned images. Applied on
+# every up (a running cluster too), replacing what an earlier version applied.
+ensure_admission() {
+  local pinned doc kind name path
+  pinned=$(cat "$R/images/busybox.pinned")
+  while IFS= read -r -d $'\x1e' doc; do
+    kind=$(echo "$doc" | sed -n 's/^kind: *//p' | head -1)
+    name=$(echo "$doc" | sed -n 's/^  name: *//p' | head -1)
+    case $kind in
+      ConfigMap)
+        path=/api/v1/namespaces/podsleuth-system/configmaps
+        doc=$(echo "$doc" | sed "s|^  checkpointDir: .*|  checkpointDir: $R/kubelet/checkpoints|; s|^  collectorImages: .*|  collectorImages: $pinned $IMG_BUSYBOX_DEFAULT|; s|^  helperImages: .*|  helperImages: $pinned $IMG_BUSYBOX_DEFAULT|") ;;
+      ValidatingAdmissionPolicy) path=/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies ;;
+      ValidatingAdmissionPolicyBinding) path=/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings ;;
+      *) continue ;;
+    esac
+    api DELETE "$path/$name" >/dev/null || die "delete $kind $name"
+    api POST "$path" "$doc" >/dev/null || die "apply docs/rbac.yaml ($kind $name)"
   done < <(awk '/^---/{printf "\x1e"; next} {print} END{printf "\x1e"}' "$REPO/docs/rbac.yaml")
 }
 
@@ -373,7 +412,7 @@ wait_node_ready() {
 }
 
 up() {
-  if healthy; then log "already up ($KC)"; return 0; fi
+  if healthy; then pin_images; ensure_admission; log "already up ($KC)"; return 0; fi
   check_bins
   local t0=$SECONDS ip; ip=$(node_ip)
   mkdir -p "$R" "$L" "$RUN" "$R/bin"
@@ -383,6 +422,7 @@ up() {
   start_controller_manager
   start_containerd; start_kubelet "$ip"; start_fakekubelet "$ip"
   register_stand_in_nodes "$ip"
+  pin_images; ensure_admission
   wait_node_ready
   echo "$ip" > "$R/node-ip"
   log "up in $((SECONDS - t0)) s: KUBECONFIG=$KC (nodes $NODE real, $FAKE stand-in, $GONE unreachable)"
@@ -474,6 +514,7 @@ case ${1:-} in
     echo "export PODSLEUTH_TEST_KUBECONFIG=$KC"
     echo "export PODSLEUTH_TEST_NODE=$NODE PODSLEUTH_TEST_FAKE_NODE=$FAKE PODSLEUTH_TEST_GONE_NODE=$GONE"
     echo "export PODSLEUTH_TEST_IMAGE=$IMG_BUSYBOX PODSLEUTH_TEST_AUDIT_LOG=$L/audit.log"
+    echo "export PODSLEUTH_TEST_IMAGE_PINNED=$(cat "$R/images/busybox.pinned" 2>/dev/null)"
     echo "export PODSLEUTH_TEST_CHECKPOINT_DIR=$R/kubelet/checkpoints"
     ;;
   *) echo "usage: $0 up|down|status|kubeconfig|env" >&2; exit 2 ;;

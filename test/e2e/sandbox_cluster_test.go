@@ -57,7 +57,7 @@ func TestSandboxClusterRestore(t *testing.T) {
 	rootfs := testenv.BusyboxRootfs(t, filepath.Join(k8s, "busybox"))
 	nodeDir := filepath.Join(tmp, "node")
 	env := append(os.Environ(), "PODSLEUTH_DATA_DIR="+filepath.Join(tmp, "data"), "PODSLEUTH_CACHE_DIR="+filepath.Join(tmp, "cache"),
-		"PODSLEUTH_SANDBOX_HELPER_IMAGE="+testImage, "PODSLEUTH_SANDBOX_NODE_CRIU="+criu,
+		"PODSLEUTH_SANDBOX_HELPER_IMAGE="+pinnedImage(t), "PODSLEUTH_SANDBOX_NODE_CRIU="+criu,
 		"PODSLEUTH_SANDBOX_NODE_RUNTIME="+filepath.Join(k8s, "runc"), "PODSLEUTH_SANDBOX_NODE_DIR="+nodeDir)
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(exe, append(args, "--kubeconfig", kc, "--context", ctxAdmin)...)
