@@ -139,7 +139,7 @@ func TestHelperPodLeastPrivilege(t *testing.T) {
 	b, err := os.ReadFile("../../docs/rbac.yaml")
 	require.NoError(t, err)
 	doc := string(b)
-	_, list, ok := strings.Cut(doc, "variables.sc.?capabilities.?add.orValue([]).all(c, c in [")
+	_, list, ok := strings.Cut(doc, "capabilities.?add.orValue([]).all(c, c in [")
 	require.True(t, ok, "docs/rbac.yaml: the helper's capability list")
 	list, _, ok = strings.Cut(list, "])")
 	require.True(t, ok)
