@@ -19,6 +19,15 @@
 # The API server refuses to proxy to loopback node addresses (pkg/registry/core/node/strategy.go,
 # isProxyableHostname), so the kubelets listen on this machine's own global-unicast address.
 set -euo pipefail
+# `flock LOCK cluster.sh up` hands the lock's descriptor to this script; the daemons started here
+# would inherit it and keep the team's cluster lock held after the command ends (everyone's next
+# flock then waits forever). The flock process keeps the lock; this script needs no copy of it.
+for _fd in /proc/$$/fd/*; do
+  _n=${_fd##*/}
+  [ "$_n" -gt 2 ] 2>/dev/null || continue
+  case $(readlink "$_fd" 2>/dev/null) in *.lock) eval "exec $_n>&-" ;; esac
+done
+unset _fd _n
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export PATH=/usr/local/go/bin:$PATH
@@ -399,6 +408,20 @@ ensure_admission() {
     api DELETE "$path/$name" >/dev/null || die "delete $kind $name"
     api POST "$path" "$doc" >/dev/null || die "apply docs/rbac.yaml ($kind $name)"
   done < <(awk '/^---/{printf "\x1e"; next} {print} END{printf "\x1e"}' "$REPO/docs/rbac.yaml")
+  # the API server loads a new policy, binding and parameters asynchronously (informers): wait
+  # until a pod of no podsleuth shape is refused (dry run), so no test runs before it applies
+  local probe="apiVersion: v1
+kind: Pod
+metadata: {name: podsleuth-admission-probe, namespace: podsleuth-system}
+spec: {containers: [{name: x, image: $IMG_BUSYBOX}]}" err
+  for _ in $(seq 120); do
+    if err=$(api POST "/api/v1/namespaces/podsleuth-system/pods?dryRun=All" "$probe" 2>&1 >/dev/null); then
+      sleep 0.5; continue
+    fi
+    case $err in *podsleuth-workloads*) return 0 ;; esac
+    sleep 0.5
+  done
+  die "docs/rbac.yaml's admission policy does not apply after 60 s (last answer: ${err:-admitted})"
 }
 
 wait_node_ready() {
