@@ -21,8 +21,12 @@ import (
 const pullBufferChunks = 64
 
 // notSymlink starts the collector's shell commands on "$1", the archive: it must be a regular
-// file, not a symlink (the kubelet writes plain files; a link would read something else).
-const notSymlink = `if [ -L "$1" ] || [ ! -f "$1" ]; then echo "$1: not a regular file (a symlink or missing): refused" >&2; exit 3; fi; `
+// file, not a symlink (the kubelet writes plain files; a link would read something else, say
+// the node's /etc/shadow through the checkpoint directory's mount). A missing archive keeps the
+// shell's own "No such file or directory".
+const notSymlink = `if [ -L "$1" ]; then echo "$1: a symlink: refused" >&2; exit 3; fi; ` +
+	`if [ ! -e "$1" ]; then echo "$1: No such file or directory" >&2; exit 1; fi; ` +
+	`if [ ! -f "$1" ]; then echo "$1: not a regular file: refused" >&2; exit 3; fi; `
 
 // nodeHash is the `stat` + `sha256sum` of the archive, run in the collector beside the stream.
 type nodeHash struct {

@@ -97,6 +97,14 @@ func TestAdmissionPolicy(t *testing.T) {
 		return err
 	}
 
+	// the API server applies a policy asynchronously: cluster.sh up waits for it, and so does a
+	// test run against a cluster whose policy was just replaced
+	require.Eventually(t, func() bool {
+		err := createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe-" + randSuffix(), Namespace: ns},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: pinned}}}})
+		return err != nil && strings.Contains(err.Error(), "podsleuth-workloads")
+	}, time.Minute, 500*time.Millisecond, "the admission policy applies")
+
 	t.Run("the collector shape is admitted (positive control)", func(t *testing.T) {
 		require.NoError(t, createPod(t, collector("ok")))
 	})

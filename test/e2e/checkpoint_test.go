@@ -423,6 +423,18 @@ func TestPullFailureAndCancelLeaveNoCollector(t *testing.T) {
 		require.Contains(t, err.Error(), "No such file")
 		noCollectors(t, collectorNS)
 	})
+	t.Run("a symlink in the checkpoint directory is refused", func(t *testing.T) {
+		// the collector mounts the whole checkpoint directory: a link planted there (by anyone
+		// who can write it on the node) must not make it stream another node file
+		link := *res
+		link.NodePath = strings.Replace(res.NodePath, "checkpoint-victim", "checkpoint-link", 1)
+		require.NoError(t, os.Symlink("/etc/hostname", link.NodePath))
+		t.Cleanup(func() { _ = os.Remove(link.NodePath) })
+		_, err := c.Pull(t.Context(), &link, cluster.PullOptions{Namespace: collectorNS, Image: testImage, Store: st})
+		require.ErrorIs(t, err, cluster.ErrStream)
+		require.Contains(t, err.Error(), "a symlink: refused")
+		noCollectors(t, collectorNS)
+	})
 	t.Run("cancelled while the collector starts", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
