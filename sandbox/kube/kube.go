@@ -411,10 +411,10 @@ func (k *Kube) helperPod(hns, id string) *corev1.Pod {
 // what runc and criu need to restore a container there, each documented in docs/sandbox.md;
 // docs/rbac.yaml's admission policy admits a helper with these at most.
 var HelperCapabilities = []corev1.Capability{
-	"SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "CHECKPOINT_RESTORE", "SYS_RESOURCE", "NET_ADMIN",
+	"SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "CHECKPOINT_RESTORE", "NET_ADMIN",
 	"SETUID", "SETGID", "SETPCAP", "SETFCAP", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER",
 	"FSETID", "KILL", "MKNOD", "IPC_LOCK", "IPC_OWNER", "SYS_NICE", "NET_RAW", "NET_BIND_SERVICE",
-	"AUDIT_WRITE",
+	"AUDIT_WRITE", "SYS_TIME",
 }
 
 // helperSeccomp is the node helper's seccomp profile (docs/sandbox.md says why).

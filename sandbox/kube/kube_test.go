@@ -130,7 +130,7 @@ func TestHelperPodLeastPrivilege(t *testing.T) {
 	require.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
 	require.Equal(t, HelperCapabilities, sc.Capabilities.Add)
 	require.NotContains(t, sc.Capabilities.Add, corev1.Capability("ALL"))
-	for _, c := range []corev1.Capability{"SYS_MODULE", "SYS_RAWIO", "SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "BPF"} {
+	for _, c := range []corev1.Capability{"SYS_MODULE", "SYS_RAWIO", "SYS_BOOT", "SYS_RESOURCE", "MAC_ADMIN", "BPF"} {
 		require.NotContains(t, sc.Capabilities.Add, c)
 	}
 	require.Equal(t, "node-helper", p.Labels["podsleuth.io/role"])
