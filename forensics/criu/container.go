@@ -123,6 +123,7 @@ func (d *decoder) container() {
 		c.Pod = podRef(ann, "io.kubernetes.pod.namespace", "io.kubernetes.pod.name", "io.kubernetes.pod.uid", "io.kubernetes.container.name")
 	}
 	d.networks(c, ann)
+	d.containerBounds(c)
 	if n := a.MemberSize(metadata.RootFsDiffTar); n > 0 {
 		c.RootfsDiffSz = n
 	}

@@ -411,11 +411,26 @@ func (d *decoder) strings(mem *Memory, start, end uint64, pid int, what string) 
 		return nil
 	}
 	buf = buf[:n]
+	// split at NULs without first making every string: an area of NULs is a million of them
 	var out []string
-	for _, s := range strings.Split(strings.TrimRight(string(buf), "\x00"), "\x00") {
+	rest := strings.TrimRight(string(buf), "\x00")
+	for {
+		j := strings.IndexByte(rest, 0)
+		s := rest
+		if j >= 0 {
+			s = rest[:j]
+		}
 		if s != "" || what == "arguments" {
+			if len(out) == maxListEntries {
+				d.warnf("mm-%d.img: more than %d %s strings; only the first %d are kept", pid, maxListEntries, what, maxListEntries)
+				break
+			}
 			out = append(out, s)
 		}
+		if j < 0 {
+			break
+		}
+		rest = rest[j+1:]
 	}
-	return out
+	return d.boundList(out, d.o.MaxArgBytes, fmt.Sprintf("mm-%d.img", pid), what)
 }

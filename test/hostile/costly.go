@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/mm"
@@ -16,6 +17,8 @@ import (
 	"github.com/checkpoint-restore/go-criu/v8/crit/images/pstree"
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/podsleuth/podsleuth/test/fixtures/hostilespec"
 )
 
 // The costly inputs of issue 12: small archives that made podsleuth spend gigabytes of
@@ -40,6 +43,7 @@ var Costly = []struct{ Name, What string }{
 	{"trailing-data.tar", "data after the tar end marker"},
 	{"extra-member.tar.gz", "a second gzip member after the one with the tar end marker"},
 	{"rootfs-traversal.tar", "rootfs-diff.tar names with '..' and an absolute path"},
+	{"metadata-flood.tar.zst", "config.dump and spec.dump with 300,000 labels and annotations, 4 MiB values, a million arguments and environment entries (hostilespec.Flood*)"},
 }
 
 func msg(m proto.Message) []byte {
@@ -143,8 +147,8 @@ func paxNamesDiff(n, size int) []byte {
 	return out.Bytes()
 }
 
-// WriteCostly writes the costly inputs into dir.
-func WriteCostly(dir string) error {
+// WriteCostly writes the costly inputs into dir; with names, only those.
+func WriteCostly(dir string, names ...string) error {
 	base := validCheckpoint()
 	write := map[string]func(string) error{
 		"pages-4gib-zeros.tar.zst": func(p string) error {
@@ -204,12 +208,28 @@ func WriteCostly(dir string) error {
 		"extra-member.tar.gz": func(p string) error {
 			return os.WriteFile(p, append(gz(tarOf(validCheckpoint()...)), gz(tarOf(member{name: "checkpoint/core-1.img", body: []byte("smuggled")}))...), 0o644)
 		},
+		"metadata-flood.tar.zst": func(p string) error {
+			var cfg, spec bytes.Buffer
+			if err := hostilespec.FloodConfig(&cfg); err != nil {
+				return err
+			}
+			if err := hostilespec.FloodSpec(&spec); err != nil {
+				return err
+			}
+			return writeZst(p, func(tw *tar.Writer) {
+				add(tw, member{name: "config.dump", body: cfg.Bytes()}, member{name: "spec.dump", body: spec.Bytes()})
+				add(tw, base...)
+			})
+		},
 		"rootfs-traversal.tar": func(p string) error {
 			diff := tarOf(member{name: "../../etc/cron.d/evil", body: []byte("* * * * * root sh\n")}, member{name: "/abs/evil", body: []byte("x")}, member{name: "usr/bin/ok", body: []byte("x")})
 			return os.WriteFile(p, tarOf(validCheckpoint(member{name: "rootfs-diff.tar", body: diff})...), 0o644)
 		},
 	}
 	for _, c := range Costly {
+		if len(names) > 0 && !slices.Contains(names, c.Name) {
+			continue
+		}
 		if err := write[c.Name](filepath.Join(dir, c.Name)); err != nil {
 			return fmt.Errorf("%s: %w", c.Name, err)
 		}

@@ -40,10 +40,16 @@ type childResult struct {
 	Processes  int      `json:"processes"`
 	Traversals int      `json:"traversals"`
 	Findings   []string `json:"findings,omitempty"`
-	Markdown   int64    `json:"markdown_bytes"`
-	HTML       int64    `json:"html_bytes"`
-	Disk       int64    `json:"disk_bytes"`
-	Seconds    float64  `json:"seconds"`
+	// what the container metadata kept (metadata-flood)
+	Labels      int     `json:"labels"`
+	Annotations int     `json:"annotations"`
+	Args        int     `json:"args"`
+	Env         int     `json:"env"`
+	Pod         string  `json:"pod,omitempty"`
+	Markdown    int64   `json:"markdown_bytes"`
+	HTML        int64   `json:"html_bytes"`
+	Disk        int64   `json:"disk_bytes"`
+	Seconds     float64 `json:"seconds"`
 }
 
 type counter struct{ n int64 }
@@ -74,6 +80,12 @@ func costlyChild(path, cache string) int {
 	}
 	res.Warnings = cp.Warnings
 	res.Processes = len(cp.Processes)
+	if c := cp.Container; c != nil {
+		res.Labels, res.Annotations, res.Args, res.Env = len(c.Labels), len(c.Annotations), len(c.Args), len(c.Env)
+		if c.Pod != nil {
+			res.Pod = c.Pod.Name
+		}
+	}
 	for _, c := range cp.Rootfs {
 		if c.Traversal {
 			res.Traversals++
@@ -104,22 +116,18 @@ func costlyChild(path, cache string) int {
 	return 0
 }
 
-var costlyOnce struct {
-	sync.Once
-	dir string
-	err error
-}
+// costlyDir is the directory of the costly inputs, shared by the subtests of one run.
+var costlyDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "podsleuth-hostile-") })
 
-// costlyDir writes the costly corpus once per test binary run.
-func costlyDir(t *testing.T) string {
-	costlyOnce.Do(func() {
-		costlyOnce.dir, costlyOnce.err = os.MkdirTemp("", "podsleuth-hostile-")
-		if costlyOnce.err == nil {
-			costlyOnce.err = WriteCostly(costlyOnce.dir)
-		}
-	})
-	require.NoError(t, costlyOnce.err)
-	return costlyOnce.dir
+// costlyInput writes one costly input (only the ones a run selects: the whole corpus is ~6 GiB
+// through zstd) and returns its path.
+func costlyInput(t *testing.T, name string) string {
+	dir, err := costlyDir()
+	require.NoError(t, err)
+	path := filepath.Join(dir, name)
+	require.NoError(t, WriteCostly(dir, name))
+	t.Cleanup(func() { _ = os.Remove(path) })
+	return path
 }
 
 // TestCostlyInputs feeds each costly input to a child process (open, decode, index memory,
@@ -130,8 +138,11 @@ func TestCostlyInputs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes ~6 GiB through zstd to build the costly corpus; not in -short")
 	}
-	dir := costlyDir(t)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if dir, err := costlyDir(); err == nil {
+			_ = os.RemoveAll(dir)
+		}
+	})
 	tests := []struct {
 		name    string
 		err     string // the named error, when opening must fail
@@ -151,6 +162,18 @@ func TestCostlyInputs(t *testing.T) {
 		{name: "pagemap-overflow.tar", warning: "pagemap-1.img: bad CRIU image: entry 2047: the present pages add up to more than 9223372036854775807 bytes"},
 		{name: "trailing-data.tar", warning: "(tar): 35 bytes of data after the tar end marker"},
 		{name: "extra-member.tar.gz", warning: "1 more gzip member(s) after the one holding the tar end marker"},
+		{name: "metadata-flood.tar.zst", warning: "spec.dump: 1000000 environment entries; only the first 65536", check: func(t *testing.T, r childResult) {
+			w := strings.Join(r.Warnings, "\n")
+			require.Contains(t, w, "config.dump: 1 labels over 262144 bytes dropped (the first \"zz-huge\")")
+			require.Contains(t, w, "config.dump: 300001 labels")
+			require.Contains(t, w, "spec.dump: 300004 annotations")
+			require.Contains(t, w, "spec.dump: 1000000 arguments; only the first 65536")
+			require.Equal(t, 4096, r.Labels)
+			require.LessOrEqual(t, r.Annotations, 4096)
+			require.Equal(t, 65536, r.Args)
+			require.Equal(t, 65536, r.Env)
+			require.Equal(t, "flood-pod", r.Pod, "the pod annotations are read before the bound")
+		}},
 		{name: "rootfs-traversal.tar", check: func(t *testing.T, r childResult) {
 			require.Equal(t, 2, r.Traversals, "../../etc/cron.d/evil and /abs/evil")
 			require.Contains(t, r.Findings, findings.RuleRootfsTraversal)
@@ -160,7 +183,7 @@ func TestCostlyInputs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cache := t.TempDir()
-			path := filepath.Join(dir, tt.name)
+			path := costlyInput(t, tt.name)
 			st, err := os.Stat(path)
 			require.NoError(t, err)
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
