@@ -2,7 +2,6 @@ package analysis_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -11,24 +10,15 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/findings"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
 	"github.com/podsleuth/podsleuth/forensics/memory"
-	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/fixture"
 )
 
 func open(t *testing.T, name string) (*archive.Archive, *forensics.Checkpoint, *memory.Memory) {
 	t.Helper()
-	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), name), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	cp, err := criu.Decode(ctx, a)
-	require.NoError(t, err)
-	m, err := memory.Open(ctx, a, cp)
-	require.NoError(t, err)
-	return a, cp, m
+	return fixture.Open(t, name)
 }
 
 func rules(fs []forensics.Finding) map[string]bool {

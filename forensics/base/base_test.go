@@ -26,9 +26,8 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/base"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/findings"
-	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/fixture"
 )
 
 // oldInfo is the base image's version of /work/target.info: the image of the podman fixtures
@@ -112,12 +111,7 @@ func sources(t *testing.T) map[string]string {
 
 func podman(t *testing.T) (*archive.Archive, *forensics.Checkpoint) {
 	t.Helper()
-	a, err := archive.Open(context.Background(), filepath.Join(fixtures.Dir(), "archives/podman-crun.tar"), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	cp, err := criu.Decode(context.Background(), a)
-	require.NoError(t, err)
-	return a, cp
+	return fixture.Decode(t, "archives/podman-crun.tar")
 }
 
 func kinds(cp *forensics.Checkpoint) map[string]string {

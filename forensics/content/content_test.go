@@ -3,7 +3,6 @@ package content_test
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,21 +11,14 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/content"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/memory"
-	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/fixture"
 )
 
 func open(t *testing.T, name string) (*archive.Archive, *forensics.Checkpoint, *memory.Memory, *content.Set) {
 	t.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), name), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	cp, err := criu.Decode(ctx, a)
-	require.NoError(t, err)
-	m, err := memory.Open(ctx, a, cp)
-	require.NoError(t, err)
+	a, cp, m := fixture.Open(t, name)
 	s, err := content.List(ctx, a, cp, m, content.Options{CacheDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })

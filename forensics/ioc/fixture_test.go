@@ -2,30 +2,20 @@ package ioc_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsleuth/podsleuth/forensics"
-	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/ioc"
-	"github.com/podsleuth/podsleuth/forensics/memory"
-	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/test/fixture"
 )
 
 func extract(t *testing.T, path string, reveal bool) ([]forensics.IOC, int) {
 	t.Helper()
 	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), path), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
-	cp, err := criu.Decode(ctx, a)
-	require.NoError(t, err)
-	m, err := memory.Open(ctx, a, cp)
-	require.NoError(t, err)
+	a, cp, m := fixture.Open(t, path)
 	res, err := ioc.Extract(ctx, cp, m, ioc.Options{Reveal: reveal, Members: a})
 	require.NoError(t, err)
 	return res, cp.Processes[0].PID

@@ -13,8 +13,8 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+	fx "github.com/podsleuth/podsleuth/test/fixture"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 	"github.com/podsleuth/podsleuth/test/testenv"
 )
@@ -44,14 +44,7 @@ type opened struct {
 
 func open(t *testing.T, path string) opened {
 	t.Helper()
-	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), path), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
-	cp, err := criu.Decode(ctx, a)
-	require.NoError(t, err)
-	m, err := memory.Open(ctx, a, cp)
-	require.NoError(t, err)
+	a, cp, m := fx.Open(t, path)
 	return opened{arc: a, cp: cp, mem: m}
 }
 

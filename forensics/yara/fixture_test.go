@@ -20,9 +20,9 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/archive"
 	"github.com/podsleuth/podsleuth/forensics/content"
-	"github.com/podsleuth/podsleuth/forensics/criu"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/yara"
+	"github.com/podsleuth/podsleuth/test/fixture"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 )
 
@@ -34,14 +34,7 @@ type opened struct {
 
 func open(t *testing.T, path string) opened {
 	t.Helper()
-	ctx := context.Background()
-	a, err := archive.Open(ctx, filepath.Join(fixtures.Dir(), path), archive.DefaultLimits(), t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
-	cp, err := criu.Decode(ctx, a)
-	require.NoError(t, err)
-	m, err := memory.Open(ctx, a, cp)
-	require.NoError(t, err)
+	a, cp, m := fixture.Open(t, path)
 	return opened{arc: a, cp: cp, mem: m}
 }
 
