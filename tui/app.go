@@ -72,6 +72,8 @@ type App struct {
 	clusterNote string
 	connecting  bool
 	log         *slog.Logger
+	// bannerH is 1 while the evidence banner is shown (banner.go).
+	bannerH int
 }
 
 // New builds the App. It starts in the evidence view; Init connects to the cluster (when
@@ -156,8 +158,8 @@ func (a *App) Prompting() (string, bool) {
 }
 
 // bodySize is the size screens get: the header, the help/prompt line and the status line
-// take three lines.
-func (a *App) bodySize() (int, int) { return a.w, max(a.h-3, 1) }
+// take three lines, the evidence banner one more.
+func (a *App) bodySize() (int, int) { return a.w, max(a.h-3-a.bannerH, 1) }
 
 func (a *App) push(p nav.Page) tea.Cmd {
 	w, h := a.bodySize()
@@ -203,6 +205,7 @@ func (a *App) setErr(err error, hint string) {
 // Update routes messages: global keys and prompts here, keys to the top screen, results to
 // every screen (each drops the ones that are not its own by their request key).
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	defer a.fitBanner()
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.w, a.h = msg.Width, msg.Height

@@ -33,6 +33,10 @@ func (a *App) Render() string {
 	var b strings.Builder
 	b.WriteString(a.header())
 	b.WriteByte('\n')
+	if a.bannerH > 0 {
+		b.WriteString(a.banner())
+		b.WriteByte('\n')
+	}
 	_, bh := a.bodySize()
 	if a.mode == modeHelp {
 		b.WriteString(a.helpView(bh))

@@ -22,12 +22,30 @@ import (
 func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error) {
 	oc := open.FromConfig(j.cfg, path, "podsleuth TUI")
 	oc.Memory = true
+	// the first screen shows while the evidence is re-hashed; the banner follows the outcome
+	oc.VerifyAsync = true
 	cs, err := open.Open(ctx, oc)
 	if err != nil {
 		return nil, err
 	}
 	cp := cs.Checkpoint
 	ld := &checkpoint.Loaded{Path: path, Close: cs.Close, Custody: custodyNote(cs)}
+	if v := cs.Verification; v != nil {
+		id := cs.Item.ID
+		ld.Verification = checkpoint.Verification{Item: id, State: v.State(), Summary: v.Summary()}
+		ld.Verified = func(ctx context.Context) (checkpoint.Verification, string) {
+			_, _ = v.Wait(ctx) // its outcome (or the cancellation) is in State
+			rec, err := v.Recorded()
+			note := "opening recorded in the custody log of " + id
+			switch {
+			case err != nil:
+				note = "warning: opening not recorded: " + err.Error()
+			case !rec:
+				note = ""
+			}
+			return checkpoint.Verification{Item: id, State: v.State(), Summary: v.Summary()}, note
+		}
+	}
 	var mem analysis.Memory
 	if cs.MemoryErr != nil {
 		why := cs.MemoryErr // "index memory of PATH: why": the screen names the checkpoint already

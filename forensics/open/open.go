@@ -185,9 +185,7 @@ func Open(ctx context.Context, cfg Config) (*Case, error) {
 			return
 		}
 		<-c.Verification.Done()
-		c.Verification.mu.Lock()
-		c.Recorded, c.CustodyErr = c.Verification.recorded, c.Verification.custodyErr
-		c.Verification.mu.Unlock()
+		c.Recorded, c.CustodyErr = c.Verification.Recorded()
 	}
 	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
 	a, err := archive.Open(ctx, t.Path, cfg.Limits, CacheDir(cfg.CacheDir))

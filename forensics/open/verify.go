@@ -131,6 +131,14 @@ func (v *Verification) Summary() string {
 	return "could not be verified at " + at + ": " + msg
 }
 
+// Recorded says, once the verification has ended, whether the opening was written to the
+// custody log and why not (false, nil while it runs or when nothing was to be recorded).
+func (v *Verification) Recorded() (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.recorded, v.custodyErr
+}
+
 // Finished is when the verification ended (zero while it runs).
 func (v *Verification) Finished() time.Time {
 	v.mu.Lock()

@@ -28,8 +28,23 @@ type Loaded struct {
 	// Custody says where the opening was recorded (evidence) or why it could not be; empty for
 	// a file that is not evidence.
 	Custody string
+	// Verification is the re-check of store evidence (zero for a file that is not evidence).
+	// Verified, when set, waits for a re-check still running and returns its outcome and the
+	// custody note; it runs inside a Cmd (VerifyCmd).
+	Verification Verification
+	Verified     func(ctx context.Context) (v Verification, custody string)
 	// Close releases the archive (temporary files) when the screen is popped.
 	Close func() error
+}
+
+// Verification is the state of the re-check that every opening of store evidence runs beside
+// the decoding (forensics/open): State is "" for a file that is not evidence, else
+// "verifying", "verified", "MISMATCH" or "not verified"; Item is the evidence ID; Summary is one line saying what was
+// checked, when and, for a mismatch, what differs.
+type Verification struct {
+	Item    string
+	State   string
+	Summary string
 }
 
 // Query is a memory search: Mode "literal", "regex" or "hex".

@@ -365,7 +365,9 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if msg.Loaded.Custody != "" {
 			status += "; " + msg.Loaded.Custody
 		}
-		return m, nav.Status(status)
+		return m, tea.Batch(nav.Status(status), m.verifyAfterLoad())
+	case VerifiedMsg:
+		return m, m.verified(msg)
 	case SearchProgressMsg:
 		if msg.ID != m.mem.searchID || !m.mem.running {
 			return m, nil
