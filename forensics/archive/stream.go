@@ -503,10 +503,15 @@ func (g *gzMembers) Read(p []byte) (int, error) {
 			g.done = true
 			return n, io.EOF
 		}
+		// what Reset reads of a non-gzip tail: the 10-byte header, or less at the end
+		head, _ := g.src.Peek(10)
+		notGzip := len(head) < 2 || head[0] != 0x1f || head[1] != 0x8b
 		if err := g.zr.Reset(g.src); err != nil {
-			if errors.Is(err, gzip.ErrHeader) {
+			// not a gzip member (as gunzip: "trailing garbage ignored"), also when shorter than
+			// a header; a member that starts as gzip and breaks is an error
+			if errors.Is(err, gzip.ErrHeader) || (notGzip && errors.Is(err, io.ErrUnexpectedEOF)) {
 				k, _ := io.Copy(io.Discard, g.src)
-				g.garbage = k
+				g.garbage = int64(len(head)) + k
 				g.done = true
 				return n, io.EOF
 			}
