@@ -238,3 +238,16 @@ func WriteCostly(dir string, names ...string) error {
 }
 
 var _ = gzip.NewWriter
+
+// LargeMemorySize is the memory of WriteLargeMemory's process.
+const LargeMemorySize = 1 << 30
+
+// WriteLargeMemory writes a .tar.zst checkpoint whose process has LargeMemorySize bytes of
+// dumped pages, all declared by its pagemap (so kept and searched): the input of the
+// cancellation tests, not part of the costly corpus.
+func WriteLargeMemory(path string) error {
+	return writeZst(path, func(tw *tar.Writer) {
+		add(tw, validCheckpoint(member{name: "checkpoint/pagemap-1.img", body: pagemapImage(1, LargeMemorySize/4096)})...)
+		zeroMember(tw, "checkpoint/pages-1.img", []byte("first page of a large memory"), LargeMemorySize)
+	})
+}
