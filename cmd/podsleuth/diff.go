@@ -72,6 +72,9 @@ func (o *diffOptions) run(ctx context.Context, a *app) error {
 		return err
 	}
 	d = report.RedactDiff(d, report.Redactor{Reveal: o.reveal})
+	for _, w := range d.Warnings {
+		fmt.Fprintf(a.ErrOut, "warning: %s\n", w)
+	}
 	if o.output == "json" {
 		return writeJSON(a.Out, d)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -57,12 +58,16 @@ type memsearchOptions struct {
 	count   bool
 	output  string
 	workers int
+	// exprs are the -e PATTERNs (grep's -e: a pattern that may start with '-'; repeatable,
+	// any of them matches).
+	exprs    []string
+	noHeader bool
 }
 
 func newMemsearchCmd(a *app) *cobra.Command {
 	o := &memsearchOptions{}
 	cmd := &cobra.Command{
-		Use:   "memsearch ARCHIVE|EVIDENCE-ID PATTERN",
+		Use:   "memsearch ARCHIVE|EVIDENCE-ID (PATTERN | -e PATTERN...)",
 		Short: "Search a checkpoint's memory, shared memory, pipe buffers and socket queues",
 		Long: `memsearch searches every process's memory in a checkpoint (or those of --pid), plus the contents
 of shared memory and memfd objects, unread pipe buffers and queued socket data, each hit attributed
@@ -77,15 +82,35 @@ reported in full up to 4096 bytes).
 
 The search streams the page images in bounded chunks on all cores: memory use does not grow with
 the checkpoint, and a match that crosses a page, pagemap-entry or VMA boundary of contiguous
-addresses is found exactly once. Pages the checkpoint does not hold are not searched.`,
+addresses is found exactly once. Pages the checkpoint does not hold are not searched.
+
+As with grep, -e PATTERN gives a pattern that starts with '-' (or put it after --), and several
+-e search for any of them (literal or --regex; --hex takes one). --count prints a header line
+(PID COMM HITS) before one line per process; --no-header leaves it out.`,
 		Example: `  podsleuth memsearch ckpt.tar 'http://'
   podsleuth memsearch ckpt.tar -i password --context 32
   podsleuth memsearch ckpt.tar --hex '7f 45 4c 46' --perm x --region anon
   podsleuth memsearch ckpt.tar --regex '[A-Z0-9]{20}' --pid 1 -o json
-  podsleuth memsearch ckpt.tar --count MARKER`,
-		Args: cobra.ExactArgs(2),
+  podsleuth memsearch ckpt.tar --count MARKER
+  podsleuth memsearch ckpt.tar -e '-----BEGIN' -e 'ssh-rsa '`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(o.exprs) > 0 {
+				if len(args) != 1 {
+					return fmt.Errorf("with -e, give only ARCHIVE|EVIDENCE-ID (got %d arguments)", len(args))
+				}
+				return nil
+			}
+			if len(args) == 1 {
+				return errors.New("no PATTERN: give it after the archive, or with -e PATTERN (for one that starts with '-')")
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pat, err := o.pattern(args[1])
+			exprs := o.exprs
+			if len(exprs) == 0 {
+				exprs = args[1:2]
+			}
+			pat, err := o.pattern(exprs)
 			if err != nil {
 				return err
 			}
@@ -123,18 +148,41 @@ addresses is found exactly once. Pages the checkpoint does not hold are not sear
 		},
 	}
 	o.add(cmd)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w\n(a PATTERN that starts with '-' is given with -e PATTERN, or after --: podsleuth memsearch ARCHIVE -- -PATTERN)", err)
+	})
 	fl := cmd.Flags()
 	fl.BoolVar(&o.regex, "regex", false, "PATTERN is a Go RE2 regular expression (linear time)")
 	fl.BoolVarP(&o.fold, "ignore-case", "i", false, "ASCII case-insensitive")
 	fl.BoolVar(&o.hex, "hex", false, `PATTERN is hex bytes, "??" for any byte: "90 90 ?? 4d"`)
 	fl.IntVarP(&o.context, "context", "C", 0, "bytes of context to show around each hit")
-	fl.BoolVar(&o.count, "count", false, "print PID<TAB>COMM<TAB>HITS per process (hits in its memory and in what it holds)")
+	fl.BoolVar(&o.count, "count", false, "print PID<TAB>COMM<TAB>HITS per process (hits in its memory and in what it holds), after a header line")
+	fl.BoolVar(&o.noHeader, "no-header", false, "--count: leave out the header line")
+	fl.StringArrayVarP(&o.exprs, "regexp", "e", nil, "a PATTERN (may start with '-'); repeat for any of several")
 	fl.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	fl.IntVar(&o.workers, "workers", 0, "scanning goroutines (default: all cores)")
 	return cmd
 }
 
-func (o *memsearchOptions) pattern(s string) (*memory.Pattern, error) {
+func (o *memsearchOptions) pattern(exprs []string) (*memory.Pattern, error) {
+	if len(exprs) > 1 {
+		if o.hex {
+			return nil, errors.New("--hex takes one pattern: give one -e")
+		}
+		alt := make([]string, len(exprs))
+		for i, e := range exprs {
+			if e == "" {
+				return nil, errors.New("-e: empty pattern")
+			}
+			if o.regex {
+				alt[i] = "(?:" + e + ")"
+			} else {
+				alt[i] = regexp.QuoteMeta(e)
+			}
+		}
+		return memory.Regex(strings.Join(alt, "|"), o.fold)
+	}
+	s := exprs[0]
 	switch {
 	case o.regex && o.hex:
 		return nil, errors.New("--regex and --hex are exclusive")
@@ -186,6 +234,9 @@ func (o *memsearchOptions) run(cmd *cobra.Command, out, errOut io.Writer, mc *me
 				}
 			}
 			return writeJSON(bw, rows)
+		}
+		if !o.noHeader {
+			fmt.Fprintf(bw, "PID\tCOMM\tHITS\n")
 		}
 		for _, p := range mc.mem.Procs {
 			if len(opt.PIDs) == 0 || contains(opt.PIDs, p.PID) {

@@ -37,9 +37,39 @@ func TestMemsearchCount(t *testing.T) {
 			args := append([]string{"memsearch", crunTar}, tt.args...)
 			code, out, errOut := runCLI(t, t.TempDir(), append(args, "--count")...)
 			require.Equal(t, 0, code, errOut)
+			require.Equal(t, "PID\tCOMM\tHITS\n"+tt.want, out)
+			code, out, errOut = runCLI(t, t.TempDir(), append(args, "--count", "--no-header")...)
+			require.Equal(t, 0, code, errOut)
 			require.Equal(t, tt.want, out)
 		})
 	}
+}
+
+// TestMemsearchExpressions: as with grep, -e gives a pattern that starts with '-' and several -e
+// match any of them; a leading '-' without -e gets the hint, and -- works too.
+func TestMemsearchExpressions(t *testing.T) {
+	count := func(args ...string) (int, string, string) {
+		return runCLI(t, t.TempDir(), append(append([]string{"memsearch", crunTar}, args...), "--count", "--no-header", "--pid", "1")...)
+	}
+	code, out, errOut := count("-e", "-FORENSIC-MARKER-7f3a9c")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "1\ttarget\t17\n", out, "the marker, found by a pattern that starts with '-'")
+	code, out, errOut = count("-e", "CRIU-FORENSIC-MARKER-7f3a9c", "-e", "pipe-data-marker")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "1\ttarget\t18\n", out, "17 markers and the pipe's one")
+	code, out, errOut = count("--regex", "-e", "MARKER-[0-9a-f]{6}", "-e", "pipe-data-m.rker")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "1\ttarget\t18\n", out)
+	code, _, errOut = count("--hex", "-e", "90 90", "-e", "4d 5a")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "--hex takes one pattern")
+
+	code, _, errOut = runCLI(t, t.TempDir(), "memsearch", crunTar, "-FORENSIC-MARKER")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "given with -e PATTERN, or after --")
+	code, out, errOut = runCLI(t, t.TempDir(), "memsearch", crunTar, "--count", "--no-header", "--pid", "1", "--", "-FORENSIC-MARKER-7f3a9c")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "1\ttarget\t17\n", out)
 }
 
 type jsonHit struct {

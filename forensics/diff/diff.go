@@ -20,6 +20,9 @@ type Result struct {
 	// A and B name the two inputs (their paths as given).
 	A string `json:"a"`
 	B string `json:"b"`
+	// Warnings say when the two checkpoints are not of the same container (different container
+	// IDs, pods or images): the changes then compare two containers.
+	Warnings []string `json:"warnings,omitempty"`
 
 	ProcessesAdded   []ProcessRef    `json:"processes_added"`
 	ProcessesRemoved []ProcessRef    `json:"processes_removed"`
@@ -137,7 +140,7 @@ func Compare(a, b Input) (*Result, error) {
 		return nil, fmt.Errorf("diff: %w", ErrNoCheckpoint)
 	}
 	ca, cb := a.Checkpoint, b.Checkpoint
-	r := &Result{SchemaVersion: SchemaVersion, A: ca.Source.Path, B: cb.Source.Path}
+	r := &Result{SchemaVersion: SchemaVersion, A: ca.Source.Path, B: cb.Source.Path, Warnings: identityWarnings(ca, cb)}
 	diffProcesses(r, ca, cb)
 	diffSockets(r, ca, cb)
 	diffFDs(r, ca, cb)

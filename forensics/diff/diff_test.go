@@ -284,3 +284,30 @@ func TestCompareNeedsTwoCheckpoints(t *testing.T) {
 	_, err := diff.Compare(diff.Input{}, diff.Input{Checkpoint: &forensics.Checkpoint{}})
 	require.ErrorIs(t, err, diff.ErrNoCheckpoint)
 }
+
+// TestDifferentContainersWarn: the Podman crun and runc checkpoints are two containers (two IDs,
+// names fx-crun and fx-runc) of the same image; a diff of them says so first, in the result and
+// the text. The same container's two dumps (full, full-t2) and the same archive twice say nothing.
+func TestDifferentContainersWarn(t *testing.T) {
+	crun, runc := decode(t, "archives/podman-crun.tar"), decode(t, "archives/podman-runc.tar")
+	require.NotEqual(t, crun.Container.ID, runc.Container.ID)
+	r, err := diff.Compare(diff.Input{Checkpoint: crun}, diff.Input{Checkpoint: runc})
+	require.NoError(t, err)
+	require.Len(t, r.Warnings, 1, "%v: the image is the same", r.Warnings)
+	require.Contains(t, r.Warnings[0], "different containers: a is fx-crun ("+crun.Container.ID[:12]+"), b is fx-runc")
+	var txt bytes.Buffer
+	require.NoError(t, diff.WriteText(&txt, r))
+	lines := strings.SplitN(txt.String(), "\n", 4)
+	require.True(t, strings.HasPrefix(lines[2], "WARNING: different containers"), lines[2])
+
+	r, err = diff.Compare(diff.Input{Checkpoint: decode(t, "images/full")}, diff.Input{Checkpoint: decode(t, "images/full-t2")})
+	require.NoError(t, err)
+	require.Empty(t, r.Warnings)
+	r, err = diff.Compare(diff.Input{Checkpoint: crun}, diff.Input{Checkpoint: decode(t, "images/full")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"only one of the two is a container checkpoint (the other is a bare CRIU image directory): they may not be of the same container"}, r.Warnings)
+	r, err = diff.Compare(diff.Input{Checkpoint: decode(t, "images/full")}, diff.Input{Checkpoint: decode(t, "images/triage-miner")})
+	require.NoError(t, err)
+	require.Len(t, r.Warnings, 1)
+	require.Contains(t, r.Warnings[0], "run different programs")
+}

@@ -21,6 +21,9 @@ func WriteText(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
 	pr(bw, "--- a: %s", r.A)
 	pr(bw, "+++ b: %s", r.B)
+	for _, w := range r.Warnings {
+		pr(bw, "WARNING: %s", w)
+	}
 	if r.Empty() {
 		fmt.Fprintln(bw, "no changes")
 		return bw.Flush()
