@@ -22,7 +22,7 @@ YARA ?= yara
 export GOFLAGS := $(strip $(GOFLAGS) $(if $(YARA),-tags=$(YARA)))
 UNIT_PKGS = $$($(GO) list ./... | grep -v /test/e2e)
 
-.PHONY: help build run setup test test-unit test-e2e golden fixtures fuzz bench lint cover clean demo demo-down
+.PHONY: help build run analyzer-image setup test test-unit test-e2e golden fixtures fuzz bench lint cover clean demo demo-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -30,6 +30,19 @@ help: ## list the targets
 build: ## build bin/podsleuth and the kubectl plugin bin/kubectl-podsleuth
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/podsleuth ./cmd/podsleuth
 	ln -sf podsleuth $(BIN)/kubectl-podsleuth
+
+# The hunt's analyzer image: podsleuth with YARA linked statically (libyara.a and what yara.pc
+# names; glibc static, so netgo/osusergo keep it from needing NSS), packed with no shell by
+# `podsleuth hunt image build` (docs/hunt.md). Times come from the commit: same commit, same digest.
+ANALYZER_DIR ?= $(BIN)
+ANALYZER_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags '-static -Wl,--start-group -lyara -lmagic -ljansson -lcrypto -lz -lbz2 -llzma -lm -ldl -lpthread -Wl,--end-group'
+
+analyzer-image: ## build the hunt's analyzer image: $(ANALYZER_DIR)/analyzer-image.tar (OCI archive) and .ref (name@sha256)
+	@mkdir -p $(ANALYZER_DIR)
+	GOFLAGS= $(GO) build -trimpath -tags 'yara,netgo,osusergo' -ldflags "$(ANALYZER_LDFLAGS)" -o $(ANALYZER_DIR)/podsleuth-analyzer ./cmd/podsleuth
+	$(ANALYZER_DIR)/podsleuth-analyzer hunt image build --binary $(ANALYZER_DIR)/podsleuth-analyzer \
+		--revision "$$(git rev-parse HEAD)" --created "$$(git log -1 --format=%cI)" \
+		-f $(ANALYZER_DIR)/analyzer-image.tar --ref-file $(ANALYZER_DIR)/analyzer-image.ref
 
 run: build ## run podsleuth (the TUI; the bundled sample evidence when no cluster answers)
 	$(BIN)/podsleuth

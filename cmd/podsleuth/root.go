@@ -110,6 +110,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newEvidenceCmd(a),
 		newRestoreCmd(a),
 		newSandboxCmd(a),
+		newHuntCmd(a),
 	)
 	return a
 }
