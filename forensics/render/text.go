@@ -231,6 +231,8 @@ func (o Sections) summary(root *tree, cp *forensics.Checkpoint) {
 		if c.RootfsDiffSz > 0 {
 			root.add("Root filesystem diff: %s", forensics.HumanBytes(c.RootfsDiffSz))
 		}
+		keyValues(root, "Labels", c.Labels)
+		keyValues(root, "Annotations", c.Annotations)
 	}
 	src := fmt.Sprintf("Source: %s", cp.Source.Format)
 	if cp.Source.Size > 0 {
@@ -442,6 +444,9 @@ func socketLine(s forensics.Socket) string {
 		fmt.Fprintf(&b, " portid %d", s.LocalPort)
 	}
 	fmt.Fprintf(&b, " %s  socket:[%d]", s.State, s.Ino)
+	if s.Backlog != 0 {
+		fmt.Fprintf(&b, "  backlog %d", s.Backlog)
+	}
 	if s.RecvQueue != nil {
 		fmt.Fprintf(&b, "  recv-q %d", s.RecvQueue.Size)
 	}
@@ -479,5 +484,22 @@ func (o Sections) rootfsNode(root *tree, cp *forensics.Checkpoint) {
 			line += " -> " + quote(r.LinkTarget)
 		}
 		rn.add("%s", line)
+	}
+}
+
+// keyValues adds a node listing a container's labels or annotations, sorted by key (the
+// runtime's annotations carry the pod, the sandbox and the checkpoint's own records).
+func keyValues(root *tree, title string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	n := root.add("%s (%d)", title, len(m))
+	for _, k := range keys {
+		n.add("%s=%s", quote(k), quote(m[k]))
 	}
 }

@@ -41,6 +41,8 @@ func TestTextHostileNames(t *testing.T) {
 	c.Pod = &forensics.PodRef{Namespace: evil, Name: evil, UID: evil, ContainerName: evil}
 	c.Networks = []forensics.ContainerNetwork{{Network: evil, Interface: evil, Addresses: []string{evil}, MAC: evil, Gateway: evil}}
 	c.Args = []string{evil}
+	c.Annotations[evil] = evil
+	c.Labels = map[string]string{"app": evil}
 	cp.Source.Path = "/tmp/" + evil
 	cp.Warnings = append(cp.Warnings, evil)
 	for i := range cp.Processes {
@@ -77,7 +79,7 @@ func TestTextHostileNames(t *testing.T) {
 	esc := forensics.Printable(evil)
 	for _, want := range []string{
 		"Displaying checkpoint tree view from /tmp/" + esc, "\n" + esc + "\n", "Image: " + esc, "Pod: " + esc + "/" + esc,
-		"Container: " + esc, "Hostname: " + esc, "]  " + esc, "Executable: " + esc, "A=" + esc, "[cwd]  " + esc,
+		"Container: " + esc, "Hostname: " + esc, "Annotations (5)", "io.container.manager=libpod", esc + "=" + esc, "Labels (1)", "app=" + esc, "]  " + esc, "Executable: " + esc, "A=" + esc, "[cwd]  " + esc,
 		"Mounts (", esc + "  ", "deleted  ", esc + " -> " + esc,
 	} {
 		require.Contains(t, out, want)
