@@ -48,6 +48,11 @@ current-context: ctx-x
 		{"bad output", []string{"checkpoint", "web", "-o", "yaml"}, 1, `unknown output "yaml"`},
 		{"unreachable", []string{"checkpoint", "web", "--request-timeout", "1s"}, 1, "cluster unreachable: https://127.0.0.1:1 (context \"ctx-x\")"},
 		{"unreachable preflight", []string{"preflight", "shop/web"}, 1, "cluster unreachable"},
+		{"preflight: bad output before connecting", []string{"preflight", "shop/web", "-o", "yaml"}, 1, `--output must be text or json, not "yaml"`},
+		{"preflight: bad pod", []string{"preflight", "a/b/c"}, 1, `invalid pod "a/b/c"`},
+		{"contexts: bad output", []string{"contexts", "-o", "yaml"}, 1, `--output must be text or json, not "yaml"`},
+		{"logs: bad tail before connecting", []string{"logs", "shop/web", "--tail", "-1"}, 1, "--tail must be 0 (all) or more, not -1"},
+		{"unreachable logs", []string{"logs", "shop/web", "--request-timeout", "1s"}, 1, "cluster unreachable"},
 		{"readonly: the connection check still comes first", []string{"checkpoint", "web", "--readonly"}, 1, "cluster unreachable"},
 	}
 	for _, tt := range tests {

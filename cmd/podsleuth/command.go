@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 )
 
@@ -50,15 +51,23 @@ type common struct {
 	cfg     *config.Config
 	args    []string
 	streams
+	// connect connects to the cluster the kubectl-style flags name (bound by Complete, called
+	// only by a Run that needs the cluster).
+	connect func(context.Context) (*cluster.Conn, error)
 }
 
-// Complete loads the configuration (flags, environment, file) and keeps the arguments.
+// Complete loads the configuration (flags, environment, file), keeps the arguments and binds
+// the cluster connection; it connects to nothing.
 func (o *common) Complete(a *app, cmd *cobra.Command, args []string) error {
 	c, err := a.config(cmd)
 	if err != nil {
 		return err
 	}
 	o.cfg, o.args, o.streams = c, args, a.streams
+	o.connect = func(ctx context.Context) (*cluster.Conn, error) {
+		conn, _, err := a.connect(ctx, cmd)
+		return conn, err
+	}
 	return nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/sandbox"
@@ -25,24 +24,7 @@ import (
 
 // sandboxOptions are what every `podsleuth sandbox ...` command shares (-o, the
 // configuration, the streams, the way to the cluster); each command's own options embed it.
-type sandboxOptions struct {
-	*common
-	// connect connects to the cluster the kubectl-style flags name (set by Complete, called
-	// only by a Run that needs the cluster).
-	connect func(context.Context) (*cluster.Conn, error)
-}
-
-// Complete loads the configuration and binds the cluster connection; it connects to nothing.
-func (o *sandboxOptions) Complete(a *app, cmd *cobra.Command, args []string) error {
-	if err := o.common.Complete(a, cmd, args); err != nil {
-		return err
-	}
-	o.connect = func(ctx context.Context) (*cluster.Conn, error) {
-		conn, _, err := a.connect(ctx, cmd)
-		return conn, err
-	}
-	return nil
-}
+type sandboxOptions struct{ *common }
 
 func newSandboxCmd(a *app) *cobra.Command {
 	o := &sandboxOptions{common: &common{formats: []string{"text", "json"}}}
