@@ -6,7 +6,7 @@
 #   + a kubelet stand-in (test/e2e/fakekubelet) as Node "podsleuth-fake" for error classes a real
 #     kubelet cannot produce on demand, and Node "podsleuth-gone" whose kubelet address answers nothing.
 #
-# Usage: cluster.sh up|down|status|kubeconfig|env
+# Usage: cluster.sh up|down|status|kubeconfig|env|import-image FILE
 #   up          start everything (idempotent: a healthy running cluster is left as it is); < 60 s warm
 #   down        delete pods (so their shims exit), stop every process by PID, unmount, remove the CNI
 #               bridge and IPAM state; nothing is left running
@@ -14,6 +14,10 @@
 #               podsleuth-nobody; the current one is admin)
 #   env         print shell exports (KUBECONFIG, node names, image names, paths)
 #   status      print what runs
+#   import-image FILE   import an OCI image archive (make analyzer-image) into the node's containerd
+#               (namespace k8s.io, what the kubelet uses) under its name and its digest, so a pod
+#               pinned to NAME@sha256:... starts offline (imagePullPolicy Never/IfNotPresent);
+#               prints NAME@sha256:...; idempotent
 # All state lives under $PODSLEUTH_CLUSTER_DIR (default $PODSLEUTH_CACHE/run/cluster), never in the
 # repository. Binaries come from $PODSLEUTH_K8S_BIN (test/setup/k8s.sh) and criu from $PODSLEUTH_CRIU.
 # The API server refuses to proxy to loopback node addresses (pkg/registry/core/node/strategy.go,
@@ -519,6 +523,29 @@ down() {
   log "down in $((SECONDS - t0)) s"
 }
 
+import_image() {
+  local f=${1:-}
+  [ -n "$f" ] && [ -f "$f" ] || die "import-image: no such file '${f}'"
+  healthy || die "import-image: the cluster is not running (cluster.sh up)"
+  # the name and manifest digest the archive's index.json gives its one image
+  local meta name digest repo
+  meta=$(tar -xOf "$f" index.json 2>/dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["manifests"]
+assert len(m) == 1, "want one image"
+n = m[0]["annotations"]["io.containerd.image.name"]
+last = n.rsplit("/", 1)[-1]
+repo = n[: len(n) - len(last)] + last.split(":", 1)[0]
+print(n, m[0]["digest"], repo)') || die "import-image: $f is not an OCI archive of one named image (make analyzer-image)"
+  read -r name digest repo <<< "$meta"
+  ctr_ images import --no-unpack=false "$f" >/dev/null 2>&1 || die "import-image: ctr images import $f failed"
+  local got; got=$(ctr_ images ls "name==$name" 2>/dev/null | awk 'NR == 2 {print $3}')
+  [ "$got" = "$digest" ] || die "import-image: containerd has $name at '$got', the archive says $digest"
+  # the CRI resolves a digest reference by an image record of that name
+  ctr_ images tag --force "$name" "$repo@$digest" >/dev/null 2>&1 || die "import-image: tag $repo@$digest"
+  echo "$repo@$digest"
+}
+
 status() {
   local n
   for n in etcd apiserver controller-manager containerd kubelet fakekubelet; do
@@ -532,6 +559,7 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   kubeconfig) echo "$KC" ;;
+  import-image) import_image "${2:-}" ;;
   env)
     echo "export KUBECONFIG=$KC"
     echo "export PODSLEUTH_TEST_KUBECONFIG=$KC"
@@ -540,5 +568,5 @@ case ${1:-} in
     echo "export PODSLEUTH_TEST_IMAGE_PINNED=$(cat "$R/images/busybox.pinned" 2>/dev/null)"
     echo "export PODSLEUTH_TEST_CHECKPOINT_DIR=$R/kubelet/checkpoints"
     ;;
-  *) echo "usage: $0 up|down|status|kubeconfig|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|kubeconfig|env|import-image FILE" >&2; exit 2 ;;
 esac
