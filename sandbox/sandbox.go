@@ -83,6 +83,9 @@ type Info struct {
 	CaseID         string `json:"case_id,omitempty"`
 	EvidenceID     string `json:"evidence_id,omitempty"`
 	EvidenceSHA256 string `json:"evidence_sha256,omitempty"`
+	// EvidenceVerification is the re-check of the evidence before the restore: "verified", or
+	// "MISMATCH" for altered evidence restored with --force (restore.Run).
+	EvidenceVerification string `json:"evidence_verification,omitempty"`
 	// Dir is the sandbox's state directory.
 	Dir string `json:"dir"`
 	// State is "stopped", "running", "dead" (processes gone) or "restoring".

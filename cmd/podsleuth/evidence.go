@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,11 +69,17 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 		Short: "Write an item with its manifest, artifacts and custody log as a bundle for another analyst or store",
 		Long: `export verifies the item, then writes it as one plain tar (the archive, manifest.json,
 custody.jsonl, artifacts/ and a SHA256SUMS over them) and records the export, with the bundle's
-SHA-256, in the item's custody log. "evidence import" on the receiving side checks it all.`,
+SHA-256, in the item's custody log. "evidence import" on the receiving side checks it all.
+
+An item that fails its verification is refused with exit status 3 and the reason (altered
+evidence must not be handed on as if intact). --force exports it anyway: the bundle's custody
+log holds the failed verification, the export is recorded with verification=MISMATCH and
+forced=true, the run warns and ends with exit status 3, and the receiving store refuses it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(a, eo),
 	}
 	export.Flags().StringVar(&eo.to, "to", "", "the bundle file (default ./ID.evidence.tar)")
+	export.Flags().BoolVar(&eo.force, "force", false, "export an item that failed its verification (refused by default; recorded in its custody log)")
 	imp := &cobra.Command{
 		Use:   "import BUNDLE",
 		Short: "Receive an item exported by another store, with its chain of custody",
@@ -231,7 +238,8 @@ func (o *evidenceAddOptions) Run(ctx context.Context) error {
 // evidenceExportOptions are the options of `podsleuth evidence export ID`.
 type evidenceExportOptions struct {
 	evidenceOptions
-	to string
+	to    string
+	force bool
 }
 
 // Run writes the bundle beside its destination and renames it into place, read-only, once complete.
@@ -259,7 +267,7 @@ func (o *evidenceExportOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	sum, err := st.Export(ctx, it.ID, tmp, dest)
+	sum, err := st.Export(ctx, it.ID, tmp, evidence.ExportOptions{To: dest, Force: o.force})
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -272,13 +280,25 @@ func (o *evidenceExportOptions) Run(ctx context.Context) error {
 	if err == nil {
 		err = os.Rename(tmp.Name(), dest)
 	}
+	if errors.Is(err, evidence.ErrTampered) {
+		return &exitError{code: exitMismatch, err: fmt.Errorf("%w (--force exports it anyway, recorded in its custody log)", err)}
+	}
 	if err != nil {
 		return err
 	}
 	if o.json() {
-		return writeJSON(o.Out, map[string]string{"id": it.ID, "bundle": dest, "bundle_sha256": sum})
+		err = writeJSON(o.Out, map[string]string{"id": it.ID, "bundle": dest, "bundle_sha256": sum})
+	} else {
+		_, err = fmt.Fprintf(o.Out, "exported %s to %s  sha256 %s\n", it.ID, dest, sum)
 	}
-	fmt.Fprintf(o.Out, "exported %s to %s  sha256 %s\n", it.ID, dest, sum)
+	if err != nil {
+		return err
+	}
+	// a forced export of altered evidence succeeds, but never silently
+	if evs, _ := st.Custody(it.ID); len(evs) > 0 && evs[len(evs)-1].Details["forced"] == "true" {
+		return &exitError{code: exitMismatch, err: fmt.Errorf("%s failed verification and was exported with --force: %s",
+			it.ID, forensics.Printable(evs[len(evs)-1].Details["problems"]))}
+	}
 	return nil
 }
 

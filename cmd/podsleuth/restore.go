@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/sandbox/restore"
 )
@@ -24,6 +25,7 @@ type restoreOptions struct {
 	allowNodeHelper bool
 	output          string
 	joinNetPID      int
+	force           bool
 
 	job restore.Config
 }
@@ -71,6 +73,7 @@ Manage sandboxes with "podsleuth sandbox list|ps|enter|resume|kill|destroy ID".`
 	f.StringVar(&o.node, "node", "", "cluster: node to restore on")
 	f.BoolVar(&o.allowNodeHelper, "allow-node-helper", false, "cluster: allow a short-lived privileged helper pod on the node (containerd)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
+	f.BoolVar(&o.force, "force", false, "restore store evidence that failed its verification (refused by default; recorded in its custody log)")
 	f.IntVar(&o.joinNetPID, "join-net-pid", 0, "restore into this process's network namespace, quarantined (used by the cluster node helper)")
 	_ = f.MarkHidden("join-net-pid")
 	return cmd
@@ -82,7 +85,7 @@ func (o *restoreOptions) complete(a *app, cmd *cobra.Command, args []string) err
 		return err
 	}
 	o.job = restore.Config{Settings: c, Arg: args[0], Run: o.run, Sinkhole: o.sinkhole, Rootfs: o.rootfs,
-		Node: o.node, AllowNodeHelper: o.allowNodeHelper, JoinNetPID: o.joinNetPID}
+		Node: o.node, AllowNodeHelper: o.allowNodeHelper, JoinNetPID: o.joinNetPID, Force: o.force}
 	for _, f := range o.files {
 		held, loc, ok := strings.Cut(f, "=")
 		if !ok || !filepath.IsAbs(held) || loc == "" {
@@ -117,8 +120,14 @@ func (o *restoreOptions) runRestore(a *app, cmd *cobra.Command) error {
 		o.job.Cluster = conn
 	}
 	info, err := restore.Run(cmd.Context(), o.job)
+	if errors.Is(err, open.ErrMismatch) {
+		return &exitError{code: exitMismatch, err: err}
+	}
 	if err != nil {
 		return err
+	}
+	if info.EvidenceVerification == open.StateMismatch {
+		a.mismatched = append(a.mismatched, info.EvidenceID) // --force: restored, but exit 3
 	}
 	if o.output == "json" {
 		return writeJSON(a.Out, info)
@@ -133,6 +142,9 @@ func printSandbox(w io.Writer, in *sandbox.Info) error {
 	fmt.Fprintf(tw, "source\t%s\n", in.Source)
 	if in.EvidenceID != "" {
 		fmt.Fprintf(tw, "evidence\t%s (sha256 %s)\n", in.EvidenceID, in.EvidenceSHA256)
+		if in.EvidenceVerification != "" {
+			fmt.Fprintf(tw, "verification\t%s before the restore\n", in.EvidenceVerification)
+		}
 	}
 	if in.RootPID != 0 {
 		fmt.Fprintf(tw, "restored root\thost pid %d\n", in.RootPID)

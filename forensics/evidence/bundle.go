@@ -69,19 +69,33 @@ func custodySnapshot(dir string) (log, head []byte, err error) {
 	return log, head, err
 }
 
+// ExportOptions say where a bundle goes and whether altered evidence may leave.
+type ExportOptions struct {
+	// To is where the bundle goes (recorded in the custody log).
+	To string
+	// Force exports an item that failed its verification: the bundle holds the failed
+	// verification in its custody log, and the export is recorded with verification=MISMATCH
+	// and forced=true (the receiving store sees the mismatch on import).
+	Force bool
+}
+
 // Export verifies item id and writes it as a bundle to w; a tampered item is refused with
-// ErrTampered (nothing useful is written). It returns the bundle's SHA-256 and records the
-// export, with to (where the bundle went) and that hash, in the item's custody log: the
+// ErrTampered (nothing is written) unless opt.Force. It returns the bundle's SHA-256 and records the
+// export, with opt.To (where the bundle went) and that hash, in the item's custody log: the
 // bundle holds the log up to its verification just before. With the analyst's key the bundle
 // carries attestation.dsse.json: an in-toto Statement (subjects: the archive and artifacts by
 // SHA-256; predicate: the manifest and the custody log) in a DSSE envelope.
-func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (string, error) {
+func (s *Store) Export(ctx context.Context, id string, w io.Writer, opt ExportOptions) (string, error) {
 	it, err := s.Get(id)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.Verify(ctx, it.ID); err != nil {
-		return "", fmt.Errorf("export %s: %w", it.ID, err)
+	logged := map[string]string{"what": "evidence bundle", "to": opt.To, "verification": "verified"}
+	if res, err := s.Verify(ctx, it.ID); err != nil {
+		if res == nil || !opt.Force {
+			return "", fmt.Errorf("export %s refused: altered evidence would be handed on as if intact: %w", it.ID, err)
+		}
+		logged["verification"], logged["problems"], logged["forced"] = "MISMATCH", strings.Join(res.Problems, "; "), "true"
 	}
 	signer, err := s.Signer()
 	if err != nil {
@@ -153,7 +167,8 @@ func (s *Store) Export(ctx context.Context, id string, w io.Writer, to string) (
 		return "", fmt.Errorf("export %s: %w", it.ID, err)
 	}
 	bundle := hex.EncodeToString(h.Sum(nil))
-	if err := s.Log(it.ID, Event{Action: ActionExported, Details: map[string]string{"what": "evidence bundle", "to": to, "bundle_sha256": bundle}}); err != nil {
+	logged["bundle_sha256"] = bundle
+	if err := s.Log(it.ID, Event{Action: ActionExported, Details: logged}); err != nil {
 		return bundle, fmt.Errorf("export %s: bundle written, but the custody log failed: %w", it.ID, err)
 	}
 	return bundle, nil

@@ -25,7 +25,7 @@ func bundleOf(t *testing.T) (*Store, *Item, []byte) {
 		AcquireOptions{ArtifactsFunc: func(context.Context) ([]ArtifactData, error) { return arts, nil }})
 	require.NoError(t, err)
 	var b bytes.Buffer
-	bsum, err := s.Export(context.Background(), it.ID, &b, "/media/usb/web.evidence.tar")
+	bsum, err := s.Export(context.Background(), it.ID, &b, ExportOptions{To: "/media/usb/web.evidence.tar"})
 	require.NoError(t, err)
 	require.Equal(t, bsum, sum(b.Bytes()))
 	evs, err := s.Custody(it.ID)
@@ -172,14 +172,42 @@ func TestBundleTampering(t *testing.T) {
 	}
 }
 
-// TestExportRefusesTamperedItem: an item that no longer verifies is not exported.
+// TestExportRefusesTamperedItem: an item that no longer verifies is not exported (nothing is
+// written, the error says why); with Force it is, the export is recorded with
+// verification=MISMATCH and forced=true, the bundle's custody log holds the failed verification,
+// and the receiving store refuses the bundle.
 func TestExportRefusesTamperedItem(t *testing.T) {
 	s, it, _ := bundleOf(t)
 	require.NoError(t, os.Chmod(it.Archive, 0o600))
 	require.NoError(t, os.WriteFile(it.Archive, []byte("changed"), 0o600))
 	require.NoError(t, os.Chmod(it.Archive, 0o400))
-	_, err := s.Export(context.Background(), it.ID, io.Discard, "x")
+	var b bytes.Buffer
+	_, err := s.Export(context.Background(), it.ID, &b, ExportOptions{To: "x"})
 	require.ErrorIs(t, err, ErrTampered)
+	require.ErrorContains(t, err, "refused: altered evidence would be handed on as if intact")
+	require.ErrorContains(t, err, "the manifest recorded "+it.Manifest.LocalSHA256)
+	require.Zero(t, b.Len())
+	evs, err := s.Custody(it.ID)
+	require.NoError(t, err)
+	require.Equal(t, ActionVerifyFailed, evs[len(evs)-1].Action, "no export recorded")
+
+	bsum, err := s.Export(context.Background(), it.ID, &b, ExportOptions{To: "/media/usb/forced.tar", Force: true})
+	require.NoError(t, err)
+	require.Equal(t, bsum, sum(b.Bytes()))
+	evs, err = s.Custody(it.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	require.Equal(t, ActionExported, last.Action)
+	require.Equal(t, "MISMATCH", last.Details["verification"])
+	require.Equal(t, "true", last.Details["forced"])
+	require.Contains(t, last.Details["problems"], "archive sha256 is")
+	require.Contains(t, string(b.Bytes()), `"action":"verify-failed"`, "the bundle's custody log says why")
+	dst := newStore(t)
+	_, err = dst.ImportBundle(context.Background(), writeBundle(t, b.Bytes()), archive.DefaultLimits(), t.TempDir())
+	require.Error(t, err, "the receiving store refuses altered evidence")
+	items, err := dst.List()
+	require.NoError(t, err)
+	require.Empty(t, items)
 }
 
 // FuzzImportBundle: whatever the bundle, import returns without a panic, and on an error the
@@ -197,7 +225,7 @@ func FuzzImportBundle(f *testing.F) {
 			f.Fatal(err)
 		}
 		var b bytes.Buffer
-		if _, err := st.Export(context.Background(), it.ID, &b, "seed"); err != nil {
+		if _, err := st.Export(context.Background(), it.ID, &b, ExportOptions{To: "seed"}); err != nil {
 			f.Fatal(err)
 		}
 		seeds = append(seeds, b.Bytes())

@@ -55,7 +55,7 @@ func custodyWorker(spec string) int {
 			fmt.Fprintln(os.Stderr, "worker verify:", err)
 			return 1
 		}
-		if _, err := s.Export(context.Background(), id, io.Discard, "/dev/null"); err != nil {
+		if _, err := s.Export(context.Background(), id, io.Discard, ExportOptions{To: "/dev/null"}); err != nil {
 			fmt.Fprintln(os.Stderr, "worker export:", err)
 			return 1
 		}
@@ -98,6 +98,6 @@ func TestConcurrentProcessesKeepTheCustodyChain(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.OK)
 	var buf bytes.Buffer
-	_, err = s.Export(context.Background(), it.ID, &buf, filepath.Join(t.TempDir(), "b.tar"))
+	_, err = s.Export(context.Background(), it.ID, &buf, ExportOptions{To: filepath.Join(t.TempDir(), "b.tar")})
 	require.NoError(t, err, "the item still exports")
 }

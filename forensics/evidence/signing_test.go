@@ -228,7 +228,7 @@ func exportSigned(t *testing.T) (*Store, *Item, []byte) {
 	s := newSignedStore(t, "alice@laptop")
 	it := signedItem(t, s)
 	var b bytes.Buffer
-	_, err := s.Export(context.Background(), it.ID, &b, "/media/usb/x.tar")
+	_, err := s.Export(context.Background(), it.ID, &b, ExportOptions{To: "/media/usb/x.tar"})
 	require.NoError(t, err)
 	return s, it, b.Bytes()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/archive"
+	"github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox"
 	"github.com/podsleuth/podsleuth/sandbox/kube"
@@ -39,6 +40,8 @@ type Config struct {
 	Files map[string]string
 	// JoinNetPID restores into that process's network namespace, quarantined (node helper).
 	JoinNetPID int
+	// Force restores store evidence that failed its verification (see Run).
+	Force bool
 }
 
 // ErrRootfsForBareImages refuses --rootfs for a bare CRIU image directory.
@@ -47,6 +50,14 @@ var ErrRootfsForBareImages = errors.New("--rootfs applies to container checkpoin
 // Run restores the checkpoint into an isolated sandbox and records the outcome ("restored", or
 // "restore-refused" with the error) in the evidence's custody log. Whatever it unpacked is
 // removed when it returns; the sandbox keeps what it needs.
+//
+// Store evidence is re-checked first (archive, artifacts, custody chain and signatures, as on
+// every opening). Unlike the read-only analysis, which shows altered evidence with a banner, a
+// restore of an item that fails the check is refused (an error wrapping open.ErrMismatch,
+// recorded with verification=MISMATCH): a restore runs the evidence's code and leaves a sandbox
+// that others take for the acquired container, so what runs must be what was acquired. Force
+// restores it anyway; the outcome is recorded with verification=MISMATCH and forced=true, and
+// Info.Warnings says so.
 func Run(ctx context.Context, cfg Config) (*sandbox.Info, error) {
 	c := cfg.Settings
 	if c == nil {
@@ -89,8 +100,13 @@ func Run(ctx context.Context, cfg Config) (*sandbox.Info, error) {
 		return nil, err
 	}
 	node := cfg.Node
+	var verification map[string]string // recorded with the outcome
 	if it := t.Item; it != nil {
 		req.EvidenceID, req.EvidenceSHA256, req.Custody = it.ID, it.Manifest.LocalSHA256, t.Store
+		if verification, err = verify(ctx, t.Store, it.ID, cfg.Force); err != nil {
+			_ = sandbox.LogCustody(req.Custody, req.EvidenceID, "restore-refused", merge(verification, map[string]string{"error": err.Error()}))
+			return nil, err
+		}
 		if req.CaseID == "" {
 			req.CaseID = it.Manifest.CaseID
 		}
@@ -113,16 +129,53 @@ func Run(ctx context.Context, cfg Config) (*sandbox.Info, error) {
 	}
 	info, err := backend.Restore(ctx, req)
 	if err != nil {
-		_ = sandbox.LogCustody(req.Custody, req.EvidenceID, "restore-refused", map[string]string{"error": err.Error()})
+		_ = sandbox.LogCustody(req.Custody, req.EvidenceID, "restore-refused", merge(verification, map[string]string{"error": err.Error()}))
 		return nil, err
 	}
-	if err := sandbox.LogCustody(req.Custody, req.EvidenceID, "restored", map[string]string{
+	info.EvidenceVerification = verification["verification"]
+	if verification["verification"] == open.StateMismatch {
+		info.Warnings = append(info.Warnings, "evidence "+req.EvidenceID+" failed verification and was restored with --force: "+verification["problems"])
+	}
+	if err := sandbox.LogCustody(req.Custody, req.EvidenceID, "restored", merge(verification, map[string]string{
 		"sandbox": info.ID, "backend": info.Backend, "state": info.State, "dir": info.Dir,
 		"net_ns": info.Namespaces["net"], "pid_ns": info.Namespaces["pid"], "sinkhole": fmt.Sprint(info.Sinkhole != nil),
-	}); err != nil {
+	})); err != nil {
 		return info, fmt.Errorf("sandbox %s restored, but writing the custody log failed: %w", info.ID, err)
 	}
 	return info, nil
+}
+
+// verify re-checks store evidence before it is restored: the details to record with the
+// outcome, and an error wrapping open.ErrMismatch for evidence that failed the check (unless
+// force) or could not be checked.
+func verify(ctx context.Context, st *evidence.Store, id string, force bool) (map[string]string, error) {
+	res, err := st.Check(ctx, id)
+	if res == nil {
+		return map[string]string{"verification": open.StateFailed}, fmt.Errorf("restore %s: %w: it could not be verified: %v", id, open.ErrMismatch, err)
+	}
+	d := map[string]string{"verification": open.StateVerified, "sha256": res.Actual}
+	if res.OK {
+		return d, nil
+	}
+	d["verification"], d["problems"] = open.StateMismatch, strings.Join(res.Problems, "; ")
+	if force {
+		d["forced"] = "true"
+		return d, nil
+	}
+	return d, fmt.Errorf("restore %s refused: %w: %s (a restore runs the evidence's code: --force restores it anyway, recorded in its custody log)",
+		id, open.ErrMismatch, d["problems"])
+}
+
+// merge returns the details of a and b in one map (b wins).
+func merge(a, b map[string]string) map[string]string {
+	m := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
 }
 
 // prepare sets Images/Bundle: a bare image dir is used in place; an archive is unpacked

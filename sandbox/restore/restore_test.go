@@ -11,6 +11,7 @@ import (
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/sandbox/restore"
 	"github.com/podsleuth/podsleuth/test/fixtures"
 )
@@ -91,4 +92,48 @@ func TestBackends(t *testing.T) {
 	require.Equal(t, "/srv/sb", restore.StateDir(c))
 	require.NotNil(t, restore.Local(c))
 	require.NotNil(t, restore.Cluster(c, &cluster.Conn{}, "node-a", false))
+}
+
+// TestRunRefusesAlteredEvidence: a store item with one byte of its archive changed after
+// acquisition is re-checked before anything is unpacked or restored, refused with
+// open.ErrMismatch naming the problem, and the refusal is recorded with verification=MISMATCH;
+// with Force the check no longer stops it, and whatever the restore then does is recorded with
+// verification=MISMATCH and forced=true.
+func TestRunRefusesAlteredEvidence(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, err := evidence.Open(data)
+	require.NoError(t, err)
+	it, err := st.Import(ctx, filepath.Join(fixtures.Dir(), "archives/podman-crun.tar"), evidence.Manifest{CaseID: "IR-14"})
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(it.Archive, 0o600))
+	b, err := os.ReadFile(it.Archive)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(it.Archive, b, 0o400))
+	c := settings(t, data)
+
+	_, err = restore.Run(ctx, restore.Config{Settings: c, Arg: it.ID})
+	require.ErrorIs(t, err, open.ErrMismatch)
+	require.ErrorContains(t, err, "the manifest recorded "+it.Manifest.LocalSHA256)
+	require.ErrorContains(t, err, "--force")
+	evs, err := st.Custody(it.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	require.Equal(t, "restore-refused", last.Details["sandbox_action"])
+	require.Equal(t, open.StateMismatch, last.Details["verification"])
+	require.Empty(t, last.Details["forced"])
+	left, err := os.ReadDir(c.CacheDir)
+	require.NoError(t, err)
+	require.Empty(t, left, "nothing unpacked")
+
+	_, err = restore.Run(ctx, restore.Config{Settings: c, Arg: it.ID, Force: true})
+	require.Error(t, err, "no base root filesystem: the restore itself still fails here")
+	require.NotErrorIs(t, err, open.ErrMismatch)
+	evs, err = st.Custody(it.ID)
+	require.NoError(t, err)
+	last = evs[len(evs)-1]
+	require.Equal(t, open.StateMismatch, last.Details["verification"])
+	require.Equal(t, "true", last.Details["forced"])
+	require.Contains(t, last.Details["problems"], "archive sha256 is")
 }
