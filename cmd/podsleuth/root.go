@@ -111,6 +111,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newRestoreCmd(a),
 		newSandboxCmd(a),
 		newHuntCmd(a),
+		newHuntAgentCmd(a),
 	)
 	return a
 }
