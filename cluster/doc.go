@@ -23,7 +23,12 @@
 //   - pods.go: the one client layer for the pods podsleuth runs (collectors here, the sandbox's
 //     placeholder and helper in sandbox/kube): Exec (SPDY, WebSocket fallback), WaitRunning and
 //     WaitCompleted (watches), DeletePod (bounded, honours ctx), labels.
+//   - hunt.go: Hunt, the hunt job (checkpoints in waves, analysed on each node by one analyzer
+//     Job, results signed into the store, pulls on a match, cleanup on every way out), configured
+//     by NewHuntConfig; huntplan.go: PlanHunt (what will be hunted, reads only); huntjob.go: the
+//     analyzer Job's spec, start, exec of `hunt-agent analyze` and deletion.
 //
 // Library code takes ctx first, returns data and wrapped errors and never prints. It must not
-// import charm.land/... (no TUI), tui or cmd; of podsleuth it imports forensics/evidence and config only.
+// import charm.land/... (no TUI), tui or cmd; of podsleuth it imports forensics/evidence, forensics/hunt (the
+// hunt's wire format) and config only.
 package cluster
