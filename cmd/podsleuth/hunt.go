@@ -74,6 +74,7 @@ A container that cannot be checkpointed or analysed is a named result; the hunt 
 		Example: `  podsleuth hunt -n shop -l app=web --image REGISTRY/podsleuth-analyzer@sha256:... --rules ir.yar
   podsleuth hunt -A --pattern 'regex:stratum\+tcp://' --pull-on-match high --yes
   podsleuth hunt shop/web-1 shop/web-2/app --pattern AKIAIOSFODNN7EXAMPLE`,
+		Args: cobra.ArbitraryArgs,
 		RunE: runE(a, o),
 	}
 	f := cmd.Flags()
