@@ -71,10 +71,10 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s each)
 bench: setup ## benchmarks against checkpointctl/kubectl on the same inputs (prints a table)
 	test/bench/run.sh
 
-lint: ## gofmt, go vet and the layering check
+lint: ## gofmt, go vet, the layering, file-size and architecture-doc checks
 	@u=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$u" ] || { echo "gofmt: $$u"; exit 1; }
 	$(GO) vet ./...
-	$(GO) test -run TestLayering ./test/
+	$(GO) test -run 'TestLayering|TestFileSize|TestArchitecture' ./test/
 
 cover: ## unit test coverage report
 	$(GO) test -coverprofile=cover.out $(UNIT_PKGS) && $(GO) tool cover -func=cover.out | tail -1
