@@ -37,6 +37,18 @@ var (
 	buildOnce sync.Map // flags -> *built
 )
 
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	buildOnce.Range(func(_, v any) bool {
+		if p := v.(*built).path; p != "" {
+			os.RemoveAll(filepath.Dir(p))
+		}
+		return true
+	})
+	os.Exit(code)
+}
+
 type built struct {
 	once sync.Once
 	path string

@@ -27,6 +27,15 @@ var analyzer struct {
 	err  error
 }
 
+// TestMain removes what analyzerImage built (the image stays in the cluster's containerd).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if analyzer.dir != "" {
+		os.RemoveAll(analyzer.dir)
+	}
+	os.Exit(code)
+}
+
 // analyzerImage builds the hunt's analyzer image once per test binary (make analyzer-image into
 // a temporary directory: the static YARA binary, the OCI archive), imports it into the test
 // cluster's containerd (cluster.sh import-image) and returns the pinned reference
