@@ -234,7 +234,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.open(msg)
 	case SampleExtractedMsg:
 		if msg.err != nil {
-			a.setErr(fmt.Errorf("bundled sample %s: %w", msg.name, msg.err), "")
+			a.setErr(nav.Cause("bundled sample", msg.name, msg.err), "")
 			return a, nil
 		}
 		return a, a.open(nav.OpenCheckpointMsg{Path: msg.path, Label: msg.label})

@@ -21,4 +21,6 @@ type (
 	positioner interface{ Position() string }
 	closer     interface{ Close() error }
 	themer     interface{ SetTheme(theme.Theme) }
+	// crumber screens add where they are inside to the breadcrumbs (a tab, a detail view).
+	crumber interface{ Crumbs() []string }
 )

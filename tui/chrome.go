@@ -66,6 +66,12 @@ func (a *App) header() string {
 	for _, p := range a.stack {
 		crumbs = append(crumbs, forensics.Printable(p.Title()))
 	}
+	// where inside the top screen: the tab and the open detail view
+	if c, ok := a.top().Unwrap().(crumber); ok {
+		for _, s := range c.Crumbs() {
+			crumbs = append(crumbs, forensics.Printable(s))
+		}
+	}
 	left := a.th.Title.Render("podsleuth") + " " + strings.Join(crumbs, " › ")
 	var right string
 	switch {

@@ -192,7 +192,10 @@ func TestArtifactsViewer(t *testing.T) {
 	require.Contains(t, frame, "beacon to c2.evil.example")
 	require.NotContains(t, frame, "starting", "filtered to the matching line")
 
-	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEscape}) // back to the artifacts
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEscape}) // the filter first
+	run(t, a, cmd)
+	require.Contains(t, ansi.Strip(a.Render()), "starting", "esc cleared the filter")
+	_, cmd = a.Update(tea.KeyPressMsg{Code: tea.KeyEscape}) // then back to the artifacts
 	run(t, a, cmd)
 	require.Contains(t, ansi.Strip(a.Render()), "logs of container app")
 	_, cmd = a.Update(press('j'))

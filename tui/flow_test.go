@@ -57,7 +57,7 @@ func TestFlowOpenBundledSample(t *testing.T) {
 	tm.Type("/")
 	tm.Type("CRIU-FORENSIC-MARKER")
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
-	waitFor(t, tm, "hit(s) for literal")
+	waitFor(t, tm, "CRIU-FORENSIC-MARKER-7f3a9c")
 	tm.Type("q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 }

@@ -54,19 +54,21 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		a.filterPrev, a.filterLive = val, live
 		return nil
 	case key.Matches(msg, km.Back):
+		// esc unwinds one thing at a time, innermost first (k9s): an active filter, then the
+		// screen's inner state (a detail view, a hexdump, a running search), then one level back
+		if f, ok := a.top().Unwrap().(filterer); ok {
+			if _, v, live := f.FilterPrompt(); live && v != "" {
+				cmd, _ := f.ApplyFilter("", true)
+				a.status, a.err, a.hint = "filter cleared", "", ""
+				return cmd
+			}
+		}
 		if b, ok := a.top().Unwrap().(backHandler); ok && b.HandlesBack() {
 			return a.toTop(msg)
 		}
 		if len(a.stack) > 1 {
 			a.pop()
 			a.err, a.hint = "", ""
-			return nil
-		}
-		if f, ok := a.top().Unwrap().(filterer); ok {
-			if _, v, live := f.FilterPrompt(); live && v != "" {
-				cmd, _ := f.ApplyFilter("", true)
-				return cmd
-			}
 		}
 		return nil
 	}

@@ -72,6 +72,10 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 	// the saved contents stay attached to the memory index (the Memory tab searches them)
 	ld.Close = func() error { res.Close(); return cs.Close() }
 	ld.Conclusion = res.Conclusion
+	ld.Contents = res.Content
+	if res.ContentErr != nil {
+		ld.ContentNote = "saved contents could not be listed: " + res.ContentErr.Error()
+	}
 	if res.YaraErr != nil {
 		ld.FindingsNote = "YARA rules (config yara.rules) did not run: " + res.YaraErr.Error()
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -190,7 +189,7 @@ func newFilesCatCmd(a *app) *cobra.Command {
 			k, _ := r.ReadAt(head, 0)
 			if mode == "auto" {
 				mode = "hex"
-				if looksText(head[:k]) {
+				if content.LooksText(head[:k]) {
 					mode = "text"
 				}
 			}
@@ -215,21 +214,6 @@ func newFilesCatCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&mode, "mode", "auto", "auto (text when it looks like text), text or hex")
 	cmd.Flags().Int64Var(&max, "max", maxCat, "print at most this many bytes")
 	return cmd
-}
-
-// looksText: valid UTF-8 with few control characters.
-func looksText(b []byte) bool {
-	// a multi-byte rune may be cut at the end of the sample
-	if !utf8.Valid(b) && (len(b) < utf8.UTFMax || !utf8.Valid(b[:len(b)-utf8.UTFMax])) {
-		return false
-	}
-	ctl := 0
-	for _, c := range b {
-		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c == 0x7f {
-			ctl++
-		}
-	}
-	return ctl*20 <= len(b)
 }
 
 // catText prints text line by line, each made terminal-safe.

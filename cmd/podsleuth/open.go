@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -57,6 +58,11 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 			return fmt.Errorf("open %w", err)
 		}
 		if _, err := os.Stat(t.Path); err != nil {
+			// the path once: "open X: no such file or directory", not "open X: stat X: ..."
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
 			return fmt.Errorf("open %s: %w", p, err)
 		}
 		archives[i] = t.Path

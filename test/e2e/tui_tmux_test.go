@@ -33,7 +33,7 @@ func TestTUIBundledCheckpointInTmux(t *testing.T) {
 	tm.keys("Right")
 	tm.waitFor("grandchild", 5*time.Second)
 	tm.keys("7", "/", "CRIU-FORENSIC-MARKER", "Enter")
-	tm.waitFor("hit(s) for literal", 60*time.Second)
+	tm.waitFor("hits for literal", 60*time.Second)
 	screen := tm.waitFor("CRIU-FORENSIC-MARKER-7f3a9c", 5*time.Second)
 	require.Contains(t, screen, "target")
 	tm.keys("Enter")

@@ -38,6 +38,8 @@ type Map struct {
 	Collapse key.Binding
 	Reveal   key.Binding
 	Search   key.Binding
+	// Copy puts the selected value (or the open detail view) on the clipboard (OSC 52).
+	Copy key.Binding
 	// Cluster and evidence actions.
 	Checkpoint key.Binding
 	Verify     key.Binding
@@ -78,6 +80,7 @@ func Default() Map {
 		Collapse:   b([]string{"-"}, "-", "collapse all"),
 		Reveal:     b([]string{"r"}, "r", "reveal/mask secrets"),
 		Search:     b([]string{"/"}, "/", "search memory"),
+		Copy:       b([]string{"y"}, "y", "copy value"),
 		Checkpoint: b([]string{"c"}, "c", "checkpoint container"),
 		Verify:     b([]string{"v"}, "v", "verify hashes"),
 		Report:     b([]string{"x"}, "x", "export report"),
@@ -101,7 +104,7 @@ func (m *Map) bindings() map[string]*key.Binding {
 		"page_down": &m.PageDown, "top": &m.Top, "bottom": &m.Bottom, "enter": &m.Enter,
 		"next_tab": &m.NextTab, "prev_tab": &m.PrevTab, "sort_next": &m.SortNext,
 		"sort_reverse": &m.SortRev, "left": &m.Left, "right": &m.Right, "expand": &m.Expand,
-		"collapse": &m.Collapse, "reveal": &m.Reveal, "search": &m.Search,
+		"collapse": &m.Collapse, "reveal": &m.Reveal, "search": &m.Search, "copy": &m.Copy,
 		"checkpoint": &m.Checkpoint, "verify": &m.Verify, "report": &m.Report,
 		"restore": &m.Restore, "artifacts": &m.Artifacts, "logs": &m.Logs, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
 	}

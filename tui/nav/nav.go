@@ -5,7 +5,14 @@
 // It must not import tui or any screen.
 package nav
 
-import tea "charm.land/bubbletea/v2"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+)
 
 // ErrMsg carries every error that reaches the status bar. Hint, when set, says how to fix it.
 type ErrMsg struct {
@@ -69,3 +76,22 @@ func Push[S Screen[S]](s S) tea.Cmd {
 
 // Pop returns a Cmd that pops the top screen.
 func Pop() tea.Cmd { return func() tea.Msg { return PopMsg{} } }
+
+// Cause returns err prefixed with "op subject: ", unless its message already names subject
+// (the archive and decoding errors say "open PATH: ..." themselves): each error says its
+// cause once.
+func Cause(op, subject string, err error) error {
+	msg := err.Error()
+	// "open X: stat X: no such file": the system call's error names the path again
+	var pe *fs.PathError
+	if subject != "" && strings.Count(msg, subject) > 1 && errors.As(err, &pe) && pe.Path == subject {
+		return fmt.Errorf("%s %s: %w", op, subject, pe.Err)
+	}
+	if subject != "" && strings.Contains(msg, subject) {
+		return err
+	}
+	if subject == "" {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, subject, err)
+}

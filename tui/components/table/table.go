@@ -51,6 +51,8 @@ const (
 	Warn
 	Danger
 	Good
+	// Heading is a section title in a one-column detail list.
+	Heading
 )
 
 // Row is one row. Key identifies it across refreshes; Keys, when set, are the sort keys of the
@@ -94,6 +96,13 @@ func New(cols []Column, th theme.Theme, km keys.Map) Model {
 
 // Columns returns the columns.
 func (m Model) Columns() []Column { return m.cols }
+
+// SetColumns replaces the columns (the same number: the rows keep their cells).
+func (m *Model) SetColumns(cols []Column) {
+	if len(cols) == len(m.cols) {
+		m.cols = cols
+	}
+}
 
 // SetTheme replaces the styles.
 func (m *Model) SetTheme(th theme.Theme) { m.th = th }
@@ -510,6 +519,8 @@ func (m Model) View() string {
 			line = m.th.Danger.Render(line)
 		case r.Tone == Good:
 			line = m.th.OK.Render(line)
+		case r.Tone == Heading:
+			line = m.th.Title.Render(line)
 		}
 		b.WriteString(line)
 	}

@@ -17,7 +17,7 @@ func ProcessDetail(c *forensics.Checkpoint, p *forensics.Process, reveal bool, t
 	var l []string
 	h := func(s string) { l = append(l, "", th.Title.Render(s)) }
 	l = append(l, th.Title.Render(fmt.Sprintf("PID %d  %s", p.PID, p.Comm))+
-		fmt.Sprintf("  ppid %d  pgid %d  sid %d  %s  %d thread(s)", p.PPID, p.PGID, p.SID, p.State, len(p.Threads)))
+		fmt.Sprintf("  ppid %d  pgid %d  sid %d  %s  %s", p.PPID, p.PGID, p.SID, p.State, plural(len(p.Threads), "thread", "threads")))
 	exe := p.Exe
 	if p.ExeDeleted {
 		exe += " " + th.Danger.Render("(deleted)")
@@ -59,7 +59,7 @@ func ProcessDetail(c *forensics.Checkpoint, p *forensics.Process, reveal bool, t
 	case reveal || secrets == 0:
 		h(fmt.Sprintf("Environment (%d)", len(p.Environ)))
 	default:
-		h(fmt.Sprintf("Environment (%d, %d secret value(s) masked: r reveals)", len(p.Environ), secrets))
+		h(fmt.Sprintf("Environment (%d, %s masked: r reveals)", len(p.Environ), plural(secrets, "secret value", "secret values")))
 	}
 	for _, e := range p.Environ {
 		if ioc.EnvSecret(e) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	"github.com/podsleuth/podsleuth/forensics/content"
 )
 
 // Loaded is everything the analysis screens show about one checkpoint. The App builds it in a
@@ -25,6 +26,11 @@ type Loaded struct {
 	// Conclusion is the analysis's conclusion (what happened, how bad, what next), shown at the
 	// top of the Summary tab; nil when analysis did not run.
 	Conclusion *analysis.Conclusion
+	// Contents are the contents the checkpoint saved besides memory (ghost files, memfds, pipe
+	// and socket queues, rootfs files), read in Cmds by the detail views; nil with ContentNote
+	// saying why when they could not be listed.
+	Contents    *content.Set
+	ContentNote string
 	// Custody says where the opening was recorded (evidence) or why it could not be; empty for
 	// a file that is not evidence.
 	Custody string

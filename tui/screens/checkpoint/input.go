@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/nav"
 )
 
@@ -24,6 +26,8 @@ func (m *Model) updateWheel(msg tea.MouseWheelMsg) (*Model, tea.Cmd) {
 		m.summaryOff = max(m.summaryOff+n, 0)
 	case m.tab == TabMemory && m.mem.dump != nil:
 		return m, m.scrollDump(n)
+	case m.drill != nil:
+		m.drill.tbl, _ = m.drill.tbl.Update(msg)
 	case m.tab == TabProcesses && m.detailFocus:
 		m.detailOff = max(m.detailOff+n, 0)
 	default:
@@ -36,20 +40,13 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	km := m.km
 	// esc unwinds inner state first.
 	if key.Matches(msg, km.Back) {
-		switch {
-		case m.mem.running:
-			m.mem.cancel()
-			m.mem.running = false
-			return m, nav.Status("search cancelled")
-		case m.mem.dump != nil:
-			m.mem.dump = nil
-		case m.detailFocus:
-			m.detailFocus = false
-			m.detailOff = 0
-		}
-		return m, nil
+		_, cmd := m.unwind()
+		return m, cmd
 	}
-	if !(m.detailFocus || m.mem.dump != nil) {
+	if key.Matches(msg, km.Copy) {
+		return m, m.copySelection()
+	}
+	if !(m.detailFocus || m.mem.dump != nil || m.drill != nil) {
 		switch {
 		case key.Matches(msg, km.NextTab):
 			m.tab = (m.tab + 1) % numTabs
@@ -66,10 +63,20 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	if key.Matches(msg, km.Reveal) {
 		m.reveal = !m.reveal
 		m.tables[TabIOCs].SetRows(iocRows(m.ld.IOCs, m.reveal))
+		if d := m.drill; d != nil {
+			nd := m.buildDrill(d.tab, d.key)
+			nd.contents, nd.readID, nd.tbl = d.contents, d.readID, d.tbl
+			nd.tbl.SetColumns([]table.Column{{Title: forensics.Printable(nd.title), Flex: true}})
+			m.drill = nd
+			m.layoutDrill()
+		}
 		if m.reveal {
 			return m, nav.Status("secrets revealed: r masks them again")
 		}
 		return m, nav.Status("secrets masked")
+	}
+	if m.drill != nil {
+		return m.updateDrill(msg)
 	}
 	switch m.tab {
 	case TabSummary:
@@ -90,6 +97,9 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		return m.updateProcesses(msg)
 	case TabMemory:
 		return m.updateMemory(msg)
+	}
+	if key.Matches(msg, km.Enter) {
+		return m, m.openDrill()
 	}
 	t, _ := m.tables[m.tab].Update(msg)
 	m.tables[m.tab] = t

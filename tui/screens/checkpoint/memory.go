@@ -73,6 +73,7 @@ func readCmd(mem Memory, id, pid int, addr uint64, n int) tea.Cmd {
 type memState struct {
 	mode     int
 	query    string
+	lastMode string // the mode query was searched with (m applies to the next search)
 	searchID int
 	running  bool
 	cancel   context.CancelFunc

@@ -75,9 +75,13 @@ type Model struct {
 
 	detailFocus bool
 	detailOff   int
-	summaryOff  int
-	reveal      bool
-	mem         memState
+	// drill is the open detail view of a row; back the detail views left by a jump.
+	drill      *drill
+	back       []retPoint
+	readSeq    int
+	summaryOff int
+	reveal     bool
+	mem        memState
 }
 
 // New returns the screen in its loading state; Init starts the load.
@@ -197,6 +201,9 @@ func (m *Model) SetTheme(th theme.Theme) {
 	for i := range m.tables {
 		m.tables[i].SetTheme(th)
 	}
+	if m.drill != nil {
+		m.drill.tbl.SetTheme(th)
+	}
 }
 
 // Close cancels the load or search and releases the archive.
@@ -217,6 +224,7 @@ func (m *Model) Close() error {
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.layout()
+	m.layoutDrill()
 }
 
 // split says whether the Processes tab puts the detail beside the tree.
@@ -245,14 +253,21 @@ func (m *Model) treeWidth() int { return m.w * 11 / 20 }
 // HandlesBack says whether esc unwinds something inside the screen (a running load or
 // search, the hexdump viewer, the detail focus) rather than popping it.
 func (m *Model) HandlesBack() bool {
-	return m.mem.running || m.mem.dump != nil || m.detailFocus
+	return m.mem.running || m.mem.dump != nil || m.detailFocus || m.drill != nil || len(m.back) > 0
 }
 
 // FilterPrompt returns the prompt the App shows for "/": the memory search box on the Memory
 // tab, the table filter elsewhere.
 func (m *Model) FilterPrompt() (prefix, value string, live bool) {
+	if m.drill != nil {
+		return "/", m.drill.tbl.Filter(), true
+	}
+	if m.detailFocus {
+		return "", "", false
+	}
 	if m.tab == TabMemory {
-		return fmt.Sprintf("search memory (%s, m cycles): ", searchModes[m.mem.mode]), m.mem.query, false
+		// a new search starts empty; ↑ brings back the earlier ones
+		return fmt.Sprintf("search memory (%s, ctrl+t cycles): ", searchModes[m.mem.mode]), "", false
 	}
 	if m.tab == TabSummary {
 		return "", "", false
@@ -265,6 +280,9 @@ func (m *Model) FilterPrompt() (prefix, value string, live bool) {
 func (m *Model) ApplyFilter(q string, final bool) (tea.Cmd, error) {
 	if m.ld == nil {
 		return nil, nil
+	}
+	if m.drill != nil {
+		return nil, m.drill.tbl.SetFilter(q)
 	}
 	switch m.tab {
 	case TabSummary:
@@ -314,7 +332,7 @@ func (m *Model) startSearch(q string) (tea.Cmd, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.mem.searchID++
-	m.mem.query = q
+	m.mem.query, m.mem.lastMode = q, mode
 	m.mem.running = true
 	m.mem.cancel = cancel
 	m.mem.progress = SearchProgress{}
@@ -357,11 +375,12 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if msg.Err != nil {
 			m.loading = false
 			m.loadErr = msg.Err
-			return m, nav.Err(fmt.Errorf("open %s: %w", m.path, msg.Err), "")
+			return m, nav.Err(nav.Cause("open", m.path, msg.Err), "")
 		}
 		m.setLoaded(msg.Loaded)
-		status := fmt.Sprintf("decoded %s: %d processes, %d sockets, %d findings", m.Title(),
-			len(msg.Loaded.Checkpoint.Processes), len(msg.Loaded.Checkpoint.Sockets), len(msg.Loaded.Checkpoint.Findings))
+		c := msg.Loaded.Checkpoint
+		status := fmt.Sprintf("decoded %s: %s, %s, %s", m.Title(), plural(len(c.Processes), "process", "processes"),
+			plural(len(c.Sockets), "socket", "sockets"), plural(len(c.Findings), "finding", "findings"))
 		if msg.Loaded.Custody != "" {
 			status += "; " + msg.Loaded.Custody
 		}
@@ -394,11 +413,30 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if len(msg.Hits) == 0 {
 			m.tables[TabMemory].Empty = fmt.Sprintf("no hits for %s %q", msg.Query.Mode, msg.Query.Text)
 		}
-		s := fmt.Sprintf("%d hit(s) for %s %q", len(msg.Hits), msg.Query.Mode, msg.Query.Text)
+		s := fmt.Sprintf("%s for %s %q", plural(len(msg.Hits), "hit", "hits"), msg.Query.Mode, msg.Query.Text)
 		if len(msg.Hits) >= MaxHits {
 			s += fmt.Sprintf(" (stopped at %d)", MaxHits)
 		}
 		return m, nav.Status(s)
+	case ContentReadMsg:
+		d := m.drill
+		if d == nil || msg.ID != d.readID || msg.Index < 0 || msg.Index >= len(d.contents) {
+			// a view left by a jump still takes its content
+			for _, r := range m.back {
+				if r.drill != nil && r.drill.readID == msg.ID {
+					d = r.drill
+				}
+			}
+			if d == nil || msg.ID != d.readID || msg.Index < 0 || msg.Index >= len(d.contents) {
+				return m, nil
+			}
+		}
+		cv := d.contents[msg.Index]
+		cv.loading, cv.data, cv.err = false, msg.Data, msg.Err
+		if d == m.drill {
+			m.layoutDrill()
+		}
+		return m, nil
 	case MemReadMsg:
 		d := m.mem.dump
 		if d == nil || msg.ID != d.readID {

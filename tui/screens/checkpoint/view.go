@@ -6,6 +6,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/components/frame"
@@ -25,12 +26,14 @@ func (m *Model) View() string {
 	}
 	body := max(m.h-1, 1)
 	var content string
-	switch m.tab {
-	case TabSummary:
+	switch {
+	case m.drill != nil:
+		content = m.drill.tbl.View()
+	case m.tab == TabSummary:
 		content = m.scrolled(SummaryLines(m.ld, m.th), m.summaryOff, body)
-	case TabProcesses:
+	case m.tab == TabProcesses:
 		content = m.viewProcesses(body)
-	case TabMemory:
+	case m.tab == TabMemory:
 		content = m.viewMemory(body)
 	default:
 		content = m.tables[m.tab].View()
@@ -102,11 +105,11 @@ func (m *Model) viewMemory(body int) string {
 			pct = fmt.Sprintf(" %d%% (%s of %s)", p.Done*100/p.Total, forensics.HumanBytes(p.Done), forensics.HumanBytes(p.Total))
 		}
 		if p.Hits > 0 {
-			pct += fmt.Sprintf(" %d hit(s) so far", p.Hits)
+			pct += " " + plural(p.Hits, "hit", "hits") + " so far"
 		}
 		head = fmt.Sprintf("searching %s %q…%s  esc cancels", mode, m.mem.query, pct)
 	case m.mem.searched:
-		head = fmt.Sprintf("%d hit(s) for %s %q  / new search  m mode (%s)  enter hexdump", len(m.mem.hits), mode, m.mem.query, mode)
+		head = fmt.Sprintf("%s for %s %q  / new search  m mode (%s)  enter hexdump", plural(len(m.mem.hits), "hit", "hits"), m.mem.lastMode, m.mem.query, mode)
 	default:
 		head = fmt.Sprintf("/ search dumped memory  m mode (%s)", mode)
 	}
@@ -133,8 +136,10 @@ func (m *Model) ShortHelp() []key.Binding {
 	switch {
 	case m.mem.dump != nil:
 		return []key.Binding{km.Up, km.Down, km.PageDown, km.Back}
+	case m.drill != nil:
+		return []key.Binding{km.Up, km.Down, goTo(km), km.Copy, km.Filter, km.Back}
 	case m.detailFocus:
-		return []key.Binding{km.Up, km.Down, km.Reveal, km.Back}
+		return []key.Binding{km.Up, km.Down, km.Reveal, km.Copy, km.Back}
 	}
 	b := []key.Binding{km.NextTab}
 	switch m.tab {
@@ -169,8 +174,23 @@ func (m *Model) FullHelp() [][]key.Binding {
 
 // Position is the selection position for the status bar.
 func (m *Model) Position() string {
+	if m.drill != nil {
+		return m.drill.tbl.Position()
+	}
 	if m.ld == nil || m.tab == TabSummary {
 		return ""
 	}
 	return m.tables[m.tab].Position()
+}
+
+// Crumbs are the tab and the open detail view, for the App's breadcrumbs.
+func (m *Model) Crumbs() []string {
+	if m.ld == nil {
+		return nil
+	}
+	out := []string{TabNames[m.tab]}
+	if m.drill != nil {
+		out = append(out, ansi.Truncate(m.drill.title, 40, "…"))
+	}
+	return out
 }
