@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,4 +67,29 @@ func TestAlteredEvidenceIsNotHandedOn(t *testing.T) {
 	}
 	require.True(t, refusedRestore, "%s", out)
 	require.True(t, forcedExport, "%s", out)
+}
+
+// TestEvidenceListCSV: `evidence list -o csv` opens with Go's encoding/csv, has a header and
+// one row per item; a case ID a spreadsheet would evaluate is kept inert; other evidence
+// commands still refuse -o csv.
+func TestEvidenceListCSV(t *testing.T) {
+	data := t.TempDir()
+	code, out, errOut := runCLI(t, data, "evidence", "add", filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar"),
+		"--case-id", "=HYPERLINK(\"http://x\")", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var it struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(out), &it))
+	code, out, errOut = runCLI(t, data, "evidence", "list", "-o", "csv")
+	require.Equal(t, 0, code, errOut)
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	require.Equal(t, []string{"id", "case_id", "namespace", "pod", "container", "node", "source", "acquired_at",
+		"size", "sha256", "last_verified", "last_verified_ok"}, rows[0])
+	require.Equal(t, it.ID, rows[1][0])
+	require.Equal(t, `'=HYPERLINK("http://x")`, rows[1][1])
+	require.Len(t, rows[1][9], 64)
+	code, _, errOut = runCLI(t, data, "evidence", "show", it.ID, "-o", "csv")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "--output must be text or json")
 }

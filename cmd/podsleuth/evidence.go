@@ -38,7 +38,7 @@ custody chain; any mismatch is reported loudly and exits with status 2.`,
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the evidence items",
+		Short: "List the evidence items (-o text|json|csv)",
 		Args:  cobra.NoArgs,
 		RunE:  runE(a, &evidenceListOptions{o}),
 	}
@@ -108,8 +108,11 @@ func (o *evidenceListOptions) Run(context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.json() {
+	switch {
+	case o.json():
 		return writeJSON(o.Out, items)
+	case o.output == "csv":
+		return writeItemsCSV(o.Out, items)
 	}
 	return printItems(o.Out, items)
 }

@@ -78,7 +78,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
-	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html (default: from the -o file's extension, else md)")
+	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch (default: from the -o file's extension, else md)")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
 	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")
 	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
@@ -108,6 +108,10 @@ func (o *reportOptions) complete(a *app, cmd *cobra.Command, args []string) erro
 			o.format = "json"
 		case ".html", ".htm":
 			o.format = "html"
+		case ".csv":
+			o.format = "csv"
+		case ".jsonl":
+			o.format = "timesketch"
 		default:
 			o.format = "md"
 		}

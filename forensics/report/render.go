@@ -37,7 +37,7 @@ const (
 // ErrFormat is returned for an unknown format name.
 var ErrFormat = errors.New("unknown report format")
 
-// ParseFormat accepts "json", "md"/"markdown" and "html".
+// ParseFormat accepts "json", "md"/"markdown", "html", "csv" and "timesketch"/"jsonl".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "json":
@@ -46,8 +46,12 @@ func ParseFormat(s string) (Format, error) {
 		return Markdown, nil
 	case "html", "htm":
 		return HTML, nil
+	case "csv":
+		return CSV, nil
+	case "timesketch", "jsonl":
+		return Timesketch, nil
 	}
-	return "", fmt.Errorf("%w %q (want json, md or html)", ErrFormat, s)
+	return "", fmt.Errorf("%w %q (want json, md, html, csv or timesketch)", ErrFormat, s)
 }
 
 // Render writes the report in format f.
@@ -66,6 +70,10 @@ func (r *Report) RenderContext(ctx context.Context, w io.Writer, f Format) error
 	switch f {
 	case JSON:
 		return r.WriteJSON(&ctxWriter{ctx, w})
+	case CSV:
+		return r.writeCSV(&ctxWriter{ctx, w})
+	case Timesketch:
+		return r.writeTimesketch(&ctxWriter{ctx, w})
 	case Markdown, HTML:
 		sw := newSafeWriter(ctx, w)
 		var err error
