@@ -60,7 +60,9 @@ func analyzerJob(ns, huntID, node string, cfg *HuntConfig, targets int) *batchv1
 	}
 	// the Job's own bound: every archive's budget plus its checkpoint, and the start
 	budget := time.Duration(targets)*(cfg.TimeoutPerArchive+cfg.CheckpointTimeout+time.Minute) + 10*time.Minute
-	idle := cfg.TimeoutPerArchive + cfg.CheckpointTimeout + 5*time.Minute
+	// A node's next archive may wait long for the cluster-wide bound (a big fleet), so the
+	// agent's idle exit (for a hunt whose client died) is the Job's own bound.
+	idle := budget
 	mem := cfg.Memory
 	gomem := mem.Value() * 85 / 100 // the Go GC keeps the heap under the cgroup's limit
 	return &batchv1.Job{

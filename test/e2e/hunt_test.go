@@ -164,7 +164,7 @@ func huntWorkload(t *testing.T, nClean int) huntPods {
 // left.
 func TestHunt(t *testing.T) {
 	testenvKubeconfig = testenv.Kubeconfig(t)
-	img := interimAnalyzerImage(t)
+	img := analyzerImage(t)
 	hp := huntWorkload(t, 6)
 	ns := hp.ns
 	tcp := busyboxPod(ns, "refused-tcp", realNode,
@@ -277,7 +277,7 @@ func TestHunt(t *testing.T) {
 // is deleted and the results so far are kept, signed.
 func TestHuntCtrlC(t *testing.T) {
 	testenvKubeconfig = testenv.Kubeconfig(t)
-	img := interimAnalyzerImage(t)
+	img := analyzerImage(t)
 	hp := huntWorkload(t, 5)
 	cli := newHuntCLI(t)
 	c := cli.cmd(context.Background(), ctxAdmin, "-n", hp.ns, "-l", "app=shop", "--image", img, "--yes", "--start-timeout", "30s",

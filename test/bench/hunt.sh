@@ -1,0 +1,110 @@
+#!/bin/bash
+# Hunt benchmark: N pods (default 20) each holding MIB MiB (default 64) in memory on the real test
+# cluster, hunted two ways with the same analysis:
+#   hunt      podsleuth hunt: checkpoints in waves, analysed on the node by the analyzer Job, only
+#             results come back (the archives are deleted on the node)
+#   pull-all  podsleuth checkpoint -l --pull of every pod, then the local triage
+#             (podsleuth findings) of every pulled archive
+# Bytes across the API server are counted by a TCP proxy between podsleuth and the API server
+# (test/bench/countproxy: TLS bytes, both directions); the node-side analyzer's peak memory is the
+# largest VmHWM its results report. Prints one table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH=/usr/local/go/bin:$PATH
+export PODSLEUTH_CACHE=${PODSLEUTH_CACHE:-$HOME/.cache/podsleuth-dev}
+KBIN=${PODSLEUTH_K8S_BIN:-$PODSLEUTH_CACHE/k8s/bin}
+K=$KBIN/kubectl
+[ -x "$K" ] || { echo "SKIP: kubectl missing in $KBIN (run test/setup/k8s.sh)"; exit 0; }
+N=${BENCH_HUNT_PODS:-20}
+MB=${BENCH_HUNT_MIB:-64}
+test/e2e/cluster.sh up >/dev/null
+eval "$(test/e2e/cluster.sh env)"
+R=$(dirname "$PODSLEUTH_TEST_KUBECONFIG")
+W=$(mktemp -d /tmp/podsleuth-bench-hunt.XXXXXX)
+NS=bench-hunt-$(date +%s)
+PROXY=
+cleanup() {
+  [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null || true
+  "$K" -n "$NS" delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
+  rm -f "$PODSLEUTH_TEST_CHECKPOINT_DIR"/checkpoint-*_"$NS"-*
+  rm -rf "$W"
+}
+trap cleanup EXIT
+export GOFLAGS=-tags=yara
+go build -o "$W/podsleuth" ./cmd/podsleuth
+go build -o "$W/countproxy" ./test/bench/countproxy
+make -s analyzer-image ANALYZER_DIR="$W" >/dev/null
+REF=$(cat "$W/analyzer-image.ref")
+ctr() { "$KBIN/ctr" -a "$R/containerd/containerd.sock" -n k8s.io "$@"; }
+ctr images import "$W/analyzer-image.tar" >/dev/null
+IMPORTED=$(ctr images ls | awk -v d="${REF#*@}" '$3 == d {print $1; exit}')
+[ -n "$IMPORTED" ] || { echo "the imported analyzer image has not the digest of $REF"; exit 1; }
+ctr images tag --force "$IMPORTED" "$REF" >/dev/null
+COLLECTOR=${PODSLEUTH_TEST_IMAGE_PINNED:-$(cat "$R/images/busybox.pinned" 2>/dev/null || echo "$PODSLEUTH_TEST_IMAGE")}
+
+"$K" create ns "$NS" >/dev/null; "$K" -n "$NS" create sa default >/dev/null
+for i in $(seq -w 1 "$N"); do
+  "$K" apply -f - >/dev/null <<EOT
+apiVersion: v1
+kind: Pod
+metadata: {name: big-$i, namespace: $NS, labels: {app: bench}}
+spec:
+  nodeName: $PODSLEUTH_TEST_NODE
+  terminationGracePeriodSeconds: 0
+  automountServiceAccountToken: false
+  containers:
+  - name: app
+    image: $PODSLEUTH_TEST_IMAGE
+    imagePullPolicy: Never
+    command: [sh, -c, 'x=\$(head -c $((MB * 1048576 * 3 / 4)) /dev/urandom | base64 -w0); touch /tmp/ready; while true; do sleep 1; done']
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
+EOT
+done
+"$K" -n "$NS" wait --for=condition=Ready pod -l app=bench --timeout=600s >/dev/null
+
+# every podsleuth request goes through the counting proxy
+proxy() { # report-file
+  "$W/countproxy" -target 127.0.0.1:"$(sed -n 's|.*server: https://127.0.0.1:\([0-9]*\).*|\1|p' "$PODSLEUTH_TEST_KUBECONFIG" | head -1)" -report "$1" > "$W/proxy.addr" &
+  PROXY=$!
+  for _ in $(seq 50); do [ -s "$W/proxy.addr" ] && break; sleep 0.1; done
+  sed "s|server: https://127.0.0.1:[0-9]*|server: https://$(cat "$W/proxy.addr")|" "$PODSLEUTH_TEST_KUBECONFIG" > "$W/kubeconfig"
+}
+unproxy() { sleep 0.5; kill "$PROXY"; wait "$PROXY" 2>/dev/null || true; PROXY=; }
+export PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR=$PODSLEUTH_TEST_CHECKPOINT_DIR PODSLEUTH_SIGNING_KEY=$W/analyst.pem \
+  PODSLEUTH_SIGNING_TRUSTED_KEYS=$W/trusted.json PODSLEUTH_CACHE_DIR=$W/cache XDG_CONFIG_HOME=$W/config
+common=(--kubeconfig "$W/kubeconfig" --context podsleuth-admin --collector-namespace podsleuth-system --collector-image "$COLLECTOR")
+
+proxy "$W/hunt.bytes"
+t=$(date +%s.%N)
+"$W/podsleuth" hunt -n "$NS" -l app=bench --image "$REF" --yes -q -o json --data-dir "$W/hstore" \
+  --memory 1Gi --cpu 1 --concurrency 4 "${common[@]}" > "$W/hunt.json"
+HT=$(echo "$(date +%s.%N) - $t" | bc)
+unproxy
+read -r HUP HDOWN < "$W/hunt.bytes"
+[ "$(jq '[.outcomes[] | select(.error == null or .error == "")] | length' "$W/hunt.json")" = "$N" ] || { echo "the hunt did not analyse all $N"; jq '.outcomes[] | .error' "$W/hunt.json"; exit 1; }
+PEAK=$(jq '[.outcomes[].result.peak_rss] | max' "$W/hunt.json")
+ASIZE=$(jq '[.outcomes[].result.size] | add' "$W/hunt.json")
+HF=$(jq '[.outcomes[].result.findings // [] | length] | add' "$W/hunt.json")
+[ -z "$(ls "$PODSLEUTH_TEST_CHECKPOINT_DIR" | grep "_$NS-" || true)" ] || { echo "the hunt left archives"; exit 1; }
+
+proxy "$W/pull.bytes"
+t=$(date +%s.%N)
+"$W/podsleuth" checkpoint -n "$NS" -l app=bench --pull --delete-from-node --concurrency 4 -q -o json --data-dir "$W/pstore" \
+  "${common[@]}" > "$W/pull.json"
+PT=$(echo "$(date +%s.%N) - $t" | bc)
+unproxy
+read -r PUP PDOWN < "$W/pull.bytes"
+PF=0; TPEAK=0
+for id in $(jq -r '.[].evidence.id' "$W/pull.json"); do
+  /usr/bin/time -f '%M' -o "$W/tm" "$W/podsleuth" findings "$id" -o json --data-dir "$W/pstore" > "$W/f.json"
+  PF=$((PF + $(jq length "$W/f.json"))); m=$(cat "$W/tm"); [ "$m" -gt "$TPEAK" ] && TPEAK=$m
+done
+TT=$(echo "$(date +%s.%N) - $t" | bc)
+
+mib() { echo "scale=2; $1 / 1048576" | bc; }
+printf '\nhunt vs pull-all over %d pods holding %d MiB each (archives %s MiB in all), same analysis\n' "$N" "$MB" "$(mib "$ASIZE")"
+printf '%-44s %10s %16s %16s\n' "" "wall s" "bytes via API" "peak memory"
+printf '%-44s %10.1f %16s %16s\n' "podsleuth hunt (analysis on the node)" "$HT" "$((HUP + HDOWN))" "$(mib "$PEAK") MiB (node)"
+printf '%-44s %10.1f %16s %16s\n' "checkpoint --pull of all + local findings" "$TT" "$((PUP + PDOWN))" "$((TPEAK / 1024)) MiB (local)"
+printf '%-44s %10.1f\n' "  of which checkpoint --pull" "$PT"
+printf 'ratios: wall %.2f, bytes %.4f%%; findings: hunt %s, pull-all %s\n' "$(echo "$HT / $TT" | bc -l)" "$(echo "100 * ($HUP + $HDOWN) / ($PUP + $PDOWN)" | bc -l)" "$HF" "$PF"
