@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -92,4 +94,27 @@ func TestEvidenceListCSV(t *testing.T) {
 	code, _, errOut = runCLI(t, data, "evidence", "show", it.ID, "-o", "csv")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "--output must be text or json")
+}
+
+// TestInspectHashesByDefault: a plain tar opened by path is hashed by default (the SHA-256 of
+// its bytes in the JSON); --no-hash and --hash=false skip it.
+func TestInspectHashesByDefault(t *testing.T) {
+	p := filepath.Join(fixtures.Dir(), "archives", "podman-crun.tar")
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	want := sha256.Sum256(b)
+	for _, tc := range []struct {
+		flags []string
+		sum   string
+	}{{nil, hex.EncodeToString(want[:])}, {[]string{"--no-hash"}, ""}, {[]string{"--hash=false"}, ""}} {
+		code, out, errOut := runCLI(t, t.TempDir(), append([]string{"inspect", p, "-o", "json"}, tc.flags...)...)
+		require.Equal(t, 0, code, errOut)
+		var doc struct {
+			Source struct {
+				SHA256 string `json:"sha256"`
+			} `json:"source"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &doc), out[:min(len(out), 200)])
+		require.Equal(t, tc.sum, doc.Source.SHA256, "%v", tc.flags)
+	}
 }

@@ -19,6 +19,7 @@ type inspectOptions struct {
 	sections render.Sections
 	pid      int
 	hash     bool
+	noHash   bool
 	opens    []open.Config
 	errOut   io.Writer
 	// onOpen is told of each opened case (the app's verification warning).
@@ -65,7 +66,8 @@ several archives are given); --pid restricts both outputs to one process.`,
 	f.BoolVar(&o.sections.Rootfs, "rootfs", false, "show root filesystem changes (rootfs-diff.tar, deleted.files)")
 	f.BoolVar(&o.sections.All, "all", false, "show everything")
 	f.IntVar(&o.pid, "pid", 0, "show only this process (PID inside the container)")
-	f.BoolVar(&o.hash, "hash", true, "compute the archive's SHA-256 (--hash=false skips it for plain tars; compressed archives are always hashed)")
+	f.BoolVar(&o.hash, "hash", true, "compute the archive's SHA-256 (--no-hash skips it for plain tars opened by path; compressed archives and store evidence are always hashed)")
+	f.BoolVar(&o.noHash, "no-hash", false, "skip the SHA-256 of a plain tar opened by path (the same as --hash=false)")
 	return cmd
 }
 
@@ -78,7 +80,7 @@ func (o *inspectOptions) Complete(a *app, cmd *cobra.Command, args []string) err
 	o.opens = nil
 	for _, arg := range args {
 		oc := open.FromConfig(cfg, arg, cmd.CommandPath())
-		oc.NoHash = !o.hash
+		oc.NoHash = !o.hash || o.noHash
 		o.opens = append(o.opens, oc)
 	}
 	o.errOut = a.ErrOut
