@@ -35,11 +35,11 @@ go build -o "$W/podsleuth" ./cmd/podsleuth
 go build -o "$W/countproxy" ./test/bench/countproxy
 make -s analyzer-image ANALYZER_DIR="$W" >/dev/null
 REF=$(cat "$W/analyzer-image.ref")
-ctr() { "$KBIN/ctr" -a "$R/containerd/containerd.sock" -n k8s.io "$@"; }
-ctr images import "$W/analyzer-image.tar" >/dev/null
-IMPORTED=$(ctr images ls | awk -v d="${REF#*@}" '$3 == d {print $1; exit}')
-[ -n "$IMPORTED" ] || { echo "the imported analyzer image has not the digest of $REF"; exit 1; }
-ctr images tag --force "$IMPORTED" "$REF" >/dev/null
+
+
+
+
+REF=$(test/e2e/cluster.sh import-image "$W/analyzer-image.tar")
 COLLECTOR=${PODSLEUTH_TEST_IMAGE_PINNED:-$(cat "$R/images/busybox.pinned" 2>/dev/null || echo "$PODSLEUTH_TEST_IMAGE")}
 
 "$K" create ns "$NS" >/dev/null; "$K" -n "$NS" create sa default >/dev/null
