@@ -126,9 +126,11 @@ func TestKubectlPlugin(t *testing.T) {
 
 	data := t.TempDir()
 	ck := exec.Command(plugin, "checkpoint", ns+"/victim", "--pull", "--kubeconfig", kc, "--data-dir", data,
-		"--collector-image", testImage, "-o", "json")
+		"--collector-image", pinnedImage(t), "-o", "json")
+	var stderr strings.Builder
+	ck.Stderr = &stderr
 	got, err := ck.Output()
-	require.NoError(t, err)
+	require.NoError(t, err, "checkpoint --pull: %s", stderr.String())
 	require.Contains(t, string(got), `"local_sha256"`)
 	require.Contains(t, string(got), `"node": "`+realNode+`"`)
 

@@ -71,7 +71,7 @@ func newHuntCLI(t *testing.T) *huntCLI {
 		keys: evidence.Options{KeyFile: filepath.Join(tmp, "analyst.pem"), TrustFile: filepath.Join(tmp, "trusted-keys.json")}}
 	h.env = append(os.Environ(), "PODSLEUTH_DATA_DIR="+h.data, "PODSLEUTH_CACHE_DIR="+filepath.Join(tmp, "cache"),
 		"PODSLEUTH_SIGNING_KEY="+h.keys.KeyFile, "PODSLEUTH_SIGNING_TRUSTED_KEYS="+h.keys.TrustFile,
-		"PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR="+ckptDir(t), "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"))
+		"PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR="+checkpointDir(t), "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"))
 	return h
 }
 
@@ -83,30 +83,10 @@ func (h *huntCLI) cmd(ctx context.Context, kubeContext string, args ...string) *
 
 var testenvKubeconfig string
 
-// ckptDir is the real kubelet's checkpoint directory (this machine is the node).
-func ckptDir(t *testing.T) string {
-	if d := os.Getenv("PODSLEUTH_TEST_CHECKPOINT_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(filepath.Dir(testenv.Kubeconfig(t)), "kubelet", "checkpoints")
-}
-
-// huntCollectorImage is the busybox image pinned by digest, as the admission policy wants
-// the collector and the cleaner (cluster.sh writes it), else the plain test image.
-func huntCollectorImage(t *testing.T) string {
-	if s := os.Getenv("PODSLEUTH_TEST_IMAGE_PINNED"); s != "" {
-		return s
-	}
-	if b, err := os.ReadFile(filepath.Join(filepath.Dir(testenv.Kubeconfig(t)), "images", "busybox.pinned")); err == nil {
-		return strings.TrimSpace(string(b))
-	}
-	return testImage
-}
-
 // archivesOf lists the archives of namespace ns's pods in the checkpoint directory.
 func archivesOf(t *testing.T, ns string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(ckptDir(t), "checkpoint-*_"+ns+"-*"))
+	m, err := filepath.Glob(filepath.Join(checkpointDir(t), "checkpoint-*_"+ns+"-*"))
 	require.NoError(t, err)
 	return m
 }
@@ -184,7 +164,7 @@ func TestHunt(t *testing.T) {
 	}
 	c := cli.cmd(t.Context(), ctxAdmin, append(targets, "--image", img, "--rules", rules, "--pattern", huntC2,
 		"--pull-on-match", "high", "--yes", "-o", "json", "--start-timeout", "20s", "--timeout-per-archive", "2m",
-		"--collector-namespace", "podsleuth-system", "--collector-image", huntCollectorImage(t), "--concurrency", "4")...)
+		"--collector-namespace", "podsleuth-system", "--collector-image", pinnedImage(t), "--concurrency", "4")...)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	start := time.Now()
@@ -281,7 +261,7 @@ func TestHuntCtrlC(t *testing.T) {
 	hp := huntWorkload(t, 5)
 	cli := newHuntCLI(t)
 	c := cli.cmd(context.Background(), ctxAdmin, "-n", hp.ns, "-l", "app=shop", "--image", img, "--yes", "--start-timeout", "30s",
-		"--collector-namespace", "podsleuth-system", "--collector-image", huntCollectorImage(t))
+		"--collector-namespace", "podsleuth-system", "--collector-image", pinnedImage(t))
 	stderr, err := c.StderrPipe()
 	require.NoError(t, err)
 	var out bytes.Buffer
@@ -365,7 +345,7 @@ func TestHuntRBACWithoutJobs(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 100*time.Millisecond)
 	hc := cluster.HuntConfig{Plan: plan, Image: "x@sha256:" + strings.Repeat("0", 64), Namespace: "podsleuth-system",
-		CollectorImage: huntCollectorImage(t), CheckpointDir: ckptDir(t), DataDir: t.TempDir()}
+		CollectorImage: pinnedImage(t), CheckpointDir: checkpointDir(t), DataDir: t.TempDir()}
 	hc.CPU, hc.Memory = resource.MustParse("1"), resource.MustParse("256Mi")
 	_, err = cluster.Hunt(t.Context(), c, hc)
 	require.ErrorIs(t, err, cluster.ErrForbidden)

@@ -70,6 +70,9 @@ func TestTUIClusterReadonlyInTmux(t *testing.T) {
 	require.Contains(t, screen, "app=victim")
 	tm.keys("/", "^  app  image", "Enter", "c")
 	tm.waitFor("refused: podsleuth runs read-only", 5*time.Second)
+	// esc clears the detail's filter first, then goes back to the list, still filtered
+	tm.keys("Escape")
+	tm.waitFor("filter cleared", 5*time.Second)
 	tm.keys("Escape")
 	tm.waitFor("1/1 of 3", 5*time.Second)
 	tm.keys("c")
