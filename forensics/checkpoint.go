@@ -353,6 +353,11 @@ type Socket struct {
 	Path    string `json:"path,omitempty"`
 	PeerIno uint32 `json:"peer_ino,omitempty"`
 	Backlog uint32 `json:"backlog,omitempty"`
+	// SendBuf and RecvBuf are the socket's buffer sizes in bytes (SO_SNDBUF, SO_RCVBUF as the
+	// kernel reports them, i.e. doubled from what setsockopt asked), from CRIU's sk-opts; 0 when
+	// the image does not record them.
+	SendBuf uint32 `json:"send_buf,omitempty"`
+	RecvBuf uint32 `json:"recv_buf,omitempty"`
 	// Queues hold data that was sent or received but not yet read.
 	SendQueue *Buffer `json:"send_queue,omitempty"`
 	RecvQueue *Buffer `json:"recv_queue,omitempty"`

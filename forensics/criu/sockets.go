@@ -96,6 +96,7 @@ func (d *decoder) sockets() {
 			if s.RemotePort == 0 && (s.RemoteAddr == "0.0.0.0" || s.RemoteAddr == "::") {
 				s.RemoteAddr = ""
 			}
+			s.SendBuf, s.RecvBuf = e.GetOpts().GetSoSndbuf(), e.GetOpts().GetSoRcvbuf()
 			if q, ok := tcp[e.GetIno()]; ok {
 				s.RecvQueue, s.SendQueue = d.buffer(q.InQ), d.buffer(q.OutQ)
 			}
@@ -126,11 +127,13 @@ func (d *decoder) sockets() {
 					}
 				}
 			}
+			s.SendBuf, s.RecvBuf = e.GetOpts().GetSoSndbuf(), e.GetOpts().GetSoRcvbuf()
 			s.RecvQueue = d.buffer(queues[id])
 		case fdinfo.FdTypes_NETLINKSK:
 			e := f.GetNlsk()
 			s = forensics.Socket{Ino: e.GetIno(), FileID: id, Family: "netlink", Type: "raw",
 				Protocol: NetlinkProto(e.GetProtocol()), LocalPort: e.GetPortid(), RemotePort: e.GetDstPortid()}
+			s.SendBuf, s.RecvBuf = e.GetOpts().GetSoSndbuf(), e.GetOpts().GetSoRcvbuf()
 			s.State = "UNCONNECTED"
 			if e.GetDstPortid() != 0 || e.GetDstGroup() != 0 {
 				s.State = "CONNECTED"
@@ -143,6 +146,7 @@ func (d *decoder) sockets() {
 				s.State = "CONNECTED"
 				s.LocalAddr = fmt.Sprintf("ifindex %d", e.GetIfindex())
 			}
+			s.SendBuf, s.RecvBuf = e.GetOpts().GetSoSndbuf(), e.GetOpts().GetSoRcvbuf()
 			s.RecvQueue = d.buffer(queues[id])
 		default:
 			continue

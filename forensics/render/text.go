@@ -456,8 +456,16 @@ func socketLine(s forensics.Socket) string {
 	return b.String()
 }
 
+// bufSizes is a socket's buffer sizes (SO_SNDBUF/SO_RCVBUF) in bytes, as in the JSON.
+func bufSizes(s forensics.Socket) string {
+	if s.SendBuf == 0 && s.RecvBuf == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  sndbuf %d rcvbuf %d", s.SendBuf, s.RecvBuf)
+}
+
 func socketNode(parent *tree, s forensics.Socket) {
-	n := parent.add("%s  owners %v", socketLine(s), s.Owners)
+	n := parent.add("%s  owners %v%s", socketLine(s), s.Owners, bufSizes(s))
 	if s.RecvQueue != nil {
 		n.add("receive queue %s: %q", forensics.HumanBytes(s.RecvQueue.Size), s.RecvQueue.Preview)
 	}
