@@ -198,6 +198,7 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	}
 	in, err := NewInput(cs.Checkpoint, res.Indicators, cs.Item, cs.Store)
 	in.MemoryScanned = res.MemoryScanned
+	in.RootfsDiffs = RootfsDiffs(cs.Checkpoint, res)
 	if in.Store == nil || ao.EvidenceID == in.Store.ID {
 		in.Conclusion = res.Conclusion // else Build draws it again, naming the item found
 	}

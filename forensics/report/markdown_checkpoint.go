@@ -158,6 +158,7 @@ func (m *mdWriter) checkpoint(c *Checkpoint) {
 		rows = append(rows, []string{md(rc.Kind), md(rc.Type), p, strconv.FormatInt(rc.Size, 10), code(rc.Mode), utc(rc.ModTime)})
 	}
 	m.table2([]string{"Change", "Type", "Path", "Size", "Mode", "Modified (UTC)"}, rows, "Rootfs changes")
+	m.rootfsDiffs(c.RootfsDiffs)
 
 	m.heading(3, "Memory maps summary")
 	rows = [][]string{}
@@ -191,14 +192,18 @@ func (m *mdWriter) checkpoint(c *Checkpoint) {
 	}
 }
 
-func (m *mdWriter) codeBlock(lines []string) {
+func (m *mdWriter) codeBlock(lines []string) { m.fenced("", lines) }
+
+// fenced writes a fenced code block with an info string ("diff"); unsafe characters are shown
+// escaped and the fence is longer than any run of backticks in the lines.
+func (m *mdWriter) fenced(info string, lines []string) {
 	fence := "```"
 	for _, l := range lines {
 		for strings.Contains(l, fence) {
 			fence += "`"
 		}
 	}
-	m.line(fence)
+	m.line(fence + info)
 	for _, l := range lines {
 		m.line(strings.ReplaceAll(printable(l), "\n", " "))
 	}
@@ -222,4 +227,25 @@ func ints(v []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ", ")
+}
+
+// rootfsDiffs writes how each modified file differs from the base image.
+func (m *mdWriter) rootfsDiffs(ds []RootfsDiff) {
+	if len(ds) == 0 {
+		return
+	}
+	m.heading(4, "Modified files against the base image")
+	for _, d := range ds {
+		if d.Diff == "" {
+			m.line("- " + code(d.Path) + ": " + md(d.Note))
+			continue
+		}
+		m.line("")
+		m.line(code(d.Path) + ":")
+		m.line("")
+		m.fenced("diff", strings.Split(strings.TrimSuffix(d.Diff, "\n"), "\n"))
+		if d.Truncated {
+			m.line(fmt.Sprintf("*(cut at %d lines or %d bytes: see* `podsleuth files cat --diff`*)*", MaxDiffLines, MaxDiffBytes))
+		}
+	}
 }

@@ -100,8 +100,10 @@ type Checkpoint struct {
 	OpenFiles     []OpenFile               `json:"open_files"`
 	Mounts        []forensics.Mount        `json:"mounts"`
 	RootfsChanges []forensics.RootfsChange `json:"rootfs_changes"`
-	MemoryMaps    []MemorySummary          `json:"memory_maps"`
-	Warnings      []string                 `json:"warnings"`
+	// RootfsDiffs show how the modified files differ from the base image (only with one).
+	RootfsDiffs []RootfsDiff    `json:"rootfs_diffs,omitempty"`
+	MemoryMaps  []MemorySummary `json:"memory_maps"`
+	Warnings    []string        `json:"warnings"`
 }
 
 // CRIU summarises the image set.

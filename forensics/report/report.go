@@ -33,6 +33,9 @@ type Input struct {
 	// whether memory was analysed (assumed when IOCs is not nil).
 	Conclusion    *analysis.Conclusion
 	MemoryScanned bool
+	// RootfsDiffs are the modified files' diffs against the base image (RootfsDiffs of the
+	// analysis result; nil without a base image).
+	RootfsDiffs []RootfsDiff
 }
 
 // StoreRecord is what the evidence store knows about an archive.
@@ -100,6 +103,10 @@ func Build(inputs []Input, o Options) (*Report, error) {
 		r.Evidence = append(r.Evidence, buildEvidence(id, cp, in.Store))
 		r.Conclusions = append(r.Conclusions, conclusionOf(in, id, x))
 		sec := buildCheckpoint(id, cp, x)
+		for _, d := range in.RootfsDiffs {
+			d.Diff, d.Note = x.Text(d.Diff), x.Text(d.Note)
+			sec.RootfsDiffs = append(sec.RootfsDiffs, d)
+		}
 		r.Checkpoints = append(r.Checkpoints, sec)
 		for _, f := range cp.Findings {
 			f.Title, f.Reason = x.Text(f.Title), x.Text(f.Reason)
