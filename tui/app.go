@@ -74,6 +74,9 @@ type App struct {
 	log         *slog.Logger
 	// bannerH is 1 while the evidence banner is shown (banner.go).
 	bannerH int
+	// opened are the cases opened in this session, most recent last: the evidence view keeps
+	// listing them.
+	opened []evidence.Opened
 }
 
 // New builds the App. It starts in the evidence view; Init connects to the cluster (when
@@ -168,13 +171,39 @@ func (a *App) push(p nav.Page) tea.Cmd {
 	return p.Init()
 }
 
-func (a *App) pop() {
+// pop closes the top screen. Back on the evidence view from a case, the view lists the cases
+// opened in this session and selects that one.
+func (a *App) pop() tea.Cmd {
 	if len(a.stack) <= 1 {
-		return
+		return nil
 	}
 	p := a.top()
 	a.stack = a.stack[:len(a.stack)-1]
 	a.closePage(p)
+	ev, ok := a.top().Unwrap().(*evidence.Model)
+	if !ok {
+		return nil
+	}
+	focus := ""
+	if cp, ok := p.Unwrap().(*checkpoint.Model); ok {
+		focus = cp.Path()
+	}
+	ev.SetOpened(a.opened, focus)
+	return ev.Init()
+}
+
+// remember adds a case to the ones opened in this session (once, most recent last).
+func (a *App) remember(o evidence.Opened) {
+	for i, c := range a.opened {
+		if c.Path == o.Path {
+			if o.Sample == "" {
+				o.Sample = c.Sample
+			}
+			a.opened = append(a.opened[:i], a.opened[i+1:]...)
+			break
+		}
+	}
+	a.opened = append(a.opened, o)
 }
 
 func (a *App) closePage(p nav.Page) {
@@ -237,6 +266,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.setErr(nav.Cause("bundled sample", msg.name, msg.err), "")
 			return a, nil
 		}
+		a.remember(evidence.Opened{Path: msg.path, Label: msg.label, Sample: msg.name})
 		return a, a.open(nav.OpenCheckpointMsg{Path: msg.path, Label: msg.label})
 	case nav.GotoMsg:
 		return a, a.gotoView(msg.View, msg.Arg)
@@ -245,8 +275,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case nav.PushMsg:
 		return a, a.push(msg.Page)
 	case nav.PopMsg:
-		a.pop()
-		return a, nil
+		return a, a.pop()
 	case ConnectedMsg:
 		return a, a.connected(msg)
 	case tea.KeyPressMsg:
@@ -298,6 +327,7 @@ func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 	if msg.Replace {
 		a.pop()
 	}
+	a.remember(evidence.Opened{Path: msg.Path, Label: msg.Label})
 	a.status, a.err, a.hint = "decoding "+msg.Path+"…", "", ""
 	return a.push(nav.Wrap(checkpoint.New(msg.Path, msg.Label, a.o.Loader, a.th, a.km)))
 }

@@ -77,6 +77,7 @@ func (a *App) runCommand(line string) tea.Cmd {
 func (a *App) gotoView(view, arg string) tea.Cmd {
 	if view == "evidence" {
 		ev := evidence.New(a.o.Evidence, a.th, a.km)
+		ev.SetOpened(a.opened, "")
 		if a.cluster == nil && !a.connecting {
 			ev.SetBanner(a.embeddedBanner())
 		}

@@ -67,8 +67,8 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			return a.toTop(msg)
 		}
 		if len(a.stack) > 1 {
-			a.pop()
 			a.err, a.hint = "", ""
+			return a.pop()
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
+	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/forensics/open"
 	"github.com/podsleuth/podsleuth/forensics/report"
 	"github.com/podsleuth/podsleuth/forensics/yara"
@@ -146,4 +147,20 @@ func (j *Jobs) Restore(ctx context.Context, path string, ro evidence.RestoreOpti
 		return "", err
 	}
 	return fmt.Sprintf("restored into sandbox %s (%s, %s): podsleuth sandbox show %s", info.ID, info.Backend, info.State, info.ID), nil
+}
+
+// Add is the evidence view's add (key A on a case opened from outside the store): the store's
+// import job, as `podsleuth evidence add ARCHIVE` runs it (copied, never moved; the case and
+// analyst from the config). It returns the new item's ID.
+func (j *Jobs) Add(ctx context.Context, path string) (string, error) {
+	st, err := fevidence.OpenConfig(j.cfg)
+	if err != nil {
+		return "", err
+	}
+	it, err := st.Import(ctx, path, fevidence.Manifest{ToolVersion: j.version, CaseID: j.cfg.Case.ID,
+		Analyst: j.cfg.Case.Analyst, Acquirer: fevidence.CurrentActor(), Notes: "added from the workbench"})
+	if err != nil {
+		return "", err
+	}
+	return it.ID, nil
 }

@@ -97,7 +97,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 	if serr == nil {
 		src.Store = st
 	}
-	src.Actions = evscreen.Actions{Report: jobs.Report, Restore: jobs.Restore}
+	src.Actions = evscreen.Actions{Report: jobs.Report, Restore: jobs.Restore, Add: jobs.Add}
 	o.Evidence = src
 	if len(archives) > 0 {
 		o.NoCluster = "not used: opening files"

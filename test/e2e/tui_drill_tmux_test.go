@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,10 +14,12 @@ import (
 // TestTUIDrillAndCopyInTmux runs the real binary with `podsleuth open FIXTURE` in tmux with
 // set-clipboard on: enter drills into a row of the Network, Files, IOCs and Findings tabs and esc
 // comes back; y copies the whole C2 URL (OSC 52, read back with tmux show-buffer); esc clears
-// the filter before it leaves the case.
+// the filter before it leaves the case; back on the evidence view the case is listed and
+// selected, and x exports its report.
 func TestTUIDrillAndCopyInTmux(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(), "images", "full")
-	tm := newTmux(t, []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")}, []string{"open", path}, 100, 30)
+	reports := t.TempDir()
+	tm := newTmux(t, []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none"), "PODSLEUTH_REPORT_DIR=" + reports}, []string{"open", path}, 100, 30)
 	tm.run("set-option", "-g", "set-clipboard", "on")
 	tm.waitFor("decoded", 60*time.Second)
 	tm.keys("3", "Enter")
@@ -39,8 +42,20 @@ func TestTUIDrillAndCopyInTmux(t *testing.T) {
 	tm.keys("Escape")
 	tm.waitFor("filter cleared", 5*time.Second)
 	require.Contains(t, tm.capture(), "8 IOCs", "the first esc clears the filter: the case stays open")
+	// back on the evidence view the opened case is still listed (not in the store), selected:
+	// x exports its report
 	tm.keys("Escape")
-	tm.waitFor("bundled sample", 10*time.Second)
+	tm.waitFor("not in store", 10*time.Second)
+	require.Contains(t, tm.capture(), "A add to store", "the help offers to add the selected case")
+	tm.keys("x")
+	tm.waitFor("report: "+reports, 60*time.Second)
+	files, err := filepath.Glob(filepath.Join(reports, "*.html"))
+	require.NoError(t, err)
+	require.Len(t, files, 1, "one report written")
+	data, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	require.Contains(t, string(data), "<html")
+	require.Contains(t, string(data), "c2.evil.example", "the report is of the opened case")
 	tm.keys("q")
 	tm.waitExit(10 * time.Second)
 }

@@ -46,10 +46,12 @@ type Map struct {
 	Report     key.Binding
 	Restore    key.Binding
 	Artifacts  key.Binding
-	Logs       key.Binding
-	Refresh    key.Binding
-	Confirm    key.Binding
-	Deny       key.Binding
+	// Add copies an opened case into the evidence store.
+	Add     key.Binding
+	Logs    key.Binding
+	Refresh key.Binding
+	Confirm key.Binding
+	Deny    key.Binding
 }
 
 // Default returns the built-in bindings (k9s habits).
@@ -86,6 +88,7 @@ func Default() Map {
 		Report:     b([]string{"x"}, "x", "export report"),
 		Restore:    b([]string{"R"}, "R", "restore into sandbox"),
 		Artifacts:  b([]string{"a"}, "a", "artifacts"),
+		Add:        b([]string{"A"}, "A", "add to store"),
 		Logs:       b([]string{"L"}, "L", "container logs"),
 		Refresh:    b([]string{"ctrl+r"}, "ctrl+r", "refresh"),
 		Confirm:    b([]string{"y"}, "y", "yes"),
@@ -106,7 +109,7 @@ func (m *Map) bindings() map[string]*key.Binding {
 		"sort_reverse": &m.SortRev, "left": &m.Left, "right": &m.Right, "expand": &m.Expand,
 		"collapse": &m.Collapse, "reveal": &m.Reveal, "search": &m.Search, "copy": &m.Copy,
 		"checkpoint": &m.Checkpoint, "verify": &m.Verify, "report": &m.Report,
-		"restore": &m.Restore, "artifacts": &m.Artifacts, "logs": &m.Logs, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
+		"restore": &m.Restore, "artifacts": &m.Artifacts, "add": &m.Add, "logs": &m.Logs, "refresh": &m.Refresh, "confirm": &m.Confirm, "deny": &m.Deny,
 	}
 }
 

@@ -174,6 +174,9 @@ func (m *Model) Title() string {
 // Loaded returns what is shown (nil while loading).
 func (m *Model) Loaded() *Loaded { return m.ld }
 
+// Path is the archive or image directory as it was opened.
+func (m *Model) Path() string { return m.path }
+
 // Tab returns the current tab.
 func (m *Model) Tab() int { return m.tab }
 

@@ -47,6 +47,8 @@ type Actions struct {
 	Report func(ctx context.Context, path string) (string, error)
 	// Restore restores the archive into a sandbox and returns a description of it.
 	Restore func(ctx context.Context, path string, o RestoreOptions) (string, error)
+	// Add copies an opened archive into the evidence store and returns the new item's ID.
+	Add func(ctx context.Context, path string) (string, error)
 }
 
 // RestoreOptions are what the view asks before a restore.
@@ -74,6 +76,7 @@ type ListedMsg struct {
 	Samples    []Sample
 	StoreErr   error
 	SamplesErr error
+	opened     []openedCase
 }
 
 // VerifiedMsg is the result of verifying item ID.
@@ -93,7 +96,7 @@ type ActionDoneMsg struct {
 	Err                  error
 }
 
-func listCmd(gen int, src Source) tea.Cmd {
+func listCmd(gen int, src Source, opened []Opened) tea.Cmd {
 	return func() tea.Msg {
 		msg := ListedMsg{Gen: gen, StoreErr: src.StoreErr}
 		if src.Store != nil {
@@ -102,6 +105,7 @@ func listCmd(gen int, src Source) tea.Cmd {
 		if src.Samples != nil {
 			msg.Samples, msg.SamplesErr = src.Samples()
 		}
+		msg.opened = resolveOpened(opened, msg.Items)
 		return msg
 	}
 }
@@ -113,14 +117,23 @@ func verifyCmd(s Store, id string) tea.Cmd {
 	}
 }
 
+// ErrNoJob is reported for an action this build of the view was given no job for.
+var ErrNoJob = errors.New("not available here")
+
 func actionCmd(action, path string, f func(context.Context, string) (string, error)) tea.Cmd {
 	return func() tea.Msg {
+		if f == nil {
+			return ActionDoneMsg{Action: action, Path: path, Err: ErrNoJob}
+		}
 		res, err := f(context.Background(), path)
 		return ActionDoneMsg{Action: action, Path: path, Result: res, Err: err}
 	}
 }
 
 func restoreCmd(path string, o RestoreOptions, f func(context.Context, string, RestoreOptions) (string, error)) tea.Cmd {
+	if f == nil {
+		return actionCmd("restore", path, nil)
+	}
 	return actionCmd("restore", path, func(ctx context.Context, p string) (string, error) { return f(ctx, p, o) })
 }
 
@@ -142,6 +155,10 @@ type Model struct {
 	restoring, restoreLabel string
 	rootfs                  prompt.Model
 	sinkhole                bool
+	// opened are the cases opened in this session; focus is the one to select once listed.
+	opened      []Opened
+	openedCases []openedCase
+	focus       string
 }
 
 const samplePrefix = "sample:"
@@ -162,7 +179,7 @@ func New(src Source, th theme.Theme, km keys.Map) *Model {
 // Init lists the store and samples.
 func (m *Model) Init() tea.Cmd {
 	m.gen++
-	return listCmd(m.gen, m.src)
+	return listCmd(m.gen, m.src, m.opened)
 }
 
 // Title names the view.
@@ -288,7 +305,9 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		for _, s := range msg.Samples {
 			m.samples[s.Name] = s
 		}
-		m.tbl.SetRows(m.rows(msg.Items, msg.Samples))
+		m.openedCases = msg.opened
+		m.tbl.SetRows(append(openedRows(msg.opened), m.rows(msg.Items, msg.Samples)...))
+		m.focusOpened()
 		m.tbl.Empty = "the evidence store is empty: checkpoint a container (c on a pod) or `podsleuth evidence add FILE`"
 		var cmds []tea.Cmd
 		if msg.StoreErr != nil {
@@ -314,6 +333,8 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 			return m, tea.Batch(nav.Err(fmt.Errorf("verify %s: %w", msg.ID, msg.Err), hint), m.Init())
 		}
 		return m, tea.Batch(nav.Status(fmt.Sprintf("%s verified: sha256 %s matches the manifest, custody chain intact", msg.ID, short(msg.Result.Actual))), m.Init())
+	case AddedMsg:
+		return m, m.added(msg)
 	case ActionDoneMsg:
 		if msg.Err != nil {
 			return m, nav.Err(fmt.Errorf("%s %s: %w", msg.Action, filepath.Base(msg.Path), msg.Err), "")
@@ -342,6 +363,9 @@ func (m *Model) selected() (path, label, embedded string, item *fevidence.Item) 
 	}
 	if name, ok := strings.CutPrefix(r.Key, samplePrefix); ok {
 		return "", "sample " + name, name, nil
+	}
+	if c, ok := m.openedAt(r.Key); ok {
+		return c.Path, c.Label, "", nil
 	}
 	it, ok := m.items[r.Key]
 	if !ok {
@@ -384,9 +408,12 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		}
 		return m, nav.Open(path, label, emb)
 	case key.Matches(msg, km.Verify):
-		_, _, emb, it := m.selected()
+		path, _, emb, it := m.selected()
 		if emb != "" {
 			return m, nav.Status("bundled samples are part of the binary: nothing to verify (verify works on the evidence store)")
+		}
+		if it == nil && path != "" {
+			return m, nav.Status(path + " is not in the evidence store: no acquisition hash to verify against (A adds it, then v verifies it)")
 		}
 		if it == nil || m.src.Store == nil {
 			return m, nil
@@ -428,6 +455,8 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 		}
 		item := *it
 		return m, func() tea.Msg { return ArtifactsMsg{Item: item} }
+	case key.Matches(msg, km.Add):
+		return m, m.addSelected()
 	case key.Matches(msg, km.Refresh):
 		return m, m.Init()
 	}
@@ -453,6 +482,11 @@ func (m *Model) View() string {
 
 // ShortHelp is the one-line help.
 func (m *Model) ShortHelp() []key.Binding {
+	if r, ok := m.tbl.Selected(); ok {
+		if _, ok := m.openedAt(r.Key); ok {
+			return []key.Binding{m.km.Enter, m.km.Add, m.km.Report, m.km.Restore, m.km.Filter, m.km.Help}
+		}
+	}
 	return []key.Binding{m.km.Enter, m.km.Verify, m.km.Report, m.km.Restore, m.km.Artifacts, m.km.Filter, m.km.Help}
 }
 
@@ -460,7 +494,7 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
 	return [][]key.Binding{
-		{km.Enter, km.Verify, km.Report, km.Restore, km.Artifacts, km.Refresh},
+		{km.Enter, km.Verify, km.Report, km.Restore, km.Add, km.Artifacts, km.Refresh},
 		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
 		{km.Filter, km.SortNext, km.SortRev},
 	}
