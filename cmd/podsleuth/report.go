@@ -51,10 +51,16 @@ metadata, process tree, network, open files, mounts, rootfs changes, memory map 
 indicators and a timeline. With --diff the changes from the first to the second checkpoint are
 added. Secret values are redacted unless --reveal (or report.reveal in the config).
 
+Exchange formats: -f csv (findings and indicators), -f timesketch (the timeline as JSON Lines),
+-f stix (a STIX 2.1 bundle: indicators with STIX patterns, observed-data, attack-patterns for the
+ATT&CK techniques, a malware instance when compromised, relationships, a grouping per evidence;
+identifiers are reproducible). Redacted secrets are left out of STIX indicators unless --reveal.
+
 JSON follows the schema podsleuth.report/v1 (forensics/report/schema/report-v1.json). Writing a
 report of store evidence appends an "exported" event to each item's custody log.`,
 		Example: `  podsleuth report ./checkpoint.tar -f html -o case.html --case-id IR-42 --case-analyst dana
   podsleuth report 3f2a9c 7b1e04 --diff -f md -o ticket.md
+  podsleuth report 3f2a9c -o case.stix.json
   podsleuth report images/ -f json | jq '.findings[] | select(.severity=="critical")'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.schema {
@@ -78,7 +84,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
-	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch (default: from the -o file's extension, else md)")
+	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch|stix (default: from the -o file's extension (.stix.json: stix), else md)")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
 	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")
 	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
@@ -102,8 +108,13 @@ func (o *reportOptions) complete(a *app, cmd *cobra.Command, args []string) erro
 	if !cmd.Flags().Changed("reveal") {
 		o.reveal = cfg.Report.Reveal
 	}
+	if o.format == "" && strings.HasSuffix(strings.ToLower(o.output), ".stix.json") {
+		o.format = "stix"
+	}
 	if o.format == "" {
 		switch strings.ToLower(filepath.Ext(o.output)) {
+		case ".stix":
+			o.format = "stix"
 		case ".json":
 			o.format = "json"
 		case ".html", ".htm":

@@ -136,6 +136,11 @@ var killChain = []string{"Initial Access", "Execution", "Persistence", "Privileg
 	"Credential Access", "Discovery", "Lateral Movement", "Collection", "Command and Control", "Exfiltration",
 	"Impact", "Other"}
 
+// TacticOf is the ATT&CK tactic the rules use a technique for ("Impact" for T1496, "Other"
+// for a technique no rule maps): the stages of a conclusion and the kill chain phases of the
+// STIX export.
+func TacticOf(technique string) string { return tacticOf(technique) }
+
 func tacticOf(technique string) string {
 	id, _, _ := strings.Cut(technique, ".")
 	return cmp.Or(tactics[id], "Other")

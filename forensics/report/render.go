@@ -37,7 +37,7 @@ const (
 // ErrFormat is returned for an unknown format name.
 var ErrFormat = errors.New("unknown report format")
 
-// ParseFormat accepts "json", "md"/"markdown", "html", "csv" and "timesketch"/"jsonl".
+// ParseFormat accepts "json", "md"/"markdown", "html", "csv", "timesketch"/"jsonl" and "stix".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "json":
@@ -50,8 +50,10 @@ func ParseFormat(s string) (Format, error) {
 		return CSV, nil
 	case "timesketch", "jsonl":
 		return Timesketch, nil
+	case "stix", "stix2", "stix2.1":
+		return STIX, nil
 	}
-	return "", fmt.Errorf("%w %q (want json, md, html, csv or timesketch)", ErrFormat, s)
+	return "", fmt.Errorf("%w %q (want json, md, html, csv, timesketch or stix)", ErrFormat, s)
 }
 
 // Render writes the report in format f.
@@ -74,6 +76,8 @@ func (r *Report) RenderContext(ctx context.Context, w io.Writer, f Format) error
 		return r.writeCSV(&ctxWriter{ctx, w})
 	case Timesketch:
 		return r.writeTimesketch(&ctxWriter{ctx, w})
+	case STIX:
+		return r.writeSTIX(&ctxWriter{ctx, w})
 	case Markdown, HTML:
 		sw := newSafeWriter(ctx, w)
 		var err error

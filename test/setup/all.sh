@@ -4,6 +4,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 t0=$(date +%s)
 "$here/apt.sh"
+"$here/npm.sh"
 "$here/criu.sh" >/dev/null
 "$here/checkpointctl.sh" >/dev/null
 "$here/k8s.sh" >/dev/null
