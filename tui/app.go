@@ -77,6 +77,8 @@ type App struct {
 	// opened are the cases opened in this session, most recent last: the evidence view keeps
 	// listing them.
 	opened []evidence.Opened
+	// bg are closed screens whose work still runs (a cancelled hunt cleaning up: huntview.go).
+	bg []busy
 }
 
 // New builds the App. It starts in the evidence view; Init connects to the cluster (when
@@ -207,6 +209,7 @@ func (a *App) remember(o evidence.Opened) {
 }
 
 func (a *App) closePage(p nav.Page) {
+	defer a.keepIfBusy(p)
 	if c, ok := p.Unwrap().(closer); ok {
 		if err := c.Close(); err != nil {
 			a.log.Warn("close screen", "screen", p.Title(), "err", err)

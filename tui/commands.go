@@ -12,6 +12,9 @@ import (
 )
 
 func (a *App) quit() tea.Cmd {
+	if cmd, running := a.interruptRunning(); running {
+		return cmd
+	}
 	if c, ok := a.cluster.(closerCluster); ok {
 		c.Close()
 	}
@@ -29,6 +32,7 @@ var Commands = [][2]string{
 	{":ns [NAME]", "namespaces, or switch to NAME"},
 	{":ctx [NAME]", "kubeconfig contexts, or switch to NAME"},
 	{":nodes", "nodes"},
+	{":hunt ARGS", "hunt on the nodes (-n NS, -A, -l SEL, NS/POD: as podsleuth hunt)"},
 	{":evidence", "bundled samples and the local evidence store"},
 	{":open PATH", "decode and analyse a checkpoint archive or CRIU image directory"},
 	{":q", "quit"},
@@ -60,6 +64,8 @@ func (a *App) runCommand(line string) tea.Cmd {
 		return a.gotoView("nodes", arg)
 	case "evidence", "ev":
 		return a.gotoView("evidence", "")
+	case "hunt":
+		return a.gotoView("hunt", arg)
 	case "open", "o":
 		if arg == "" {
 			a.setErr(errors.New(":open needs a path"), "e.g. :open /path/to/checkpoint.tar")

@@ -91,6 +91,8 @@ func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, rea
 			func(ctx context.Context) ([]table.Row, error) { return s.browse.nodeRows(ctx, time.Now()) }, nil, "", th, km)
 		l.Changes = s.browse.changesFunc()
 		return nav.Wrap(l), nil, nil
+	case "hunt":
+		return s.huntView(arg, th, km, readonly)
 	case "contexts":
 		if arg != "" {
 			return nil, s.switchContextCmd(arg), nil
