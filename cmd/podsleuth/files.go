@@ -210,7 +210,7 @@ func newFilesCatCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&diff, "diff", false, "print a rootfs change as a unified diff against the base image (--rootfs)")
-	cmd.Flags().StringVar(&rootfs, "rootfs", "", "the container's base image for --diff (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar)")
+	cmd.Flags().StringVar(&rootfs, "rootfs", "", "the container's base image for --diff (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar; tarballs may be gzipped)")
 	cmd.Flags().StringVar(&mode, "mode", "auto", "auto (text when it looks like text), text or hex")
 	cmd.Flags().Int64Var(&max, "max", maxCat, "print at most this many bytes")
 	return cmd

@@ -116,7 +116,7 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text|json")
 	cmd.Flags().StringVar(&o.min, "min-severity", "info", "hide findings below this severity (info, low, medium, high, critical)")
-	cmd.Flags().StringVar(&o.rootfs, "rootfs", "", "the container's base image (registry reference fetched with your registry credentials, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
+	cmd.Flags().StringVar(&o.rootfs, "rootfs", "", "the container's base image (registry reference fetched with your registry credentials, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar; tarballs may be gzipped): rootfs changes are classified added or modified against it")
 	cmd.Flags().BoolVar(&o.noConclusion, "no-conclusion", false, "text output: list the findings only, without the conclusion block")
 	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "print every rule: id, minimum severity, ATT&CK technique, condition")
 	return cmd

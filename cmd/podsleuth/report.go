@@ -83,7 +83,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar): rootfs changes are classified added or modified against it")
+	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar; tarballs may be gzipped): rootfs changes are classified added or modified against it")
 	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch|stix (default: from the -o file's extension (.stix.json: stix), else md)")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
 	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")

@@ -12,6 +12,7 @@ package base
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -84,7 +85,8 @@ type Image struct {
 
 // Load reads a base image from src: an existing directory (an OCI image layout when it holds
 // index.json and oci-layout, else a root filesystem), an existing file (a docker-archive or OCI
-// tarball with a manifest, else a root filesystem tar), or else a registry reference.
+// tarball with a manifest, else a root filesystem tar; either may be gzip-compressed, as
+// `docker save | gzip` writes it), or else a registry reference.
 func Load(ctx context.Context, src string, o Options) (*Image, error) {
 	if o.MaxFile <= 0 {
 		o.MaxFile = DefaultMaxFile
@@ -104,7 +106,9 @@ func Load(ctx context.Context, src string, o Options) (*Image, error) {
 		}
 		return fromDir(ctx, src, o)
 	case err == nil:
-		img, err := tarball.ImageFromPath(src, nil)
+		gz := isGzip(src)
+		opener := func() (io.ReadCloser, error) { return openMaybeGzip(src, gz) }
+		img, err := tarball.Image(opener, nil)
 		if err == nil {
 			digest := ""
 			if d, err := img.Digest(); err == nil {
@@ -112,7 +116,7 @@ func Load(ctx context.Context, src string, o Options) (*Image, error) {
 			}
 			return flatten(ctx, img, "image tarball "+src, digest, o)
 		}
-		f, ferr := os.Open(src)
+		f, ferr := opener()
 		if ferr != nil {
 			return nil, fmt.Errorf("base image: %w", ferr)
 		}
@@ -153,6 +157,40 @@ func Load(ctx context.Context, src string, o Options) (*Image, error) {
 	}
 	return flatten(ctx, img, "registry "+ref.Name()+" ("+d.String()+")", d.String(), o)
 }
+
+// isGzip says whether the file starts with the gzip magic (`docker save | gzip`, a rootfs
+// tar.gz).
+func isGzip(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [2]byte
+	_, err = io.ReadFull(f, b[:])
+	return err == nil && b[0] == 0x1f && b[1] == 0x8b
+}
+
+// openMaybeGzip opens p, decompressing it when gz.
+func openMaybeGzip(p string, gz bool) (io.ReadCloser, error) {
+	f, err := os.Open(p)
+	if err != nil || !gz {
+		return f, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return gzipFile{zr, f}, nil
+}
+
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g gzipFile) Close() error { g.Reader.Close(); return g.f.Close() }
 
 // pathLike says whether src names a file rather than an image reference.
 func pathLike(src string) bool {

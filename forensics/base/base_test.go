@@ -3,6 +3,7 @@ package base_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"log"
@@ -106,7 +107,22 @@ func sources(t *testing.T) map[string]string {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 	}
-	return map[string]string{"registry": ref, "docker-archive": tb, "oci-layout": filepath.Join(dir, "oci"), "rootfs tar": rt, "rootfs dir": rd}
+	return map[string]string{"registry": ref, "docker-archive": tb, "oci-layout": filepath.Join(dir, "oci"), "rootfs tar": rt, "rootfs dir": rd,
+		"docker-archive.gz": gzipFile(t, tb), "rootfs tar.gz": gzipFile(t, rt)}
+}
+
+// gzipFile writes p gzip-compressed beside it (`docker save | gzip`) and returns its path.
+func gzipFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err = zw.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(p+".gz", buf.Bytes(), 0o600))
+	return p + ".gz"
 }
 
 func podman(t *testing.T) (*archive.Archive, *forensics.Checkpoint) {
@@ -132,7 +148,7 @@ func TestClassify(t *testing.T) {
 			img, err := base.Load(context.Background(), src, base.Options{Want: base.Wanted(cp)})
 			require.NoError(t, err)
 			require.Contains(t, img.Source, src)
-			if how == "registry" || how == "docker-archive" || how == "oci-layout" {
+			if how == "registry" || strings.HasPrefix(how, "docker-archive") || how == "oci-layout" {
 				require.True(t, strings.HasPrefix(img.Digest, "sha256:"), img.Digest)
 			}
 			require.Equal(t, 1, img.Classify(cp))
@@ -207,6 +223,12 @@ func FuzzLoadTar(f *testing.F) {
 	f.Add(rootfsTar(f))
 	f.Add(rootfsTar(f)[:700])
 	f.Add([]byte("not a tar"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(rootfsTar(f))
+	_ = zw.Close()
+	f.Add(gz.Bytes())
+	f.Add(gz.Bytes()[:gz.Len()/2])
 	f.Add([]byte{})
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
