@@ -91,7 +91,7 @@ func (a *analyzer) persistence(cp *forensics.Checkpoint) {
 			}
 		case p == "/etc/sudoers" || dir == "/etc/sudoers.d":
 			a.lineRule(RuleSudoers, forensics.SeverityHigh, "sudo rules changed", o, kind, "grants privileges through sudo")
-		case p == "/etc/crontab" || strings.HasPrefix(p, "/etc/cron.") || strings.HasPrefix(p, "/var/spool/cron/"):
+		case p == "/etc/crontab" || strings.HasPrefix(p, "/etc/cron.") || strings.HasPrefix(p, "/etc/crontabs/") || strings.HasPrefix(p, "/var/spool/cron/"):
 			a.lineRule(RuleCron, forensics.SeverityHigh, "Cron job added", o, kind, "runs commands on a schedule (persistence)")
 		case base == "authorized_keys" || base == "authorized_keys2":
 			a.lineRule(RuleAuthorizedKeys, forensics.SeverityHigh, "SSH key authorized", o, kind, "lets the key's holder log in over SSH")

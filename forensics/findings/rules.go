@@ -66,7 +66,7 @@ var Rules = []Rule{
 	{RuleAccountUID0, forensics.SeverityCritical, "T1136.001", "Create Account: Local Account", "/etc/passwd in the rootfs changes has an account other than root with uid 0."},
 	{RuleAccountNoPass, forensics.SeverityHigh, "T1136.001", "Create Account: Local Account", "/etc/shadow (or /etc/passwd) in the rootfs changes has an account with an empty password."},
 	{RuleSudoers, forensics.SeverityHigh, "T1548.003", "Abuse Elevation Control Mechanism: Sudo and Sudo Caching", "/etc/sudoers or a file in /etc/sudoers.d was added or changed."},
-	{RuleCron, forensics.SeverityHigh, "T1053.003", "Scheduled Task/Job: Cron", "A crontab (/etc/crontab, /etc/cron.*/, /var/spool/cron/) was added or changed."},
+	{RuleCron, forensics.SeverityHigh, "T1053.003", "Scheduled Task/Job: Cron", "A crontab (/etc/crontab, /etc/cron.*/, /var/spool/cron/, busybox crond's /etc/crontabs/) was added or changed."},
 	{RuleAuthorizedKeys, forensics.SeverityHigh, "T1098.004", "Account Manipulation: SSH Authorized Keys", "An authorized_keys file was added or changed."},
 	{RuleLDPreload, forensics.SeverityCritical, "T1574.006", "Hijack Execution Flow: Dynamic Linker Hijacking", "/etc/ld.so.preload was added or changed."},
 	{RuleShellRC, forensics.SeverityMedium, "T1546.004", "Event Triggered Execution: Unix Shell Configuration Modification", "A shell startup file (.bashrc, .profile, /etc/profile, /etc/profile.d/*, .zshrc, ...) was added or changed."},
