@@ -20,7 +20,7 @@ var allFixtures = []string{
 	"images/full", "images/full-t2", "images/criu41", "images/fds", "images/implant",
 	"images/triage-fileless", "images/triage-shells", "images/triage-masq", "images/triage-miner", "images/triage-benign",
 	"archives/podman-crun.tar", "archives/podman-crun.tar.gz", "archives/podman-crun.tar.zst", "archives/podman-runc.tar",
-	"archives/containerd-busybox.tar",
+	"archives/containerd-busybox.tar", "archives/podman-persist.tar",
 }
 
 func findingKeys(fs []forensics.Finding) []string {

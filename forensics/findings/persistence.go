@@ -60,7 +60,9 @@ func (a *analyzer) persistence(cp *forensics.Checkpoint) {
 		dir := path.Dir(p)
 		loc := forensics.Location{Kind: "rootfs", Path: p}
 		kind := "added or modified"
-		if c := rootfsChange(cp, p); c != nil && c.Kind != "" && c.Kind != forensics.RootfsAdded {
+		// the diff alone cannot tell added from modified: "added" is trusted only against a
+		// base image (which classified the change)
+		if c := rootfsChange(cp, p); c != nil && c.Kind != "" && (c.Kind != forensics.RootfsAdded || a.base != nil) {
 			kind = c.Kind
 		}
 		switch {
