@@ -54,7 +54,9 @@ added. Secret values are redacted unless --reveal (or report.reveal in the confi
 Exchange formats: -f csv (findings and indicators), -f timesketch (the timeline as JSON Lines),
 -f stix (a STIX 2.1 bundle: indicators with STIX patterns, observed-data, attack-patterns for the
 ATT&CK techniques, a malware instance when compromised, relationships, a grouping per evidence;
-identifiers are reproducible). Redacted secrets are left out of STIX indicators unless --reveal.
+identifiers are reproducible), -f misp (one MISP event: indicators as attributes, ATT&CK techniques
+as galaxy tags). Redacted secrets are left out of STIX indicators and MISP attributes unless
+--reveal.
 
 JSON follows the schema podsleuth.report/v1 (forensics/report/schema/report-v1.json). Writing a
 report of store evidence appends an "exported" event to each item's custody log.`,
@@ -84,7 +86,7 @@ report of store evidence appends an "exported" event to each item's custody log.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar; tarballs may be gzipped): rootfs changes are classified added or modified against it")
-	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch|stix (default: from the -o file's extension (.stix.json: stix), else md)")
+	f.StringVarP(&o.format, "format", "f", "", "report format: json|md|html|csv|timesketch|stix|misp (default: from the -o file's extension (.stix.json: stix, .misp.json: misp), else md)")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to FILE (mode 0600) instead of standard output")
 	f.StringVar(&o.notes, "notes", "", "case notes for the report header (default: case.notes from the config)")
 	f.BoolVar(&o.reveal, "reveal", false, "include secret values unredacted (default: report.reveal from the config)")
@@ -108,8 +110,10 @@ func (o *reportOptions) complete(a *app, cmd *cobra.Command, args []string) erro
 	if !cmd.Flags().Changed("reveal") {
 		o.reveal = cfg.Report.Reveal
 	}
-	if o.format == "" && strings.HasSuffix(strings.ToLower(o.output), ".stix.json") {
-		o.format = "stix"
+	for _, f := range []string{"stix", "misp"} {
+		if o.format == "" && strings.HasSuffix(strings.ToLower(o.output), "."+f+".json") {
+			o.format = f
+		}
 	}
 	if o.format == "" {
 		switch strings.ToLower(filepath.Ext(o.output)) {

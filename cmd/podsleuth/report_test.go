@@ -105,6 +105,7 @@ func TestReportFormatsAndErrors(t *testing.T) {
 		{"explicit format wins", []string{"report", full, "-f", "json"}, 0, `"schema_version": "podsleuth.report/v1"`, ""},
 		{"stix from the .stix.json extension", []string{"report", full, "-o", "{dir}/case.stix.json"}, 0, `"spec_version": "2.1"`, ""},
 		{"stix by name", []string{"report", full, "-f", "stix"}, 0, `"type": "bundle"`, ""},
+		{"misp from the .misp.json extension", []string{"report", full, "-o", "{dir}/case.misp.json"}, 0, `"threat_level_id"`, ""},
 		{"diff section", []string{"report", full, t2, "--diff", "-f", "md"}, 0, "## Changes between checkpoints", ""},
 		{"reveal", []string{"report", full, "--reveal", "-f", "json"}, 0, "FORENSIC_SECRET=hunter2-env-marker", ""},
 		{"unknown format", []string{"report", full, "-f", "pdf"}, 1, "", `unknown report format "pdf"`},

@@ -127,7 +127,7 @@ func FileName(in Input, f Format, t time.Time) string {
 	if in.Store != nil {
 		name = in.Store.ID
 	}
-	ext := map[Format]string{JSON: "json", Markdown: "md", HTML: "html", CSV: "csv", Timesketch: "jsonl", STIX: "stix.json"}[f]
+	ext := map[Format]string{JSON: "json", Markdown: "md", HTML: "html", CSV: "csv", Timesketch: "jsonl", STIX: "stix.json", MISP: "misp.json"}[f]
 	if t.IsZero() {
 		t = time.Now()
 	}

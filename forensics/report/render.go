@@ -37,7 +37,7 @@ const (
 // ErrFormat is returned for an unknown format name.
 var ErrFormat = errors.New("unknown report format")
 
-// ParseFormat accepts "json", "md"/"markdown", "html", "csv", "timesketch"/"jsonl" and "stix".
+// ParseFormat accepts "json", "md"/"markdown", "html", "csv", "timesketch"/"jsonl", "stix" and "misp".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "json":
@@ -52,8 +52,10 @@ func ParseFormat(s string) (Format, error) {
 		return Timesketch, nil
 	case "stix", "stix2", "stix2.1":
 		return STIX, nil
+	case "misp":
+		return MISP, nil
 	}
-	return "", fmt.Errorf("%w %q (want json, md, html, csv, timesketch or stix)", ErrFormat, s)
+	return "", fmt.Errorf("%w %q (want json, md, html, csv, timesketch, stix or misp)", ErrFormat, s)
 }
 
 // Render writes the report in format f.
@@ -78,6 +80,8 @@ func (r *Report) RenderContext(ctx context.Context, w io.Writer, f Format) error
 		return r.writeTimesketch(&ctxWriter{ctx, w})
 	case STIX:
 		return r.writeSTIX(&ctxWriter{ctx, w})
+	case MISP:
+		return r.writeMISP(&ctxWriter{ctx, w})
 	case Markdown, HTML:
 		sw := newSafeWriter(ctx, w)
 		var err error
