@@ -41,12 +41,14 @@ func run(t *testing.T, a *App, cmd tea.Cmd) {
 		return
 	}
 	msg := cmd()
-	switch m := msg.(type) {
-	case nil:
-	case tea.BatchMsg:
-		for _, c := range m {
+	if cs, ok := subCmds(msg); ok {
+		for _, c := range cs {
 			run(t, a, c)
 		}
+		return
+	}
+	switch msg.(type) {
+	case nil:
 	default:
 		if _, ok := msg.(tea.QuitMsg); ok {
 			return

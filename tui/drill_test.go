@@ -125,7 +125,7 @@ func collect(cmd tea.Cmd) []tea.Msg {
 		return nil
 	}
 	msg := cmd()
-	if b, ok := msg.(tea.BatchMsg); ok {
+	if b, ok := subCmds(msg); ok {
 		var out []tea.Msg
 		for _, c := range b {
 			out = append(out, collect(c)...)

@@ -49,7 +49,7 @@ func (d *driver) run(cmd tea.Cmd) {
 	}
 	go func() {
 		msg := cmd()
-		if b, ok := msg.(tea.BatchMsg); ok {
+		if b, ok := subCmds(msg); ok {
 			for _, c := range b {
 				d.run(c)
 			}

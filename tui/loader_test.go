@@ -130,12 +130,14 @@ func runUntil(t *testing.T, a *App, cmd tea.Cmd, done func() bool) {
 	for !done() {
 		select {
 		case m := <-msgs:
-			switch m := m.(type) {
-			case nil:
-			case tea.BatchMsg:
-				for _, c := range m {
+			if cs, ok := subCmds(m); ok {
+				for _, c := range cs {
 					start(c)
 				}
+				continue
+			}
+			switch m := m.(type) {
+			case nil:
 			default:
 				_, next := a.Update(m)
 				start(next)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -56,11 +57,14 @@ type built struct {
 	out  string
 }
 
-// podsleuthBinary builds the real podsleuth command once per set of build arguments (a
-// dynamic binary with -tags yara by default, as `make build` does).
-func podsleuthBinary(t *testing.T, tags string, extra ...string) string {
+// podsleuthBinary builds the real podsleuth command once per set of build arguments. With
+// trimpath it builds as `make analyzer-image` does (GOFLAGS cleared, -trimpath: the e2e tests'
+// analyzer image then reuses the compiled packages); without, as the other tests' builds do
+// (the caller's GOFLAGS, no -trimpath), so a cold CI compiles the program's packages once for
+// those rather than once more for this package alone.
+func podsleuthBinary(t *testing.T, trimpath bool, tags string, extra ...string) string {
 	t.Helper()
-	key := tags + " " + strings.Join(extra, " ")
+	key := fmt.Sprint(trimpath) + " " + tags + " " + strings.Join(extra, " ")
 	v, _ := buildOnce.LoadOrStore(key, &built{})
 	b := v.(*built)
 	b.once.Do(func() {
@@ -70,10 +74,15 @@ func podsleuthBinary(t *testing.T, tags string, extra ...string) string {
 			return
 		}
 		b.path = filepath.Join(dir, "podsleuth")
-		args := append([]string{"build", "-trimpath", "-tags", tags, "-o", b.path}, extra...)
+		args := append([]string{"build", "-tags", tags, "-o", b.path}, extra...)
+		env := os.Environ()
+		if trimpath {
+			args = append([]string{"build", "-trimpath"}, args[1:]...)
+			env = append(env, "GOFLAGS=")
+		}
 		cmd := exec.Command("go", append(args, "./cmd/podsleuth")...)
 		cmd.Dir = testenv.Root()
-		cmd.Env = append(os.Environ(), "GOFLAGS=")
+		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		b.err, b.out = err, string(out)
 	})
@@ -82,12 +91,12 @@ func podsleuthBinary(t *testing.T, tags string, extra ...string) string {
 }
 
 func dynamicBinary(t *testing.T) string {
-	return podsleuthBinary(t, "yara", "-ldflags", "-s -w")
+	return podsleuthBinary(t, false, "yara", "-ldflags", "-s -w")
 }
 
 // staticBinary is built the way `make analyzer-image` builds it.
 func staticBinary(t *testing.T) string {
-	return podsleuthBinary(t, "yara,netgo,osusergo", "-ldflags",
+	return podsleuthBinary(t, true, "yara,netgo,osusergo", "-ldflags",
 		"-s -w -linkmode external -extldflags '-static -Wl,--start-group -lyara -lmagic -ljansson -lcrypto -lz -lbz2 -llzma -lm -ldl -lpthread -Wl,--end-group'")
 }
 
@@ -496,7 +505,7 @@ func TestBuildRefuses(t *testing.T) {
 	require.ErrorIs(t, err, huntimage.ErrNotPodsleuth)
 
 	// podsleuth built without YARA
-	noYara := podsleuthBinary(t, "", "-ldflags", "-s -w")
+	noYara := podsleuthBinary(t, false, "", "-ldflags", "-s -w")
 	_, err = huntimage.Build(context.Background(), huntimage.Config{Binary: noYara})
 	require.ErrorIs(t, err, huntimage.ErrNoYARA)
 

@@ -387,7 +387,8 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		if msg.Loaded.Custody != "" {
 			status += "; " + msg.Loaded.Custody
 		}
-		return m, tea.Batch(nav.Status(status), m.verifyAfterLoad())
+		// in order: a mismatch found before or after the load is the last word on the status line
+		return m, tea.Sequence(nav.Status(status), m.mismatchErr(), m.verifyAfterLoad())
 	case VerifiedMsg:
 		return m, m.verified(msg)
 	case SearchProgressMsg:

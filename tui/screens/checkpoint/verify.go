@@ -63,12 +63,21 @@ func (m *Model) verified(msg VerifiedMsg) tea.Cmd {
 		m.ld.Custody = msg.Custody
 	}
 	if msg.Verification.State == StateMismatch {
-		return nav.Err(errors.New("evidence "+msg.Verification.Summary),
-			"analysed with this banner, never silently: podsleuth evidence verify "+msg.Verification.Item+" lists what differs")
+		return m.mismatchErr()
 	}
 	s := "evidence " + msg.Verification.Summary
 	if msg.Custody != "" {
 		s += "; " + msg.Custody
 	}
 	return nav.Status(s)
+}
+
+// mismatchErr is the status-line error of an item whose re-check failed (nil otherwise).
+func (m *Model) mismatchErr() tea.Cmd {
+	if m.ld == nil || m.ld.Verification.State != StateMismatch {
+		return nil
+	}
+	v := m.ld.Verification
+	return nav.Err(errors.New("evidence "+v.Summary),
+		"analysed with this banner, never silently: podsleuth evidence verify "+v.Item+" lists what differs")
 }
