@@ -39,6 +39,12 @@ type Column struct {
 	Numeric bool
 	// Flex columns take the width left over (the first flex column gets it all).
 	Flex bool
+	// Key columns keep their content (addresses with ports, values, PIDs): when the table is
+	// too narrow they are the last to shrink.
+	Key bool
+	// Drop is the column's priority to go at narrow widths (like k9s): columns with the highest
+	// Drop are hidden first; 0 never hides. Columns with no content at all go before any.
+	Drop int
 }
 
 // Tone is a row's semantic colour.
@@ -74,6 +80,7 @@ type Model struct {
 	rows     []Row
 	hay      []string // per row: the cells joined by tabs, for the filter
 	natural  []int    // per column: widest cell over all rows (capped by Max)
+	filled   []bool   // per column: some row has content in it
 	order    []int    // rows sorted by the sort column
 	view     []int    // order filtered
 	cursor   int      // index into view
@@ -87,11 +94,14 @@ type Model struct {
 	km       keys.Map
 	// Empty is shown when there are no rows at all.
 	Empty string
+	// Presorted keeps the rows in the order given while a sort column is set: the owner sorts
+	// them (the process tree sorts siblings) and the header still shows the arrow.
+	Presorted bool
 }
 
 // New returns an empty table.
 func New(cols []Column, th theme.Theme, km keys.Map) Model {
-	return Model{cols: cols, th: th, km: km, sortCol: -1, natural: make([]int, len(cols))}
+	return Model{cols: cols, th: th, km: km, sortCol: -1, natural: make([]int, len(cols)), filled: make([]bool, len(cols))}
 }
 
 // Columns returns the columns.
@@ -126,12 +136,17 @@ func (m *Model) SetRows(rows []Row) {
 		if m.cols[i].Min > m.natural[i] {
 			m.natural[i] = m.cols[i].Min
 		}
+		m.filled[i] = false
 	}
 	for i, r := range rows {
 		m.hay[i] = strings.Join(r.Cells, "\t")
 		for c := 0; c < len(m.cols) && c < len(r.Cells); c++ {
-			if w := cellWidth(r.Cells[c]); w > m.natural[c] {
+			w := cellWidth(r.Cells[c])
+			if w > m.natural[c] {
 				m.natural[c] = w
+			}
+			if w > 0 {
+				m.filled[c] = true
 			}
 		}
 	}
@@ -295,7 +310,7 @@ func (m *Model) resort() {
 		m.order = append(m.order, i)
 	}
 	c := m.sortCol
-	if c < 0 {
+	if c < 0 || m.Presorted {
 		return
 	}
 	numeric := m.cols[c].Numeric
@@ -401,43 +416,107 @@ func (m Model) Update(msg tea.Msg) (Model, bool) {
 	return m, false
 }
 
-// widths fits the natural widths into the table width: one space between columns; the first
-// flex column takes what is left; when too wide, the widest columns shrink first.
+// widths fits the natural widths into the table width, one space between columns; a hidden
+// column's width is -1. The first flex column takes what is left. When too wide: columns wider
+// than a soft floor shrink (widest first, key columns last), then whole columns go (empty
+// ones first, then by Drop), then columns shrink to their title (with the sort arrow: a
+// header is never cut), and key columns shrink last.
 func (m Model) widths() []int {
 	n := len(m.cols)
 	w := slices.Clone(m.natural)
 	if n == 0 || m.width <= 0 {
 		return w
 	}
-	avail := m.width - (n - 1)
-	total := 0
+	floor := make([]int, n)
+	for c, col := range m.cols {
+		floor[c] = lipgloss.Width(col.Title)
+		if c == m.sortCol {
+			floor[c]++
+		}
+		w[c] = max(w[c], floor[c])
+	}
+	shown := n
+	total := -1
 	for _, x := range w {
-		total += x
+		total += x + 1
 	}
-	if total < avail {
+	// shrink the widest shown column (not a key column unless keys) down to lim(c)
+	shrink := func(keys bool, lim func(c int) int) {
+		for total > m.width {
+			wi := -1
+			for c := range w {
+				if w[c] > lim(c) && m.cols[c].Key == keys && (wi < 0 || w[c] > w[wi]) {
+					wi = c
+				}
+			}
+			if wi < 0 {
+				return
+			}
+			w[wi]--
+			total--
+		}
+	}
+	const soft = 12
+	shrink(false, func(c int) int { return max(floor[c], soft) })
+	for total > m.width && shown > 1 {
+		empty := func(c int) bool { return !m.filled[c] && len(m.rows) > 0 }
+		di := -1
 		for c, col := range m.cols {
-			if col.Flex {
-				w[c] += avail - total
-				return w
+			if w[c] < 0 || c == m.sortCol || !empty(c) && col.Drop == 0 {
+				continue
+			}
+			if di < 0 || empty(c) && !empty(di) || empty(c) == empty(di) && col.Drop >= m.cols[di].Drop {
+				di = c
 			}
 		}
-		return w
-	}
-	for total > avail {
-		// shrink the widest column by one
-		wi := 0
-		for c := range w {
-			if w[c] > w[wi] {
-				wi = c
-			}
-		}
-		if w[wi] <= 1 {
+		if di < 0 {
 			break
 		}
-		w[wi]--
-		total--
+		total -= w[di] + 1
+		w[di] = -1
+		shown--
+	}
+	if shown < n {
+		// the columns left get their natural widths back before they shrink again
+		total = -1
+		for c := range w {
+			if w[c] >= 0 {
+				w[c] = max(m.natural[c], floor[c])
+				total += w[c] + 1
+			}
+		}
+		shrink(false, func(c int) int { return max(floor[c], soft) })
+	}
+	shrink(false, func(c int) int { return floor[c] })
+	shrink(true, func(c int) int { return max(floor[c], soft) })
+	shrink(true, func(int) int { return 1 })
+	shrink(false, func(int) int { return 1 })
+	if total < m.width {
+		for c, col := range m.cols {
+			if col.Flex && w[c] >= 0 {
+				w[c] += m.width - total
+				break
+			}
+		}
 	}
 	return w
+}
+
+// join joins the parts of the shown columns with one space.
+func join(parts []string, ws []int) string {
+	var b strings.Builder
+	first := true
+	for c, p := range parts {
+		if ws[c] < 0 {
+			continue
+		}
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.WriteString(p)
+	}
+	return b.String()
 }
 
 // fit truncates or pads s to exactly w cells.
@@ -466,9 +545,9 @@ func (m Model) header(ws []int) string {
 				t += "↑"
 			}
 		}
-		parts[c] = fit(t, ws[c], col.Right)
+		parts[c] = fit(t, max(ws[c], 0), col.Right)
 	}
-	return m.th.Header.Render(fit(strings.Join(parts, " "), m.width, false))
+	return m.th.Header.Render(fit(join(parts, ws), m.width, false))
 }
 
 // View renders the header and the visible rows, exactly height lines.
@@ -505,9 +584,12 @@ func (m Model) View() string {
 			if c < len(r.Cells) {
 				cell = r.Cells[c]
 			}
+			if ws[c] < 0 {
+				continue
+			}
 			parts[c] = fit(cell, ws[c], col.Right)
 		}
-		line := fit(strings.Join(parts, " "), m.width, false)
+		line := fit(join(parts, ws), m.width, false)
 		switch {
 		case vi == m.cursor:
 			line = m.th.Selected.Render(line)

@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,10 +26,17 @@ type procTree struct {
 	children map[int][]int
 	expanded map[int]bool
 	depth    map[int]int
+	// sort orders siblings (and roots) by a column of procColumns; col -1 keeps the order.
+	sort *treeSort
+}
+
+type treeSort struct {
+	col  int
+	desc bool
 }
 
 func newProcTree(c *forensics.Checkpoint) procTree {
-	t := procTree{c: c, byPID: processByPID(c), children: childrenOf(c), expanded: map[int]bool{}, depth: map[int]int{}}
+	t := procTree{c: c, byPID: processByPID(c), children: childrenOf(c), expanded: map[int]bool{}, depth: map[int]int{}, sort: &treeSort{col: -1}}
 	limit := DefaultExpandDepth
 	if len(c.Processes) > LargeTree {
 		limit = LargeTreeDepth
@@ -55,9 +64,9 @@ func newProcTree(c *forensics.Checkpoint) procTree {
 
 func procColumns() []table.Column {
 	return []table.Column{
-		{Title: "PID", Right: true, Numeric: true}, {Title: "PROCESS", Max: 40},
-		{Title: "UID", Right: true, Numeric: true}, {Title: "THR", Right: true, Numeric: true},
-		{Title: "STATE"}, {Title: "FDS", Right: true, Numeric: true}, {Title: "COMMAND", Flex: true},
+		{Title: "PID", Right: true, Numeric: true, Key: true}, {Title: "PROCESS", Max: 40, Key: true},
+		{Title: "UID", Right: true, Numeric: true, Drop: 2}, {Title: "THR", Right: true, Numeric: true, Drop: 4},
+		{Title: "STATE", Drop: 1}, {Title: "FDS", Right: true, Numeric: true, Drop: 3}, {Title: "COMMAND", Flex: true},
 	}
 }
 
@@ -124,14 +133,55 @@ func (t procTree) rows(flat bool) []table.Row {
 		if !t.expanded[pid] {
 			return
 		}
+		kids = t.sorted(kids)
 		for i, ch := range kids {
 			walk(ch, next, i == len(kids)-1, false)
 		}
 	}
-	for _, r := range t.c.Roots() {
+	for _, r := range t.sorted(t.c.Roots()) {
 		walk(r, "", true, true)
 	}
 	return rows
+}
+
+// setSort sorts siblings by column col (-1: as the checkpoint lists them).
+func (t procTree) setSort(col int, desc bool) { *t.sort = treeSort{col: col, desc: desc} }
+
+// sorted returns pids ordered by the sort column, the same way the table sorts its rows.
+func (t procTree) sorted(pids []int) []int {
+	col := t.sort.col
+	cols := procColumns()
+	if col < 0 || col >= len(cols) || len(pids) < 2 {
+		return pids
+	}
+	key := func(pid int) string {
+		p := t.byPID[pid]
+		if p == nil {
+			return ""
+		}
+		r := t.row(p, p.Comm)
+		if col < len(r.Keys) {
+			return r.Keys[col]
+		}
+		return r.Cells[col]
+	}
+	out := slices.Clone(pids)
+	slices.SortStableFunc(out, func(a, b int) int {
+		ka, kb := key(a), key(b)
+		var r int
+		if cols[col].Numeric {
+			na, _ := strconv.ParseFloat(ka, 64)
+			nb, _ := strconv.ParseFloat(kb, 64)
+			r = cmp.Compare(na, nb)
+		} else {
+			r = strings.Compare(ka, kb)
+		}
+		if t.sort.desc {
+			r = -r
+		}
+		return r
+	})
+	return out
 }
 
 func (t procTree) descendants(pid int) int {

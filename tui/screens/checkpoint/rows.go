@@ -68,11 +68,11 @@ func queue(b *forensics.Buffer) string {
 
 func networkColumns() []table.Column {
 	return []table.Column{
-		{Title: "INO", Right: true, Numeric: true},
-		{Title: "FAMILY"}, {Title: "PROTO"}, {Title: "STATE"},
-		{Title: "LOCAL", Max: 40}, {Title: "REMOTE", Max: 40},
-		{Title: "SENDQ", Right: true, Numeric: true}, {Title: "RECVQ", Right: true, Numeric: true},
-		{Title: "OWNERS", Flex: true},
+		{Title: "INO", Right: true, Numeric: true, Drop: 4},
+		{Title: "FAMILY", Drop: 5}, {Title: "PROTO"}, {Title: "STATE", Drop: 1},
+		{Title: "LOCAL", Max: 40, Key: true}, {Title: "REMOTE", Max: 40, Key: true},
+		{Title: "SENDQ", Right: true, Numeric: true, Drop: 3}, {Title: "RECVQ", Right: true, Numeric: true, Drop: 3},
+		{Title: "OWNERS", Flex: true, Drop: 2},
 	}
 }
 
@@ -113,10 +113,10 @@ func isLoopback(a string) bool {
 
 func filesColumns() []table.Column {
 	return []table.Column{
-		{Title: "PID", Right: true, Numeric: true}, {Title: "COMM", Max: 16},
-		{Title: "FD", Right: true, Numeric: true}, {Title: "TYPE"},
-		{Title: "PATH", Flex: true, Max: 80}, {Title: "FLAGS", Max: 24},
-		{Title: "POS", Right: true, Numeric: true}, {Title: "DELETED"}, {Title: "DETAIL", Flex: true, Max: 120},
+		{Title: "PID", Right: true, Numeric: true, Key: true}, {Title: "COMM", Max: 16, Drop: 3},
+		{Title: "FD", Right: true, Numeric: true, Key: true}, {Title: "TYPE"},
+		{Title: "PATH", Flex: true, Max: 80, Key: true}, {Title: "FLAGS", Max: 24, Drop: 5},
+		{Title: "POS", Right: true, Numeric: true, Drop: 4}, {Title: "DELETED", Drop: 2}, {Title: "DETAIL", Flex: true, Max: 120, Drop: 1},
 	}
 }
 
@@ -162,9 +162,9 @@ const FDRegularExe = "EXE"
 
 func mountsColumns() []table.Column {
 	return []table.Column{
-		{Title: "ID", Right: true, Numeric: true}, {Title: "PARENT", Right: true, Numeric: true},
-		{Title: "MOUNTPOINT", Max: 50}, {Title: "FSTYPE"}, {Title: "SOURCE", Max: 30},
-		{Title: "ROOT", Max: 30}, {Title: "OPTIONS", Flex: true, Max: 60},
+		{Title: "ID", Right: true, Numeric: true, Drop: 3}, {Title: "PARENT", Right: true, Numeric: true, Drop: 4},
+		{Title: "MOUNTPOINT", Max: 50, Key: true}, {Title: "FSTYPE"}, {Title: "SOURCE", Max: 30, Drop: 2},
+		{Title: "ROOT", Max: 30, Drop: 1}, {Title: "OPTIONS", Flex: true, Max: 60},
 	}
 }
 
@@ -185,8 +185,8 @@ func mountsRows(c *forensics.Checkpoint) []table.Row {
 
 func rootfsColumns() []table.Column {
 	return []table.Column{
-		{Title: "KIND"}, {Title: "TYPE"}, {Title: "MODE"},
-		{Title: "SIZE", Right: true, Numeric: true}, {Title: "MTIME"}, {Title: "PATH", Flex: true},
+		{Title: "KIND"}, {Title: "TYPE", Drop: 2}, {Title: "MODE", Drop: 3},
+		{Title: "SIZE", Right: true, Numeric: true, Drop: 1}, {Title: "MTIME", Drop: 4}, {Title: "PATH", Flex: true, Key: true},
 	}
 }
 
@@ -223,8 +223,8 @@ func rootfsRows(c *forensics.Checkpoint) []table.Row {
 
 func iocColumns() []table.Column {
 	return []table.Column{
-		{Title: "TYPE"}, {Title: "VALUE", Max: 60}, {Title: "COUNT", Right: true, Numeric: true},
-		{Title: "WHERE", Flex: true},
+		{Title: "TYPE"}, {Title: "VALUE", Max: 60, Key: true, Flex: true}, {Title: "COUNT", Right: true, Numeric: true, Drop: 2},
+		{Title: "WHERE", Flex: true, Drop: 1},
 	}
 }
 
@@ -287,8 +287,8 @@ func iocRows(iocs []forensics.IOC, reveal bool) []table.Row {
 
 func findingsColumns() []table.Column {
 	return []table.Column{
-		{Title: "SEVERITY"}, {Title: "RULE", Max: 24}, {Title: "TITLE", Max: 50},
-		{Title: "WHERE", Flex: true, Max: 60},
+		{Title: "SEVERITY"}, {Title: "RULE", Max: 24, Drop: 2}, {Title: "TITLE", Max: 50, Key: true},
+		{Title: "WHERE", Flex: true, Max: 60, Drop: 1},
 	}
 }
 
@@ -316,8 +316,8 @@ func findingsRows(fs []forensics.Finding) []table.Row {
 
 func hitColumns() []table.Column {
 	return []table.Column{
-		{Title: "PID", Right: true, Numeric: true}, {Title: "COMM", Max: 16},
-		{Title: "ADDRESS"}, {Title: "REGION", Max: 32}, {Title: "+OFFSET", Right: true},
+		{Title: "PID", Right: true, Numeric: true, Key: true}, {Title: "COMM", Max: 16, Drop: 3},
+		{Title: "ADDRESS", Key: true}, {Title: "REGION", Max: 32, Drop: 2}, {Title: "+OFFSET", Right: true, Drop: 1},
 		{Title: "PREVIEW", Flex: true},
 	}
 }

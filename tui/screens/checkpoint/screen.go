@@ -124,6 +124,7 @@ func (m *Model) setLoaded(ld *Loaded) {
 	c := ld.Checkpoint
 	m.tree = newProcTree(c)
 	m.treeOn = true
+	m.tables[TabProcesses].Presorted = true
 	m.tables[TabProcesses].SetRows(m.tree.rows(false))
 	m.tables[TabNetwork].SetRows(networkRows(c))
 	m.tables[TabFiles].SetRows(filesRows(c))
@@ -347,14 +348,18 @@ func (m *Model) startSearch(q string) (tea.Cmd, error) {
 	return tea.Batch(searchCmd(ctx, m.ld.Memory, id, Query{Text: q, Mode: mode, Max: MaxHits}, ch), waitProgressCmd(id, ch)), nil
 }
 
-// refreshTree switches the process table between the tree (no filter, no sort) and the flat
-// list (filtering or sorting needs every process visible).
+// refreshTree switches the process table between the tree (no filter; a sort orders the
+// siblings) and the flat list (filtering needs every process visible; the table sorts it).
 func (m *Model) refreshTree() {
 	t := &m.tables[TabProcesses]
-	col, _ := t.Sort()
-	want := t.Filter() == "" && col < 0
-	if want != m.treeOn {
+	col, desc := t.Sort()
+	want := t.Filter() == ""
+	sortChanged := want && *m.tree.sort != treeSort{col: col, desc: desc}
+	if want != m.treeOn || sortChanged {
 		m.treeOn = want
+		t.Presorted = want
+		m.tree.setSort(col, desc)
+		t.SortBy(col, desc)
 		t.SetRows(m.tree.rows(!want))
 	}
 }

@@ -41,20 +41,64 @@ func (m *Model) View() string {
 	return m.tabBar() + "\n" + content
 }
 
+// ShortTabNames are the tab titles when the full ones do not fit (80 columns): still words.
+var ShortTabNames = [numTabs]string{"Sum", "Procs", "Net", "Files", "Mounts", "Rootfs", "Mem", "IOCs", "Findings"}
+
+// tabBar shows every tab with its number key: full names when they fit, short names when
+// not, and a window around the current tab (‹ › say more are there) when even those do not.
 func (m *Model) tabBar() string {
-	var parts []string
-	for i, n := range TabNames {
-		label := fmt.Sprintf("%d %s", i+1, n)
-		if m.w < 100 {
-			label = fmt.Sprintf("%d%s", i+1, n[:min(len(n), 4)])
+	render := func(names [numTabs]string) []string {
+		parts := make([]string, numTabs)
+		for i, n := range names {
+			label := fmt.Sprintf("%d %s", i+1, n)
+			if i == m.tab {
+				parts[i] = m.th.TabOn.Render(label)
+			} else {
+				parts[i] = m.th.TabOff.Render(label)
+			}
 		}
-		if i == m.tab {
-			parts = append(parts, m.th.TabOn.Render(label))
-		} else {
-			parts = append(parts, m.th.TabOff.Render(label))
+		return parts
+	}
+	width := func(parts []string) int {
+		w := 0
+		for _, p := range parts {
+			w += lipgloss.Width(p)
+		}
+		return w
+	}
+	parts := render(TabNames)
+	if width(parts) > m.w {
+		parts = render(ShortTabNames)
+	}
+	if width(parts) <= m.w {
+		return frame.Line(strings.Join(parts, ""), m.w)
+	}
+	// scroll: the widest window holding the current tab, starting as far left as it can
+	for start := 0; start <= m.tab; start++ {
+		end := start
+		w := 0
+		if start > 0 {
+			w = 2
+		}
+		for end < numTabs && w+lipgloss.Width(parts[end])+2 <= m.w {
+			w += lipgloss.Width(parts[end])
+			end++
+		}
+		if end == numTabs-1 && w+lipgloss.Width(parts[end]) <= m.w {
+			end++
+		}
+		if end > m.tab {
+			line := strings.Join(parts[start:end], "")
+			if start > 0 {
+				line = m.th.Muted.Render("‹ ") + line
+			}
+			if end < numTabs {
+				line += m.th.Muted.Render(" ›")
+			}
+			return frame.Line(line, m.w)
 		}
 	}
-	return frame.Line(strings.Join(parts, ""), m.w)
+	return frame.Line(parts[m.tab], m.w)
 }
 
 // fill renders lines as exactly h lines of width w.
