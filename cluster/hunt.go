@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +83,9 @@ func NewHuntConfig(cfg *config.Config, version string) HuntConfig {
 // HuntEvent is one step of a hunt. Target is nil for a node's own events (Phase "analyzer":
 // its Job is being started, "ready", "stopped"; Err when it failed).
 type HuntEvent struct {
-	Time    time.Time
+	Time time.Time
+	// Context is the kubeconfig context of the node and container (HuntContexts).
+	Context string
 	Node    string
 	Target  *Target
 	Phase   string // "checkpoint", "analyze", "pull", "clean", "done"
@@ -93,6 +95,8 @@ type HuntEvent struct {
 
 // HuntOutcome is what the hunt found, or why not, for one container.
 type HuntOutcome struct {
+	// Context is the kubeconfig context the container was hunted through.
+	Context  string `json:"context,omitempty"`
 	Target   Target `json:"target"`
 	Node     string `json:"node"`
 	NodePath string `json:"node_path,omitempty"`
@@ -180,75 +184,8 @@ func (r *HuntReport) Counts() (analysed, matched, failed int) {
 // the hunt goes on. Cancelling ctx stops new work: checkpoints in flight finish (their archives
 // are deleted), analyses in flight are cut, and every Job, pod and archive the hunt created is
 // deleted; the results so far are kept.
-func Hunt(ctx context.Context, c *Conn, cfg HuntConfig) (rep *HuntReport, err error) {
-	if c.Readonly {
-		return nil, fmt.Errorf("hunt: %w: a hunt checkpoints containers and runs Jobs on the nodes (drop --readonly)", ErrReadonly)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if err := c.huntPreflight(ctx, cfg.Namespace, cfg.PullOnMatch != nil || !cfg.Keep); err != nil {
-		return nil, err
-	}
-	store, err := evidence.OpenWith(cfg.DataDir, cfg.Signing)
-	if err != nil {
-		return nil, err
-	}
-	h := &hunter{c: c, cfg: cfg, store: store, sem: make(chan struct{}, cfg.Concurrency)}
-	rep = &HuntReport{Started: time.Now().UTC(), Skipped: cfg.Plan.Skipped}
-	host, _ := os.Hostname()
-	hdr := evidence.HuntHeader{Analyst: cfg.Analyst, CaseID: cfg.CaseID, Tool: "podsleuth " + cfg.Version, Host: host,
-		Contexts: []string{c.Context}, Selection: cfg.Plan.Selection.String(), Targets: cfg.Plan.Targets(), Nodes: len(cfg.Plan.Nodes),
-		Image: cfg.Image, Started: rep.Started}
-	for _, r := range cfg.Rules {
-		hdr.Rules = append(hdr.Rules, r.Name+" sha256:"+sha256Hex([]byte(r.Source)))
-	}
-	for _, p := range cfg.Patterns {
-		hdr.Patterns = append(hdr.Patterns, p.String())
-	}
-	if cfg.PullOnMatch != nil {
-		hdr.PullOnMatch = cfg.PullOnMatch.String()
-	}
-	if h.log, err = store.NewHunt(hdr); err != nil {
-		return nil, err
-	}
-	rep.ID, rep.Dir = h.log.ID, h.log.Dir
-	if err := c.ensureNamespace(ctx, cfg.Namespace); err != nil {
-		return rep, err
-	}
-	if cfg.PullOnMatch != nil {
-		h.pool = c.NewCollectorPool(context.WithoutCancel(ctx), CollectorOptions{Namespace: cfg.Namespace, Image: cfg.CollectorImage, StartTimeout: cfg.StartTimeout})
-	}
-	var wg sync.WaitGroup
-	for _, nd := range cfg.Plan.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.runNode(ctx, nd)
-		}()
-	}
-	wg.Wait()
-	if h.pool != nil {
-		if err := h.pool.Close(); err != nil {
-			h.cleanupErr(err)
-		}
-	}
-	rep.Ended = time.Now().UTC()
-	rep.Interrupted = ctx.Err() != nil
-	rep.Outcomes = h.outcomes
-	rep.CleanupErrors = h.cleanup
-	a, m, f := rep.Counts()
-	end := map[string]any{"analysed": a, "matched": m, "failed": f, "interrupted": rep.Interrupted, "cleanup_errors": rep.CleanupErrors}
-	if err := h.log.Append("end", end); err != nil {
-		return rep, err
-	}
-	if rep.Interrupted {
-		return rep, fmt.Errorf("hunt %s: %w after %d of %d containers (results so far kept)", rep.ID, ErrInterrupted, a+f-countClass(rep, "interrupted"), len(rep.Outcomes))
-	}
-	if len(rep.CleanupErrors) > 0 {
-		return rep, fmt.Errorf("hunt %s: could not delete everything it created: %s", rep.ID, strings.Join(rep.CleanupErrors, "; "))
-	}
-	return rep, nil
+func Hunt(ctx context.Context, c *Conn, cfg HuntConfig) (*HuntReport, error) {
+	return HuntContexts(ctx, []HuntRun{{Conn: c, Config: cfg}})
 }
 
 func countClass(r *HuntReport, class string) int {
@@ -352,8 +289,12 @@ type hunter struct {
 	log   *evidence.HuntLog
 	pool  *CollectorPool
 	sem   chan struct{} // checkpoints in flight across the cluster
+	// part numbers the context in a multi-context hunt (its Jobs' names); emitMu makes the
+	// contexts' Events one call at a time.
+	part   int
+	emitMu *sync.Mutex
 
-	mu       sync.Mutex // outcomes, cleanup, Events
+	mu       sync.Mutex // outcomes, cleanup
 	outcomes []HuntOutcome
 	cleanup  []string
 }
@@ -362,9 +303,9 @@ func (h *hunter) emit(e HuntEvent) {
 	if h.cfg.Events == nil {
 		return
 	}
-	e.Time = time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	e.Time, e.Context = time.Now(), h.c.Context
+	h.emitMu.Lock()
+	defer h.emitMu.Unlock()
 	h.cfg.Events(e)
 }
 
@@ -376,6 +317,7 @@ func (h *hunter) cleanupErr(err error) {
 
 // finish records a container's outcome: the signed entry first, then the event.
 func (h *hunter) finish(o HuntOutcome) {
+	o.Context = h.c.Context
 	if o.Err != nil {
 		o.Class, o.Error = FailureClass(o.Err), o.Err.Error()
 	}
@@ -403,7 +345,11 @@ type pending struct {
 func (h *hunter) runNode(ctx context.Context, nd HuntNode) {
 	cfg := &h.cfg
 	h.emit(HuntEvent{Node: nd.Name, Phase: "analyzer"})
-	an, err := h.c.startAnalyzer(ctx, analyzerJob(cfg.Namespace, h.log.ID, nd.Name, cfg, len(nd.Targets)), cfg)
+	job := analyzerJob(cfg.Namespace, h.log.ID, nd.Name, cfg, len(nd.Targets))
+	if h.part > 0 { // the same node may be reached through two contexts
+		job.Name += "-" + strconv.Itoa(h.part)
+	}
+	an, err := h.c.startAnalyzer(ctx, job, cfg)
 	defer func() {
 		if err := an.stop(ctx); err != nil {
 			h.cleanupErr(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/podsleuth/podsleuth/cluster"
 	"github.com/podsleuth/podsleuth/forensics"
@@ -44,8 +45,10 @@ type huntOptions struct {
 	namespace     string
 	collectorNS   string
 	collectorImg  string
+	contexts      []string // --context (repeatable) and --contexts
+	perContextNS  bool
 
-	connect func(context.Context) (*cluster.Conn, error)
+	connect func(context.Context) ([]*cluster.Conn, error)
 	// built by Validate
 	sel      cluster.HuntSelection
 	pull     *forensics.Severity
@@ -73,7 +76,8 @@ stops new work, deletes every Job, pod and archive the hunt created and keeps th
 A container that cannot be checkpointed or analysed is a named result; the hunt goes on.`,
 		Example: `  podsleuth hunt -n shop -l app=web --image REGISTRY/podsleuth-analyzer@sha256:... --rules ir.yar
   podsleuth hunt -A --pattern 'regex:stratum\+tcp://' --pull-on-match high --yes
-  podsleuth hunt shop/web-1 shop/web-2/app --pattern AKIAIOSFODNN7EXAMPLE`,
+  podsleuth hunt shop/web-1 shop/web-2/app --pattern AKIAIOSFODNN7EXAMPLE
+  podsleuth hunt --context prod-eu --context prod-us -n shop -l app=web --pattern AKIAIOSFODNN7EXAMPLE`,
 		Args: cobra.ArbitraryArgs,
 		RunE: runE(a, o),
 	}
@@ -95,6 +99,9 @@ A container that cannot be checkpointed or analysed is a named result; the hunt 
 	f.DurationVar(&o.startTimeout, "start-timeout", 2*time.Minute, "how long an analyzer, collector or cleaner pod may take to start")
 	f.StringVar(&o.collectorNS, "collector-namespace", "", "namespace of the analyzer Jobs and collector pods (default cluster.collector_namespace)")
 	f.StringVar(&o.collectorImg, "collector-image", "", "image of the collector and cleaner pods (default cluster.collector_image)")
+	// --context shadows the kubectl-style flag for this command: repeatable
+	f.StringArrayVar(&o.contexts, "context", nil, "kubeconfig context to hunt in (repeatable: one plan and one connection per context, one hunt)")
+	f.StringSliceVar(&o.contexts, "contexts", nil, "kubeconfig contexts to hunt in, comma-separated (as --context repeated)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask before acting")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
@@ -106,15 +113,18 @@ func (o *huntOptions) Complete(a *app, cmd *cobra.Command, args []string) error 
 	if err := o.common.Complete(a, cmd, args); err != nil {
 		return err
 	}
-	o.namespace = a.defaultNamespace()
-	o.connect = func(ctx context.Context) (*cluster.Conn, error) {
-		conn, _, err := a.connect(ctx, cmd)
-		return conn, err
+	o.contexts = uniq(o.contexts)
+	if len(o.contexts) == 1 {
+		a.kube.Context = &o.contexts[0]
 	}
+	o.namespace = a.defaultNamespace()
+	o.connect = func(ctx context.Context) ([]*cluster.Conn, error) { return a.connectContexts(ctx, cmd, o.contexts) }
 	o.sel = cluster.HuntSelection{AllNamespaces: o.allNamespaces, Selector: o.selector, Pods: args, Container: o.container}
 	if !o.allNamespaces {
 		o.sel.Namespaces = []string{o.namespace}
 	}
+	// several contexts: each its own default namespace unless -n names one
+	o.perContextNS = len(o.contexts) > 1 && !o.allNamespaces && !cmd.Flags().Changed("namespace")
 	if o.ckTimeout == 0 {
 		o.ckTimeout = o.cfg.Cluster.CheckpointTimeout
 	}
@@ -207,37 +217,62 @@ func readRules(paths []string) ([]hunt.Rule, error) {
 }
 
 func (o *huntOptions) Run(ctx context.Context) error {
-	conn, err := o.connect(ctx)
+	conns, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
-	if conn.Readonly {
+	if conns[0].Readonly {
 		return fmt.Errorf("hunt: %w: a hunt checkpoints containers and runs Jobs on the nodes (drop --readonly)", cluster.ErrReadonly)
 	}
-	plan, err := conn.PlanHunt(ctx, o.sel)
-	if err != nil {
-		return err
+	var runs []cluster.HuntRun
+	total, nodes := 0, 0
+	for _, conn := range conns {
+		sel := o.sel
+		if o.perContextNS {
+			sel.Namespaces = []string{conn.Namespace}
+		}
+		plan, err := conn.PlanHunt(ctx, sel)
+		if err != nil {
+			if len(conns) > 1 {
+				err = fmt.Errorf("context %s: %w", conn.Context, err)
+			}
+			return err
+		}
+		o.printPlan(o.ErrOut, plan)
+		total, nodes = total+plan.Targets(), nodes+len(plan.Nodes)
+		hc := cluster.NewHuntConfig(o.cfg, version)
+		hc.Plan, hc.Image, hc.Rules, hc.Patterns = plan, o.image, o.ruleSrc, o.huntPats
+		hc.TimeoutPerArchive, hc.CheckpointTimeout = o.timeout, o.ckTimeout
+		if hc.CPU, hc.Memory, err = cluster.HuntLimits(o.cpu, o.memory); err != nil {
+			return err
+		}
+		hc.PerNode, hc.Concurrency, hc.StartTimeout = o.perNode, o.concurrency, o.startTimeout
+		hc.PullOnMatch, hc.Keep = o.pull, o.keep
+		hc.Namespace, hc.CollectorImage = o.collectorNS, o.collectorImg
+		if plan.Targets() > 0 {
+			runs = append(runs, cluster.HuntRun{Conn: conn, Config: hc})
+		}
 	}
-	o.printPlan(o.ErrOut, plan)
-	if plan.Targets() == 0 {
+	o.printRunning(o.ErrOut)
+	where := fmt.Sprintf("%d nodes", nodes)
+	if len(conns) > 1 {
+		var per []string
+		for _, r := range runs {
+			per = append(per, fmt.Sprintf("%s: %d containers on %d nodes", r.Conn.Context, r.Config.Plan.Targets(), len(r.Config.Plan.Nodes)))
+		}
+		fmt.Fprintf(o.ErrOut, "contexts: %s\n", listOr(per, "none with a running container"))
+		where = fmt.Sprintf("%d nodes in %d contexts", nodes, len(runs))
+	}
+	if total == 0 {
 		return errors.New("hunt: no running container to hunt in (see the skipped list)")
 	}
-	if !o.yes && !confirm(o.In, o.ErrOut, fmt.Sprintf("Checkpoint and analyse %d containers on %d nodes? [y/N] ", plan.Targets(), len(plan.Nodes))) {
+	if !o.yes && !confirm(o.In, o.ErrOut, fmt.Sprintf("Checkpoint and analyse %d containers on %s? [y/N] ", total, where)) {
 		return errors.New("hunt: not confirmed (nothing was changed; --yes skips the question)")
 	}
-	hc := cluster.NewHuntConfig(o.cfg, version)
-	hc.Plan, hc.Image, hc.Rules, hc.Patterns = plan, o.image, o.ruleSrc, o.huntPats
-	hc.TimeoutPerArchive, hc.CheckpointTimeout = o.timeout, o.ckTimeout
-	if hc.CPU, hc.Memory, err = cluster.HuntLimits(o.cpu, o.memory); err != nil {
-		return err
-	}
-	hc.PerNode, hc.Concurrency, hc.StartTimeout = o.perNode, o.concurrency, o.startTimeout
-	hc.PullOnMatch, hc.Keep = o.pull, o.keep
-	hc.Namespace, hc.CollectorImage = o.collectorNS, o.collectorImg
 	if !o.quiet {
-		hc.Events = progressLines(o.ErrOut, plan.Targets())
+		runs[0].Config.Events = progressLines(o.ErrOut, total, len(conns) > 1)
 	}
-	rep, err := cluster.Hunt(ctx, conn, hc)
+	rep, err := cluster.HuntContexts(ctx, runs)
 	if rep == nil {
 		return err
 	}
@@ -246,7 +281,7 @@ func (o *huntOptions) Run(ctx context.Context) error {
 			return werr
 		}
 	} else {
-		printHunt(o.Out, rep)
+		printHunt(o.Out, rep, len(conns) > 1)
 	}
 	return err
 }
@@ -266,6 +301,10 @@ func (o *huntOptions) printPlan(w io.Writer, p *cluster.HuntPlan) {
 	for _, s := range p.Skipped {
 		fmt.Fprintf(w, "  skipped %s: %s\n", forensics.Printable(s.Target.String()), forensics.Printable(s.Reason))
 	}
+}
+
+// printRunning says what runs in every context: the analysis, the pulls, the analyzer, the waves.
+func (o *huntOptions) printRunning(w io.Writer) {
 	var rules []string
 	for _, r := range o.ruleSrc {
 		rules = append(rules, r.Name)
@@ -304,13 +343,17 @@ func confirm(in io.Reader, out io.Writer, q string) bool {
 }
 
 // progressLines prints each node's and container's steps, one line each, with a running count.
-func progressLines(w io.Writer, total int) func(cluster.HuntEvent) {
+// With several contexts, each node and container is prefixed with its context.
+func progressLines(w io.Writer, total int, tagged bool) func(cluster.HuntEvent) {
 	var mu sync.Mutex
 	done := 0
 	return func(e cluster.HuntEvent) {
 		mu.Lock()
 		defer mu.Unlock()
 		node := forensics.Printable(e.Node)
+		if tagged {
+			node = forensics.Printable(e.Context) + "/" + node
+		}
 		if e.Target == nil {
 			switch {
 			case e.Err != nil:
@@ -323,6 +366,9 @@ func progressLines(w io.Writer, total int) func(cluster.HuntEvent) {
 			return
 		}
 		t := forensics.Printable(e.Target.String())
+		if tagged {
+			t = forensics.Printable(e.Context) + ": " + t
+		}
 		if e.Phase != "done" {
 			fmt.Fprintf(w, "  %s (%s): %s\n", t, node, e.Phase)
 			return
@@ -348,8 +394,9 @@ func progressLines(w io.Writer, total int) func(cluster.HuntEvent) {
 
 var severityRank = map[string]int{"": -1, "info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
-// printHunt prints the outcomes, most severe first, then the failures.
-func printHunt(w io.Writer, r *cluster.HuntReport) {
+// printHunt prints the outcomes, most severe first, then the failures; tagged adds each
+// one's context.
+func printHunt(w io.Writer, r *cluster.HuntReport, tagged bool) {
 	outs := append([]cluster.HuntOutcome(nil), r.Outcomes...)
 	sort.SliceStable(outs, func(i, j int) bool {
 		fi, fj := outs[i].Error != "", outs[j].Error != ""
@@ -363,8 +410,14 @@ func printHunt(w io.Writer, r *cluster.HuntReport) {
 		return outs[i].Target.String() < outs[j].Target.String()
 	})
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	if tagged {
+		fmt.Fprint(tw, "CONTEXT\t")
+	}
 	fmt.Fprintln(tw, "CONTAINER\tNODE\tSEVERITY\tTOP FINDING\tYARA\tPATTERNS\tEVIDENCE\tERROR")
 	for _, o := range outs {
+		if tagged {
+			fmt.Fprintf(tw, "%s\t", forensics.Printable(o.Context))
+		}
 		sev, top, ya, pa, ev := "-", "-", "-", "-", "-"
 		if res := o.Result; res != nil {
 			if res.Severity != "" {
@@ -401,6 +454,48 @@ func printHunt(w io.Writer, r *cluster.HuntReport) {
 	for _, e := range r.CleanupErrors {
 		fmt.Fprintf(w, "LEFT BEHIND: %s\n", forensics.Printable(e))
 	}
+}
+
+// uniq drops repeated and empty names, keeping the first order.
+func uniq(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// connectContexts connects to each named context (one connection each, the other kubeconfig
+// flags shared); none named: the current context, as every command.
+func (a *app) connectContexts(ctx context.Context, cmd *cobra.Command, names []string) ([]*cluster.Conn, error) {
+	if len(names) <= 1 {
+		conn, _, err := a.connect(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		return []*cluster.Conn{conn}, nil
+	}
+	cfg, err := a.config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	var conns []*cluster.Conn
+	for _, name := range names {
+		flags := genericclioptions.NewConfigFlags(true)
+		flags.KubeConfig, flags.Namespace, flags.Impersonate, flags.ImpersonateGroup, flags.Timeout =
+			a.kube.KubeConfig, a.kube.Namespace, a.kube.Impersonate, a.kube.ImpersonateGroup, a.kube.Timeout
+		flags.Context = &name
+		conn, err := cluster.Connect(ctx, flags, cluster.ConnectOptions{Timeout: cfg.Cluster.ConnectTimeout, Readonly: cfg.Readonly, UserAgent: "podsleuth/" + version})
+		if err != nil {
+			return nil, fmt.Errorf("context %s: %w", name, err)
+		}
+		conns = append(conns, conn)
+	}
+	return conns, nil
 }
 
 func truncateText(s string, n int) string {
