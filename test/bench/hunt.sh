@@ -34,11 +34,6 @@ export GOFLAGS=-tags=yara
 go build -o "$W/podsleuth" ./cmd/podsleuth
 go build -o "$W/countproxy" ./test/bench/countproxy
 make -s analyzer-image ANALYZER_DIR="$W" >/dev/null
-REF=$(cat "$W/analyzer-image.ref")
-
-
-
-
 REF=$(test/e2e/cluster.sh import-image "$W/analyzer-image.tar")
 COLLECTOR=${PODSLEUTH_TEST_IMAGE_PINNED:-$(cat "$R/images/busybox.pinned" 2>/dev/null || echo "$PODSLEUTH_TEST_IMAGE")}
 
@@ -62,14 +57,19 @@ EOT
 done
 "$K" -n "$NS" wait --for=condition=Ready pod -l app=bench --timeout=600s >/dev/null
 
-# every podsleuth request goes through the counting proxy
+# every podsleuth request goes through the counting proxy (the kubeconfig's server may be
+# quoted: server: "https://127.0.0.1:PORT")
+APIPORT=$(sed -n 's|.*server: *"\{0,1\}https://127.0.0.1:\([0-9]*\).*|\1|p' "$PODSLEUTH_TEST_KUBECONFIG" | head -1)
+[ -n "$APIPORT" ] || { echo "no https://127.0.0.1:PORT server in $PODSLEUTH_TEST_KUBECONFIG"; exit 1; }
 proxy() { # report-file
-  "$W/countproxy" -target 127.0.0.1:"$(sed -n 's|.*server: https://127.0.0.1:\([0-9]*\).*|\1|p' "$PODSLEUTH_TEST_KUBECONFIG" | head -1)" -report "$1" > "$W/proxy.addr" &
+  "$W/countproxy" -target "127.0.0.1:$APIPORT" -report "$1" > "$W/proxy.addr" &
   PROXY=$!
   for _ in $(seq 50); do [ -s "$W/proxy.addr" ] && break; sleep 0.1; done
-  sed "s|server: https://127.0.0.1:[0-9]*|server: https://$(cat "$W/proxy.addr")|" "$PODSLEUTH_TEST_KUBECONFIG" > "$W/kubeconfig"
+  [ -s "$W/proxy.addr" ] || { echo "countproxy did not start"; exit 1; }
+  sed "s|https://127.0.0.1:$APIPORT|https://$(cat "$W/proxy.addr")|" "$PODSLEUTH_TEST_KUBECONFIG" > "$W/kubeconfig"
+  grep -q "https://$(cat "$W/proxy.addr")" "$W/kubeconfig" || { echo "the kubeconfig was not pointed at the proxy"; exit 1; }
 }
-unproxy() { sleep 0.5; kill "$PROXY"; wait "$PROXY" 2>/dev/null || true; PROXY=; }
+unproxy() { sleep 0.5; kill "$PROXY"; wait "$PROXY" 2>/dev/null || true; PROXY=; [ -s "$1" ] || { echo "countproxy wrote no report"; exit 1; }; }
 export PODSLEUTH_CLUSTER_KUBELET_CHECKPOINT_DIR=$PODSLEUTH_TEST_CHECKPOINT_DIR PODSLEUTH_SIGNING_KEY=$W/analyst.pem \
   PODSLEUTH_SIGNING_TRUSTED_KEYS=$W/trusted.json PODSLEUTH_CACHE_DIR=$W/cache XDG_CONFIG_HOME=$W/config
 common=(--kubeconfig "$W/kubeconfig" --context podsleuth-admin --collector-namespace podsleuth-system --collector-image "$COLLECTOR")
@@ -79,7 +79,7 @@ t=$(date +%s.%N)
 "$W/podsleuth" hunt -n "$NS" -l app=bench --image "$REF" --yes -q -o json --data-dir "$W/hstore" \
   --memory 1Gi --cpu 1 --concurrency 4 "${common[@]}" > "$W/hunt.json"
 HT=$(echo "$(date +%s.%N) - $t" | bc)
-unproxy
+unproxy "$W/hunt.bytes"
 read -r HUP HDOWN < "$W/hunt.bytes"
 [ "$(jq '[.outcomes[] | select(.error == null or .error == "")] | length' "$W/hunt.json")" = "$N" ] || { echo "the hunt did not analyse all $N"; jq '.outcomes[] | .error' "$W/hunt.json"; exit 1; }
 PEAK=$(jq '[.outcomes[].result.peak_rss] | max' "$W/hunt.json")
@@ -92,7 +92,7 @@ t=$(date +%s.%N)
 "$W/podsleuth" checkpoint -n "$NS" -l app=bench --pull --delete-from-node --concurrency 4 -q -o json --data-dir "$W/pstore" \
   "${common[@]}" > "$W/pull.json"
 PT=$(echo "$(date +%s.%N) - $t" | bc)
-unproxy
+unproxy "$W/pull.bytes"
 read -r PUP PDOWN < "$W/pull.bytes"
 PF=0; TPEAK=0
 for id in $(jq -r '.[].evidence.id' "$W/pull.json"); do

@@ -47,8 +47,8 @@ func main() {
 			defer s.Close()
 			done := make(chan struct{}, 2)
 			cp := func(dst, src net.Conn, n *atomic.Int64) {
-				w, _ := io.Copy(dst, src)
-				n.Add(w)
+				// counted as it flows: a stream still open at the report (a watch) is included
+				_, _ = io.Copy(counter{dst, n}, src)
 				if tc, ok := dst.(*net.TCPConn); ok {
 					_ = tc.CloseWrite()
 				}
@@ -60,4 +60,16 @@ func main() {
 			<-done
 		}()
 	}
+}
+
+// counter counts the bytes written through it.
+type counter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c counter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n.Add(int64(k))
+	return k, err
 }
