@@ -17,6 +17,11 @@ K=$KBIN/kubectl
 [ -x "$K" ] || { echo "SKIP: kubectl missing in $KBIN (run test/setup/k8s.sh)"; exit 0; }
 N=${BENCH_HUNT_PODS:-20}
 MB=${BENCH_HUNT_MIB:-64}
+# the same concurrency both ways: pull-all checkpoints 4 at a time (one node here), so the hunt
+# may too (--per-node 4; its default of 1 never freezes two containers of a node at once), and
+# its analyzer may use both cores as the local triage does
+PERNODE=${BENCH_HUNT_PER_NODE:-4}
+CPU=${BENCH_HUNT_CPU:-2}
 test/e2e/cluster.sh up >/dev/null
 eval "$(test/e2e/cluster.sh env)"
 R=$(dirname "$PODSLEUTH_TEST_KUBECONFIG")
@@ -77,7 +82,7 @@ common=(--kubeconfig "$W/kubeconfig" --context podsleuth-admin --collector-names
 proxy "$W/hunt.bytes"
 t=$(date +%s.%N)
 "$W/podsleuth" hunt -n "$NS" -l app=bench --image "$REF" --yes -q -o json --data-dir "$W/hstore" \
-  --memory 1Gi --cpu 1 --concurrency 4 "${common[@]}" > "$W/hunt.json"
+  --memory 1Gi --cpu "$CPU" --concurrency 4 --per-node "$PERNODE" "${common[@]}" > "$W/hunt.json"
 HT=$(echo "$(date +%s.%N) - $t" | bc)
 unproxy "$W/hunt.bytes"
 read -r HUP HDOWN < "$W/hunt.bytes"
@@ -102,7 +107,7 @@ done
 TT=$(echo "$(date +%s.%N) - $t" | bc)
 
 mib() { echo "scale=2; $1 / 1048576" | bc; }
-printf '\nhunt vs pull-all over %d pods holding %d MiB each (archives %s MiB in all), same analysis\n' "$N" "$MB" "$(mib "$ASIZE")"
+printf '\nhunt vs pull-all over %d pods holding %d MiB each (archives %s MiB in all), same analysis; 4 checkpoints at a time both ways (hunt --per-node %s, analyzer --cpu %s)\n' "$N" "$MB" "$(mib "$ASIZE")" "$PERNODE" "$CPU"
 printf '%-44s %10s %16s %16s\n' "" "wall s" "bytes via API" "peak memory"
 printf '%-44s %10.1f %16s %16s\n' "podsleuth hunt (analysis on the node)" "$HT" "$((HUP + HDOWN))" "$(mib "$PEAK") MiB (node)"
 printf '%-44s %10.1f %16s %16s\n' "checkpoint --pull of all + local findings" "$TT" "$((PUP + PDOWN))" "$((TPEAK / 1024)) MiB (local)"
