@@ -45,7 +45,8 @@ type huntOptions struct {
 	namespace     string
 	collectorNS   string
 	collectorImg  string
-	contexts      []string // --context (repeatable) and --contexts
+	contexts      []string // --context (repeatable), then --contexts
+	contextList   []string
 	perContextNS  bool
 
 	connect func(context.Context) ([]*cluster.Conn, error)
@@ -101,7 +102,7 @@ A container that cannot be checkpointed or analysed is a named result; the hunt 
 	f.StringVar(&o.collectorImg, "collector-image", "", "image of the collector and cleaner pods (default cluster.collector_image)")
 	// --context shadows the kubectl-style flag for this command: repeatable
 	f.StringArrayVar(&o.contexts, "context", nil, "kubeconfig context to hunt in (repeatable: one plan and one connection per context, one hunt)")
-	f.StringSliceVar(&o.contexts, "contexts", nil, "kubeconfig contexts to hunt in, comma-separated (as --context repeated)")
+	f.StringSliceVar(&o.contextList, "contexts", nil, "kubeconfig contexts to hunt in, comma-separated (as --context repeated)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask before acting")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text|json")
@@ -113,7 +114,7 @@ func (o *huntOptions) Complete(a *app, cmd *cobra.Command, args []string) error 
 	if err := o.common.Complete(a, cmd, args); err != nil {
 		return err
 	}
-	o.contexts = uniq(o.contexts)
+	o.contexts = uniq(append(o.contexts, o.contextList...))
 	if len(o.contexts) == 1 {
 		a.kube.Context = &o.contexts[0]
 	}
