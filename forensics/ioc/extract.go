@@ -165,8 +165,15 @@ func Extract(ctx context.Context, cp *forensics.Checkpoint, mem Strings, opt Opt
 		keyEnds = map[segKey][]uint64{}
 		lones   []candidate
 	)
-	err := mem.Strings(ctx, opt.Filter, MinString, func(h memory.Hit) error {
-		if len(h.Match) < 40 && !mayHold(h.Match) {
+	scan := mem.Strings
+	if w, ok := mem.(stringsWhere); ok {
+		// the strings Scan cannot match are dropped where they were read: no Hit, no copy
+		scan = func(ctx context.Context, f memory.Filter, minLen int, fn func(memory.Hit) error) error {
+			return w.StringsWhere(ctx, f, minLen, mayMatch, fn)
+		}
+	}
+	err := scan(ctx, opt.Filter, MinString, func(h memory.Hit) error {
+		if !mayMatch(h.Match) {
 			return nil // most strings of binary memory: not even copied
 		}
 		text := string(h.Match)
@@ -347,6 +354,16 @@ var holdTab = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// stringsWhere is a Strings that drops, before making a Hit of it, each string keep refuses
+// (*memory.Memory.StringsWhere).
+type stringsWhere interface {
+	StringsWhere(ctx context.Context, f memory.Filter, minLen int, keep func([]byte) bool, fn func(memory.Hit) error) error
+}
+
+// mayMatch reports whether Scan (or the lone AWS secret test, 40 bytes) could find anything
+// in a string of memory: one of 40 bytes or more, or a shorter one that mayHold.
+func mayMatch(b []byte) bool { return len(b) >= 40 || mayHold(b) }
 
 // mayHold reports whether Scan could find anything in b (shorter than 40 bytes).
 func mayHold(b []byte) bool {

@@ -236,7 +236,7 @@ func TestStringsChunksAgree(t *testing.T) {
 	get := func(chunk uint64) map[uint64]string {
 		var mu sync.Mutex
 		out := map[uint64]string{}
-		require.NoError(t, m.stringsChunked(context.Background(), Filter{}, 4, chunk, func(h Hit) error {
+		require.NoError(t, m.stringsChunked(context.Background(), Filter{}, 4, chunk, nil, func(h Hit) error {
 			mu.Lock()
 			defer mu.Unlock()
 			_, dup := out[h.Addr]

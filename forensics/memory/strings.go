@@ -21,10 +21,18 @@ const stringsChunk = 16 << 20
 // pagemap-entry or chunk boundary of contiguous addresses is extracted whole, exactly once;
 // runs longer than MaxString are split.
 func (m *Memory) Strings(ctx context.Context, f Filter, minLen int, fn func(Hit) error) error {
-	return m.stringsChunked(ctx, f, minLen, stringsChunk, fn)
+	return m.stringsChunked(ctx, f, minLen, stringsChunk, nil, fn)
 }
 
-func (m *Memory) stringsChunked(ctx context.Context, f Filter, minLen int, chunkSize uint64, fn func(Hit) error) error {
+// StringsWhere is Strings for the strings keep accepts: keep sees each string's bytes where
+// they were read (valid only during the call, never to be kept) before a Hit is made or the
+// bytes copied, so that the strings a caller would drop at once cost neither. It is called
+// concurrently.
+func (m *Memory) StringsWhere(ctx context.Context, f Filter, minLen int, keep func([]byte) bool, fn func(Hit) error) error {
+	return m.stringsChunked(ctx, f, minLen, stringsChunk, keep, fn)
+}
+
+func (m *Memory) stringsChunked(ctx context.Context, f Filter, minLen int, chunkSize uint64, keep func([]byte) bool, fn func(Hit) error) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -45,7 +53,7 @@ func (m *Memory) stringsChunked(ctx context.Context, f Filter, minLen int, chunk
 		wg.Go(func() {
 			buf := make([]byte, 1<<20)
 			for c := range ch {
-				if err := c.s.strings(ctx, buf, c.lo, c.hi, minLen, fn); err != nil {
+				if err := c.s.strings(ctx, buf, c.lo, c.hi, minLen, keep, fn); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -89,7 +97,7 @@ var printableTab = func() (t [256]bool) {
 // reported: most runs of random or binary memory are a few bytes long, and growing a slice byte
 // by byte for each of them cost more than everything else of the IOC scan together. Only the
 // part of a run that crosses a buffer refill is carried over.
-func (s *segment) strings(ctx context.Context, buf []byte, lo, hi uint64, minLen int, fn func(Hit) error) error {
+func (s *segment) strings(ctx context.Context, buf []byte, lo, hi uint64, minLen int, keep func([]byte) bool, fn func(Hit) error) error {
 	var (
 		carry []byte // the current run's bytes from earlier reads
 		start uint64 // address of the current run's first byte
@@ -107,6 +115,23 @@ func (s *segment) strings(ctx context.Context, buf []byte, lo, hi uint64, minLen
 	// (in a slice of its own: fn may keep it) when it is long enough.
 	flush := func(tail []byte) error {
 		n := len(carry) + len(tail)
+		if n >= minLen && keep != nil {
+			b := tail
+			if len(carry) > 0 {
+				carry = append(carry, tail...)
+				b = carry
+			}
+			if !keep(b) {
+				carry = carry[:0]
+				return nil
+			}
+			m := make([]byte, n)
+			copy(m, b)
+			h := s.hit(start)
+			h.Match = m
+			carry = carry[:0]
+			return fn(h)
+		}
 		if n >= minLen {
 			m := make([]byte, n)
 			copy(m[copy(m, carry):], tail)

@@ -109,7 +109,7 @@ func newStrings(t *testing.T, m *Memory, minLen int, chunk uint64) map[string]in
 	t.Helper()
 	var mu sync.Mutex
 	out := map[string]int{}
-	require.NoError(t, m.stringsChunked(context.Background(), Filter{}, minLen, chunk, func(h Hit) error {
+	require.NoError(t, m.stringsChunked(context.Background(), Filter{}, minLen, chunk, nil, func(h Hit) error {
 		mu.Lock()
 		defer mu.Unlock()
 		out[hitKey(h)]++
@@ -168,13 +168,40 @@ func TestStringsMatchOracle(t *testing.T) {
 		buf := make([]byte, c.buf)
 		for _, s := range c.m.segments(SearchOptions{}) {
 			for lo := s.start; lo < s.end; lo += c.chunk {
-				require.NoError(t, s.strings(context.Background(), buf, lo, min(s.end, lo+c.chunk), 6, func(h Hit) error {
+				require.NoError(t, s.strings(context.Background(), buf, lo, min(s.end, lo+c.chunk), 6, nil, func(h Hit) error {
 					got[hitKey(h)]++
 					return nil
 				}))
 			}
 		}
 		require.Equal(t, want, got, "chunk %d buffer %d", c.chunk, c.buf)
+
+		// with a keep filter: exactly the oracle's strings it accepts, and keep saw each
+		// string's whole bytes (carried over refills too)
+		keep := func(b []byte) bool { return bytes.IndexByte(b, 'q') >= 0 || len(b) > 200 }
+		wantKept := map[string]int{}
+		for _, s := range c.m.segments(SearchOptions{}) {
+			for lo := s.start; lo < s.end; lo += c.chunk {
+				require.NoError(t, s.strings(context.Background(), buf, lo, min(s.end, lo+c.chunk), 6, nil, func(h Hit) error {
+					if keep(h.Match) {
+						wantKept[hitKey(h)]++
+					}
+					return nil
+				}))
+			}
+		}
+		require.NotEmpty(t, wantKept)
+		require.Less(t, len(wantKept), len(want))
+		got = map[string]int{}
+		for _, s := range c.m.segments(SearchOptions{}) {
+			for lo := s.start; lo < s.end; lo += c.chunk {
+				require.NoError(t, s.strings(context.Background(), buf, lo, min(s.end, lo+c.chunk), 6, keep, func(h Hit) error {
+					got[hitKey(h)]++
+					return nil
+				}))
+			}
+		}
+		require.Equal(t, wantKept, got, "keep: chunk %d buffer %d", c.chunk, c.buf)
 	}
 
 	for _, path := range []string{"images/full", "images/criu41", "images/fds", "archives/podman-crun.tar", "archives/podman-runc.tar"} {
