@@ -77,6 +77,8 @@ type App struct {
 	// opened are the cases opened in this session, most recent last: the evidence view keeps
 	// listing them.
 	opened []evidence.Opened
+	// helpOff is the first line of the help shown (it scrolls when taller than the screen).
+	helpOff int
 	// bg are closed screens whose work still runs (a cancelled hunt cleaning up: huntview.go).
 	bg []busy
 }

@@ -127,6 +127,33 @@ func (a *App) statusBar() string {
 }
 
 func (a *App) helpView(h int) string {
+	lines := a.helpLines()
+	// two columns when tall content meets a wide screen
+	if len(lines) > h && a.w >= 100 && (len(lines)+1)/2 <= h {
+		half := (len(lines) + 1) / 2
+		left := frame.Block(strings.Join(lines[:half], "\n"), a.w/2, h)
+		right := frame.Block(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
+		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+	}
+	if len(lines) > h && h > 1 {
+		// scrolled: the last line says where and how
+		n := h - 1
+		off := max(min(a.helpOff, len(lines)-n), 0)
+		shown := append(lines[off:off+n:off+n], a.th.Muted.Render(fmt.Sprintf(
+			"lines %d-%d of %d  j/k pgup/pgdn g/G scroll, any other key closes", off+1, off+n, len(lines))))
+		return frame.Block(strings.Join(shown, "\n"), a.w, h)
+	}
+	return frame.Block(strings.Join(lines, "\n"), a.w, h)
+}
+
+// scrollHelp moves the help by n lines, within its length.
+func (a *App) scrollHelp(n int) {
+	_, h := a.bodySize()
+	a.helpOff = max(min(a.helpOff+n, len(a.helpLines())-(h-1)), 0)
+}
+
+// helpLines are the keys of the top screen, the global keys and the commands.
+func (a *App) helpLines() []string {
 	var lines []string
 	lines = append(lines, a.th.Title.Render("Keys of "+a.top().Title()), "")
 	for _, group := range a.top().FullHelp() {
@@ -149,12 +176,5 @@ func (a *App) helpView(h int) string {
 		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-12s", c[0])), c[1]))
 	}
 	lines = append(lines, "", a.th.Muted.Render("any key closes this help"))
-	// two columns when tall content meets a wide screen
-	if len(lines) > h && a.w >= 100 {
-		half := (len(lines) + 1) / 2
-		left := frame.Block(strings.Join(lines[:half], "\n"), a.w/2, h)
-		right := frame.Block(strings.Join(lines[half:], "\n"), a.w-a.w/2, h)
-		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
-	}
-	return frame.Block(strings.Join(lines, "\n"), a.w, h)
+	return lines
 }

@@ -15,7 +15,23 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(msg, km.Quit) && msg.String() == "ctrl+c" {
 			return a.quit()
 		}
-		a.mode = modeNormal
+		_, h := a.bodySize()
+		switch {
+		case key.Matches(msg, km.Down):
+			a.scrollHelp(1)
+		case key.Matches(msg, km.Up):
+			a.scrollHelp(-1)
+		case key.Matches(msg, km.PageDown):
+			a.scrollHelp(max(h-2, 1))
+		case key.Matches(msg, km.PageUp):
+			a.scrollHelp(-max(h-2, 1))
+		case key.Matches(msg, km.Top):
+			a.helpOff = 0
+		case key.Matches(msg, km.Bottom):
+			a.scrollHelp(1 << 20)
+		default:
+			a.mode = modeNormal
+		}
 		return nil
 	case modeCommand, modeFilter:
 		return a.updatePrompt(msg)
@@ -30,7 +46,7 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Quit):
 		return a.quit()
 	case key.Matches(msg, km.Help):
-		a.mode = modeHelp
+		a.mode, a.helpOff = modeHelp, 0
 		return nil
 	case key.Matches(msg, km.Command):
 		a.mode = modeCommand

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
 
@@ -111,4 +112,32 @@ func TestSortKeepsTheProcessTree(t *testing.T) {
 		shown = append(shown, r.Key)
 	}
 	require.Equal(t, []string{"15", "7"}, shown)
+}
+
+// TestHelpScrollsAt80x24: the help of the checkpoint screen is taller than 80x24: it scrolls
+// (j, pgdn, G) with a line saying where, every frame keeps the screen's size, and its end shows
+// the global keys (q) and the ":" commands. Goldens of the first and the last page.
+func TestHelpScrollsAt80x24(t *testing.T) {
+	a, _ := checkpointApp(t, 80, 24)
+	a.Update(press('2'))
+	a.Update(press('?'))
+	first := ansi.Strip(a.Render())
+	require.Len(t, strings.Split(first, "\n"), 24)
+	require.Contains(t, first, "Keys of")
+	require.Contains(t, first, "j/k pgup/pgdn g/G scroll")
+	golden(t, "help-processes-80x24", a.Render())
+	a.Update(press('j'))
+	require.NotEqual(t, first, ansi.Strip(a.Render()), "j scrolls")
+	a.Update(press('G'))
+	last := ansi.Strip(a.Render())
+	require.Len(t, strings.Split(last, "\n"), 24)
+	require.Contains(t, last, ":open PATH")
+	require.Contains(t, last, ":q")
+	require.Contains(t, last, "any key closes this help")
+	golden(t, "help-processes-end-80x24", a.Render())
+	a.Update(press('k'))
+	a.Update(press('g'))
+	require.Equal(t, first, ansi.Strip(a.Render()), "g is the top again")
+	a.Update(special(tea.KeyEscape))
+	require.NotContains(t, ansi.Strip(a.Render()), "Keys of", "any other key closes")
 }
