@@ -59,7 +59,9 @@ type App struct {
 	stack  []nav.Page
 	mode   mode
 	prompt prompt.Model
-	hist   map[mode][]string
+	// hist keeps each prompt's history for the session: the command line, the table filters
+	// and the memory searches apart (histCommand, histFilter, histSearch).
+	hist map[string][]string
 	// filterPrev is the filter value when the prompt opened (esc restores it).
 	filterPrev string
 	filterLive bool
@@ -89,7 +91,7 @@ func New(o Options) *App {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{o: o, km: o.Keys, log: o.Log, hist: map[mode][]string{}}
+	a := &App{o: o, km: o.Keys, log: o.Log, hist: map[string][]string{}}
 	switch {
 	case o.NoColor:
 		a.th = theme.Plain()

@@ -51,7 +51,7 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, km.Command):
 		a.mode = modeCommand
 		a.prompt = prompt.New(":")
-		a.prompt.History = a.hist[modeCommand]
+		a.prompt.History = a.hist[histCommand]
 		a.prompt.Reset("")
 		return nil
 	case key.Matches(msg, km.Filter):
@@ -65,9 +65,9 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		a.mode = modeFilter
 		a.prompt = prompt.New(prefix)
-		a.prompt.History = a.hist[modeFilter]
-		a.prompt.Reset(val)
 		a.filterPrev, a.filterLive = val, live
+		a.prompt.History = a.hist[a.histKey()]
+		a.prompt.Reset(val)
 		return nil
 	case key.Matches(msg, km.Back):
 		// esc unwinds one thing at a time, innermost first (k9s): an active filter, then the
@@ -91,6 +91,22 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	return a.toTop(msg)
 }
 
+// Prompt histories: up/down on a prompt walk the earlier values of the same kind of prompt.
+const (
+	histCommand = "command"
+	histFilter  = "filter"
+	histSearch  = "search"
+)
+
+// histKey is the history of the open "/" prompt: a search (submitted only, like the memory
+// search) keeps its queries apart from the table filters.
+func (a *App) histKey() string {
+	if a.filterLive {
+		return histFilter
+	}
+	return histSearch
+}
+
 func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 	// ctrl+t on the memory search prompt cycles the search mode without leaving the prompt
 	if a.mode == modeFilter && msg.String() == "ctrl+t" {
@@ -109,7 +125,7 @@ func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 			a.mode = modeNormal
 		case prompt.Submitted:
 			a.mode = modeNormal
-			a.hist[modeCommand] = a.prompt.History
+			a.hist[histCommand] = a.prompt.History
 			return a.runCommand(a.prompt.Value)
 		}
 		return nil
@@ -129,7 +145,7 @@ func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case prompt.Submitted:
 		a.mode = modeNormal
-		a.hist[modeFilter] = a.prompt.History
+		a.hist[a.histKey()] = a.prompt.History
 		cmd, err := f.ApplyFilter(a.prompt.Value, true)
 		if err != nil {
 			a.setErr(err, "")

@@ -151,7 +151,7 @@ func (m *Model) viewMemory(body int) string {
 		if p.Hits > 0 {
 			pct += " " + plural(p.Hits, "hit", "hits") + " so far"
 		}
-		head = fmt.Sprintf("searching %s %q…%s  esc cancels", mode, m.mem.query, pct)
+		head = fmt.Sprintf("searching %s %q…%s  esc cancels", m.mem.lastMode, m.mem.query, pct)
 	case m.mem.searched:
 		head = fmt.Sprintf("%s for %s %q  / new search  m mode (%s)  enter hexdump", plural(len(m.mem.hits), "hit", "hits"), m.mem.lastMode, m.mem.query, mode)
 	default:
