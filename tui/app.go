@@ -62,6 +62,9 @@ type App struct {
 	// hist keeps each prompt's history for the session: the command line, the table filters
 	// and the memory searches apart (histCommand, histFilter, histSearch).
 	hist map[string][]string
+	// names are what completion Cmds listed for the open ":" prompt (complete.go); a key
+	// present with no names was asked for, or found nothing.
+	names map[string][]string
 	// filterPrev is the filter value when the prompt opened (esc restores it).
 	filterPrev string
 	filterLive bool
@@ -285,6 +288,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.pop()
 	case ConnectedMsg:
 		return a, a.connected(msg)
+	case CompletionMsg:
+		return a, a.completed(msg)
 	case tea.KeyPressMsg:
 		return a, a.updateKey(msg)
 	case tea.MouseWheelMsg:

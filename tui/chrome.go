@@ -41,8 +41,16 @@ func (a *App) Render() string {
 	if a.mode == modeHelp {
 		b.WriteString(a.helpView(bh))
 	} else {
-		body := a.top().View()
-		b.WriteString(frame.Block(body, w, bh))
+		body := frame.Block(a.top().View(), w, bh)
+		if a.mode == modeCommand && len(a.prompt.Suggestions) > 0 {
+			// the suggestion line sits over the body's last line, just above the prompt
+			if i := strings.LastIndexByte(body, '\n'); i >= 0 {
+				body = body[:i+1] + frame.Line(a.prompt.SuggestionView(w, a.th), w)
+			} else {
+				body = frame.Line(a.prompt.SuggestionView(w, a.th), w)
+			}
+		}
+		b.WriteString(body)
 	}
 	b.WriteByte('\n')
 	switch a.mode {

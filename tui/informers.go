@@ -76,6 +76,13 @@ func (sb *sessionBrowser) browser() (*cluster.Browser, string, error) {
 	return sb.b, sb.scope, sb.err
 }
 
+// started returns the Browser when it has started, without starting it (no I/O).
+func (sb *sessionBrowser) started() *cluster.Browser {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.b
+}
+
 func (sb *sessionBrowser) start() {
 	// one cheap list first: RBAC and reachability problems fail fast, in words (the Browser's
 	// informers would retry until the sync timeout), and a user allowed only the connection's

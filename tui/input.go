@@ -53,6 +53,7 @@ func (a *App) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		a.prompt = prompt.New(":")
 		a.prompt.History = a.hist[histCommand]
 		a.prompt.Reset("")
+		a.names = map[string][]string{} // listed again for each prompt: new evidence, files
 		return nil
 	case key.Matches(msg, km.Filter):
 		f, ok := a.top().Unwrap().(filterer)
@@ -116,6 +117,15 @@ func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if a.mode == modeCommand {
+		switch msg.String() {
+		case "tab":
+			return a.tab(true)
+		case "shift+tab":
+			return a.tab(false)
+		}
+	}
+	before := a.prompt.Value
 	p, res := a.prompt.Update(msg)
 	a.prompt = p
 	switch a.mode {
@@ -127,6 +137,9 @@ func (a *App) updatePrompt(msg tea.KeyPressMsg) tea.Cmd {
 			a.mode = modeNormal
 			a.hist[histCommand] = a.prompt.History
 			return a.runCommand(a.prompt.Value)
+		}
+		if a.prompt.Value != before {
+			return a.suggest()
 		}
 		return nil
 	}

@@ -103,6 +103,31 @@ func (s *ClusterSession) View(view, arg string, th theme.Theme, km keys.Map, rea
 	return nil, nil, fmt.Errorf("unknown view %q", view)
 }
 
+// CachedNamespaces returns the namespaces of the session's informer cache, without starting it
+// (the ":" prompt's completion; no I/O).
+func (s *ClusterSession) CachedNamespaces() ([]string, bool) {
+	b := s.browse.started()
+	if b == nil {
+		return nil, false
+	}
+	return b.Namespaces(), true
+}
+
+// ListNames lists "namespaces" (from the API server, within ctx) or "contexts" (from the
+// kubeconfig) for the completion; it runs inside a Cmd.
+func (s *ClusterSession) ListNames(ctx context.Context, kind string) ([]string, error) {
+	switch kind {
+	case "namespaces":
+		return cluster.NamespaceNames(ctx, s.Conn.Client)
+	case "contexts":
+		if s.flags == nil {
+			return nil, nil
+		}
+		return cluster.KubeconfigNames(s.flags, kind)
+	}
+	return nil, fmt.Errorf("list names: unknown kind %q", kind)
+}
+
 func age(now, t time.Time) (string, string) {
 	if t.IsZero() {
 		return "", "0"

@@ -1,10 +1,16 @@
 package prompt
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/tui/theme"
 )
 
 func typeIn(m Model, s string) Model {
@@ -60,4 +66,67 @@ func TestHistory(t *testing.T) {
 	m, _ = m.Update(down)
 	require.Equal(t, "", m.Value, "past the newest: empty again")
 	require.Equal(t, ":█", m.View())
+}
+
+func TestComplete(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		sugg    []string
+		tabs    int
+		want    string
+		final   bool
+		cycling bool
+	}{
+		{"common prefix first", "open ca", []string{"case-a.tar", "case-b.tar"}, 1, "open case-", false, false},
+		{"then cycles", "open ca", []string{"case-a.tar", "case-b.tar"}, 2, "open case-a.tar", false, true},
+		{"and wraps", "open ca", []string{"case-a.tar", "case-b.tar"}, 4, "open case-a.tar", false, true},
+		{"one: taken whole with a space", "ns kube-s", []string{"kube-system"}, 1, "ns kube-system ", true, false},
+		{"a directory: no space", "open cap", []string{"captures/"}, 1, "open captures/", true, false},
+		{"nothing to offer", "zz", nil, 1, "zz", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(":")
+			m.Reset(tt.value)
+			m.SetSuggestions(tt.sugg)
+			var final bool
+			for range tt.tabs {
+				final = m.Complete(true)
+			}
+			require.Equal(t, tt.want, m.Value)
+			require.Equal(t, tt.final, final)
+			require.Equal(t, tt.cycling, m.Cycling())
+		})
+	}
+	m := New(":")
+	m.Reset("n")
+	m.SetSuggestions([]string{"ns", "nodes"})
+	m.Complete(false)
+	require.Equal(t, "nodes", m.Value, "shift+tab starts from the last")
+}
+
+func TestSuggestionView(t *testing.T) {
+	th := theme.Plain()
+	m := New(":")
+	m.Reset("open captures/a")
+	m.SetSuggestions([]string{"captures/alpha.tar", "captures/alps/"})
+	require.Equal(t, "tab:  alpha.tar  alps/", ansi.Strip(m.SuggestionView(80, th)), "paths show their last element")
+
+	var many []string
+	for i := range 30 {
+		many = append(many, fmt.Sprintf("ns-%02d", i))
+	}
+	m.Reset("pods ns-")
+	m.SetSuggestions(many)
+	v := ansi.Strip(m.SuggestionView(40, th))
+	require.Equal(t, "tab:  ns-00  ns-01  ns-02  ns-03  +26", v)
+	require.LessOrEqual(t, lipgloss.Width(v), 40)
+	for range 10 {
+		m.Complete(true)
+	}
+	require.Equal(t, "pods ns-09", m.Value)
+	v = ansi.Strip(m.SuggestionView(40, th))
+	require.True(t, strings.HasPrefix(v, "tab:  ns-09"), "scrolled to the selection: %q", v)
+	require.LessOrEqual(t, lipgloss.Width(v), 40)
 }
