@@ -473,6 +473,10 @@ const (
 
 var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
 
+// SeverityNames returns the severities' names, least severe first (what --min-severity and
+// --pull-on-match accept).
+func SeverityNames() []string { return append([]string(nil), severityNames[:]...) }
+
 // String returns the lower-case name of the severity.
 func (s Severity) String() string {
 	if s < 0 || int(s) >= len(severityNames) {

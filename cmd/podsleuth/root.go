@@ -113,6 +113,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		newHuntCmd(a),
 		newHuntAgentCmd(a),
 	)
+	a.registerCompletions()
 	return a
 }
 

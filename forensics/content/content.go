@@ -47,6 +47,11 @@ const (
 	KindMount = "mount"
 )
 
+// Kinds returns every object kind, in the order `files ls --kind` documents them.
+func Kinds() []string {
+	return []string{KindGhost, KindMemfd, KindShmem, KindDevshm, KindTmpfs, KindPipe, KindSocket, KindRootfs, KindFile, KindMount}
+}
+
 // Object is one saved (or not saved) content.
 type Object struct {
 	// ID identifies the object in this checkpoint: "KIND:NAME", such as

@@ -19,6 +19,12 @@ const (
 	TypeEthereum = "ethereum-address"
 )
 
+// Types returns every indicator type (what `iocs --type` filters on).
+func Types() []string {
+	return []string{TypeIPv4, TypeIPv6, TypeURL, TypeDomain, TypeEmail, TypeAWSKeyID, TypeAWSSecret, TypeGCPAPIKey,
+		TypeGCPSA, TypeAzureStorageKey, TypeJWT, TypePrivateKey, TypeBearer, TypeEnvSecret, TypeMonero, TypeBitcoin, TypeEthereum}
+}
+
 var (
 	walletOnce sync.Once
 	reXMR      *regexp.Regexp

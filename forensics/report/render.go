@@ -37,6 +37,11 @@ const (
 // ErrFormat is returned for an unknown format name.
 var ErrFormat = errors.New("unknown report format")
 
+// FormatNames returns the names ParseFormat accepts, one per format (completion, help).
+func FormatNames() []string {
+	return []string{string(JSON), string(Markdown), string(HTML), string(CSV), string(Timesketch), string(STIX), string(MISP)}
+}
+
 // ParseFormat accepts "json", "md"/"markdown", "html", "csv", "timesketch"/"jsonl", "stix" and "misp".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
