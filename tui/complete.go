@@ -85,9 +85,12 @@ func (a *App) suggest() tea.Cmd {
 		return nil
 	}
 	f := strings.Fields(before)
-	if len(f) != 1 {
-		a.prompt.SetSuggestions(nil) // every command takes one argument
-		return nil
+	kind := argKind(f[0])
+	switch {
+	case f[0] == "hunt" && (f[len(f)-1] == "-n" || f[len(f)-1] == "--namespace"):
+		kind = namesNamespaces // :hunt takes podsleuth hunt's arguments
+	case len(f) != 1:
+		kind = "" // the other commands take one argument
 	}
 	var names []string
 	var cmds []tea.Cmd
@@ -98,7 +101,7 @@ func (a *App) suggest() tea.Cmd {
 		}
 		return got
 	}
-	switch argKind(f[0]) {
+	switch kind {
 	case namesNamespaces:
 		if ns, ok := a.cluster.(nameSource); ok {
 			if cached, ok := ns.CachedNamespaces(); ok {
