@@ -50,7 +50,9 @@ func TestFlowOpenBundledSample(t *testing.T) {
 	waitFor(t, tm, "images/full")
 	tm.Type("/criu41")
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
-	waitFor(t, tm, "1/1 of")
+	// no wait for the filtered count here: the renderer rewrites only the cells that changed,
+	// so "1/1 of" may never reach the output in one piece. Keys are handled in order, so the
+	// next enter opens the one row the filter left.
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
 	waitFor(t, tm, "Findings")
 	tm.Type("7")
