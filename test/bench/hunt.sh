@@ -104,7 +104,7 @@ read -r PUP PDOWN < "$W/pull.bytes"
 PF=0; TPEAK=0
 for id in $(jq -r '.[].evidence.id' "$W/pull.json"); do
   /usr/bin/time -f '%M' -o "$W/tm" "$W/podsleuth" findings "$id" -o json --data-dir "$W/pstore" > "$W/f.json"
-  PF=$((PF + $(jq length "$W/f.json"))); m=$(cat "$W/tm"); [ "$m" -gt "$TPEAK" ] && TPEAK=$m
+  PF=$((PF + $(jq ".findings | length" "$W/f.json"))); m=$(cat "$W/tm"); [ "$m" -gt "$TPEAK" ] && TPEAK=$m
 done
 TT=$(echo "$(date +%s.%N) - $t" | bc)
 
