@@ -45,6 +45,9 @@ COLLECTOR=${PODSLEUTH_TEST_IMAGE_PINNED:-$(cat "$R/images/busybox.pinned" 2>/dev
 
 "$K" create ns "$NS" >/dev/null; "$K" -n "$NS" create sa default >/dev/null
 for i in $(seq -w 1 "$N"); do
+  # every fifth pod holds a mining pool URL in its shell's memory (and argv): both ways must find
+  # the same findings in the same pods
+  plant=; [ $((10#$i % 5)) = 1 ] && plant="p=stratum+tcp://xmr.pool-$i.evil.example:3333; "
   "$K" apply -f - >/dev/null <<EOT
 apiVersion: v1
 kind: Pod
@@ -57,8 +60,8 @@ spec:
   - name: app
     image: $PODSLEUTH_TEST_IMAGE
     imagePullPolicy: Never
-    command: [sh, -c, 'x=\$(head -c $((MB * 1048576 * 3 / 4)) /dev/urandom | base64 -w0); touch /tmp/ready; while true; do sleep 1; done']
-    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
+    command: [sh, -c, '${plant}x=\$(head -c $((MB * 1048576 * 3 / 4)) /dev/urandom | base64 -w0); touch /tmp/ready; while true; do sleep 1; done']
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 10}  # an exec per pod every second would load the node (20 runc execs a second on 2 cores) during both halves
 EOT
 done
 "$K" -n "$NS" wait --for=condition=Ready pod -l app=bench --timeout=600s >/dev/null
@@ -115,4 +118,5 @@ printf '%-44s %10.1f %16s %16s\n' "podsleuth hunt (analysis on the node)" "$HT" 
 printf '%-44s %10.1f %16s %16s\n' "checkpoint --pull of all + local findings" "$TT" "$((PUP + PDOWN))" "$((TPEAK / 1024)) MiB (local)"
 printf '%-44s %10.1f\n' "  of which checkpoint --pull" "$PT"
 printf 'hunt: %s of %d analysed on the node\n' "$HOK" "$N"
+[ "$HF" = "$PF" ] || echo "WARNING: the hunt found $HF findings, the local triage $PF: not the same analysis"
 printf 'ratios: wall %.2f, bytes %.4f%%; findings: hunt %s, pull-all %s\n' "$(echo "$HT / $TT" | bc -l)" "$(echo "100 * ($HUP + $HDOWN) / ($PUP + $PDOWN)" | bc -l)" "$HF" "$PF"
