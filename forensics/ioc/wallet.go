@@ -5,9 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math/big"
-	"regexp"
 	"strings"
-	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/sha3"
 )
@@ -25,85 +24,164 @@ func Types() []string {
 		TypeGCPSA, TypeAzureStorageKey, TypeJWT, TypePrivateKey, TypeBearer, TypeEnvSecret, TypeMonero, TypeBitcoin, TypeEthereum}
 }
 
-var (
-	walletOnce sync.Once
-	reXMR      *regexp.Regexp
-	reBTC      *regexp.Regexp
-	reBech32   *regexp.Regexp
-	reETH      *regexp.Regexp
+// Address shapes. Each address is a whole token: a maximal run of its alphabet's characters
+// (base58 for Monero and legacy Bitcoin; letters and digits for bech32 and Ethereum), so the
+// scan cuts the text into runs once and checks each run's length and prefix, then its checksum.
+// This is what the earlier regular expressions meant (each required the address to be delimited
+// by characters outside its alphabet), without their cost: their counted repetitions ({94},
+// {25,34}) ran at a few MB/s over base64 text, whose runs are long, and base64 is common in
+// memory. Unlike them, it also finds an address that follows another after one delimiter.
+const (
+	xmrLen, xmrIntegratedLen = 95, 106 // [48] + 94 (+ 11 for an integrated address)
+	btcMin, btcMax           = 26, 35  // [13] + 25..34
+	bechMin, bechMax         = 14, 74  // "bc1" + 11..71
+	ethLen                   = 42      // "0x" + 40 hex digits
 )
 
 const b58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-func compileWallets() {
-	walletOnce.Do(func() {
-		reXMR = regexp.MustCompile(`(?:^|[^1-9A-HJ-NP-Za-km-z])([48][1-9A-HJ-NP-Za-km-z]{94}(?:[1-9A-HJ-NP-Za-km-z]{11})?)(?:[^1-9A-HJ-NP-Za-km-z]|$)`)
-		reBTC = regexp.MustCompile(`(?:^|[^1-9A-HJ-NP-Za-km-z])([13][1-9A-HJ-NP-Za-km-z]{25,34})(?:[^1-9A-HJ-NP-Za-km-z]|$)`)
-		reBech32 = regexp.MustCompile(`(?i)(?:^|[^0-9a-z])(bc1[02-9ac-hj-np-z]{11,71})(?:[^0-9a-z]|$)`)
-		reETH = regexp.MustCompile(`(?:^|[^0-9A-Za-z])(0x[0-9a-fA-F]{40})(?:[^0-9A-Za-z]|$)`)
-	})
-}
+// Character classes of the tokenizer.
+const (
+	clB58   = 1 << iota // a base58 digit
+	clAlnum             // an ASCII letter or digit
+)
 
-// scanWallets finds wallet addresses whose checksums are valid (Monero: Keccak-256; Bitcoin:
-// Base58Check or bech32/bech32m; Ethereum: EIP-55 when written in mixed case).
-func scanWallets(text string, add func(t, v string, secret bool, s, e int)) {
-	run := longestB58(text)
-	if run < 14 {
-		return // no address fits (the shortest, bech32, has 14 characters)
-	}
-	compileWallets()
-	if run < 26 {
-		goto bech
-	}
-	for _, m := range reXMR.FindAllStringSubmatchIndex(text, -1) {
-		if v := text[m[2]:m[3]]; moneroValid(v) {
-			add(TypeMonero, v, false, m[2], m[3])
-		}
-	}
-	for _, m := range reBTC.FindAllStringSubmatchIndex(text, -1) {
-		if v := text[m[2]:m[3]]; base58CheckValid(v) {
-			add(TypeBitcoin, v, false, m[2], m[3])
-		}
-	}
-bech:
-	if strings.Contains(strings.ToLower(text), "bc1") {
-		for _, m := range reBech32.FindAllStringSubmatchIndex(text, -1) {
-			if v := text[m[2]:m[3]]; bech32Valid(v) {
-				add(TypeBitcoin, strings.ToLower(v), false, m[2], m[3])
-			}
-		}
-	}
-	if strings.Contains(text, "0x") {
-		for _, m := range reETH.FindAllStringSubmatchIndex(text, -1) {
-			if v := text[m[2]:m[3]]; eip55Valid(v[2:]) {
-				add(TypeEthereum, v, false, m[2], m[3])
-			}
-		}
-	}
-}
-
-var alnum = func() (t [256]bool) {
+var walletClass = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+		t[c] |= clAlnum
 	}
 	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-32] = true, true
+		t[c] |= clAlnum
+		t[c-32] |= clAlnum
+	}
+	for i := 0; i < len(b58); i++ {
+		t[b58[i]] |= clB58
 	}
 	return t
 }()
 
-// longestB58 returns the length of the longest run of letters and digits (every address is one).
-func longestB58(s string) int {
-	best, cur := 0, 0
+// scanWallets finds wallet addresses whose checksums are valid (Monero: Keccak-256; Bitcoin:
+// Base58Check or bech32/bech32m; Ethereum: EIP-55 when written in mixed case).
+func scanWallets(text string, add func(t, v string, secret bool, s, e int)) {
+	if len(text) < bechMin {
+		return // no address fits
+	}
+	bech, ascii := false, true
+	for i := 0; i < len(text); {
+		if walletClass[text[i]] == 0 {
+			ascii = ascii && text[i] < 0x80
+			i++
+			continue
+		}
+		// a run of letters and digits [i, j), and within it the base58 runs
+		j := i
+		for j < len(text) && walletClass[text[j]]&clAlnum != 0 {
+			j++
+		}
+		if n := j - i; n == ethLen && text[i] == '0' && text[i+1] == 'x' && isHexRun(text[i+2:j]) && eip55Valid(text[i+2:j]) {
+			add(TypeEthereum, text[i:j], false, i, j)
+		}
+		if j-i >= 3 && text[i]|0x20 == 'b' && text[i+1]|0x20 == 'c' && text[i+2] == '1' {
+			bech = true
+		}
+		if j-i >= btcMin {
+			b58Runs(text, i, j, add)
+		}
+		i = j
+	}
+	if bech || !ascii {
+		scanBech32(text, add)
+	}
+}
+
+// b58Runs checks the maximal base58 runs inside the letters and digits [i, j) of text.
+func b58Runs(text string, i, j int, add func(t, v string, secret bool, s, e int)) {
+	for i < j {
+		if walletClass[text[i]]&clB58 == 0 {
+			i++
+			continue
+		}
+		k := i
+		for k < j && walletClass[text[k]]&clB58 != 0 {
+			k++
+		}
+		switch n, v := k-i, text[i:k]; {
+		case (n == xmrLen || n == xmrIntegratedLen) && (v[0] == '4' || v[0] == '8') && moneroValid(v):
+			add(TypeMonero, v, false, i, k)
+		case n >= btcMin && n <= btcMax && (v[0] == '1' || v[0] == '3') && base58CheckValid(v):
+			add(TypeBitcoin, v, false, i, k)
+		}
+		i = k
+	}
+}
+
+func isHexRun(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if alnum[s[i]] {
-			cur++
-			best = max(best, cur)
-		} else {
-			cur = 0
+		if !isHex(s[i]) {
+			return false
 		}
 	}
-	return best
+	return true
+}
+
+// The bech32 run is matched without regard to case, as the earlier (?i) expression did, and
+// Unicode case folding makes two non-ASCII letters part of a run: U+017F (long s, folds to s)
+// and U+212A (Kelvin sign, folds to k). A run holding them never passes the checksum unless
+// lower-casing makes it ASCII (the Kelvin sign), and then its value is that lower-case form.
+const (
+	longS  = "ſ"
+	kelvin = "K"
+)
+
+// bechRune returns the width of the rune at text[i] when it is a letter or digit under case
+// folding (0 otherwise) and whether it is in bech32's data alphabet.
+func bechRune(text string, i int) (width int, data bool) {
+	c := text[i]
+	switch {
+	case c < 0x80 && walletClass[c]&clAlnum != 0:
+		l := c | 0x20
+		return 1, isDigit(c) && c != '1' || l >= 'a' && l <= 'z' && l != 'b' && l != 'i' && l != 'o'
+	case strings.HasPrefix(text[i:], longS):
+		return len(longS), true
+	case strings.HasPrefix(text[i:], kelvin):
+		return len(kelvin), true
+	}
+	return 0, false
+}
+
+// scanBech32 finds the runs "bc1" + 11..71 bech32 characters (any case) that are whole.
+func scanBech32(text string, add func(t, v string, secret bool, s, e int)) {
+	prev := 0 // the width of the rune before i when it continues a run (0: i starts one)
+	for i := 0; i < len(text); {
+		w, _ := bechRune(text, i)
+		if w == 0 {
+			prev = 0
+			_, sz := utf8.DecodeRuneInString(text[i:])
+			i += sz
+			continue
+		}
+		start := prev == 0
+		prev = w
+		if !start || i+3 > len(text) || text[i]|0x20 != 'b' || text[i+1]|0x20 != 'c' || text[i+2] != '1' {
+			i += w
+			continue
+		}
+		// a run starting with bc1: read it whole, counting its runes
+		j, n, ok := i+3, 3, true
+		for j < len(text) {
+			w, data := bechRune(text, j)
+			if w == 0 {
+				break
+			}
+			ok = ok && data
+			j += w
+			n++
+		}
+		if v := text[i:j]; ok && n >= bechMin && n <= bechMax && bech32Valid(v) {
+			add(TypeBitcoin, strings.ToLower(v), false, i, j)
+		}
+		i, prev = j, 0
+	}
 }
 
 func b58digit(c byte) int { return strings.IndexByte(b58, c) }
