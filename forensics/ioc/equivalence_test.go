@@ -36,6 +36,8 @@ var seeds = []string{
 	`"private_key_id": "0123456789abcdef0123456789abcdef01234567"`,
 	"DefaultEndpointsProtocol=https;AccountName=evilstore;AccountKey=" + strings.Repeat("Ab3+", 21) + "xy==;EndpointSuffix=core.windows.net",
 	"token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXh4eA ok",
+	"a-eyJhbGci.eyJzdWIi.c2lnbmF0-eyJhbGci.eyJzdWIi.c2lnbmF0dXJl", "xeyJhbGci.eyJzdWIi.c2lnbmF0dXJl", "eyJhb.eyJzdWIi.c2lnbmF0dXJl",
+	"eyJhbGci-eyJhbGci.eyJzdWIi.c2lnbmF0dXJl.eyJx", "_AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLEAKIAIOSFODNN7EXAMPLE", "-AKIAIOSFODNN7EXAMPL3-",
 	"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oRQ8lNGJaP3EoAoGCCqGSM49\n-----END EC PRIVATE KEY-----",
 	"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----",
 	"Authorization: Bearer pdsl_fake_token_4f2a9b7c1d3e5f60718293a4b5c6d7e8", "BEARER abcdefghijklmnop",

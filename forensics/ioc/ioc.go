@@ -67,14 +67,12 @@ var (
 	reURL          *regexp.Regexp
 	reEmail        *regexp.Regexp
 	reDomain       *regexp.Regexp
-	reAWSID        *regexp.Regexp
 	reAWSSecretCtx *regexp.Regexp
 	reAWSSecret    *regexp.Regexp
 	reGCPKey       *regexp.Regexp
 	reGCPSAEmail   *regexp.Regexp
 	reGCPKeyID     *regexp.Regexp
 	reAzureConn    *regexp.Regexp
-	reJWT          *regexp.Regexp
 	rePEM          *regexp.Regexp
 	reBearer       *regexp.Regexp
 	reEnvName      *regexp.Regexp
@@ -88,7 +86,6 @@ func compile() {
 		reURL = regexp.MustCompile(`(?i)\b(?:https?|ftp|wss?|tcp|udp|stratum\+tcp|s3|gs)://[^\s"'<>\x60{}|\\^]+`)
 		reEmail = regexp.MustCompile(`[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b`)
 		reDomain = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b`)
-		reAWSID = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b`)
 		// a 40-character AWS secret: only with context (a key id or the variable name just before)
 		reAWSSecretCtx = regexp.MustCompile(`(?i)(?:aws_?secret_?access_?key|secretaccesskey|aws_?secret)["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
 		reAWSSecret = regexp.MustCompile(`(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`)
@@ -96,7 +93,6 @@ func compile() {
 		reGCPSAEmail = regexp.MustCompile(`[a-z0-9-]{6,30}@[a-z0-9-]{6,30}\.iam\.gserviceaccount\.com`)
 		reGCPKeyID = regexp.MustCompile(`"private_key_id"\s*:\s*"([0-9a-f]{40})"`)
 		reAzureConn = regexp.MustCompile(`(?i)AccountKey=([A-Za-z0-9+/]{86}==)`)
-		reJWT = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
 		rePEM = regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----[A-Za-z0-9+/=\s:,.-]+?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----`)
 		reBearer = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`)
 		reEnvName = regexp.MustCompile(`(?i)(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTHORIZATION|AUTH_?(KEY|PASS)|_KEY$|^KEY$)`)
@@ -136,7 +132,8 @@ func Scan(text string) []Match {
 	if len(text) >= 26 {
 		scanWallets(text, add)
 	}
-	if strings.Contains(text, "://") {
+	facts := textFacts(text)
+	if facts&hasColon != 0 && strings.Contains(text, "://") {
 		for _, m := range reURL.FindAllStringIndex(text, -1) {
 			u := strings.TrimRight(text[m[0]:m[1]], ".,;:)]'\"")
 			if len(u) <= strings.Index(u, "://")+3 {
@@ -152,7 +149,7 @@ func Scan(text string) []Match {
 			}
 		}
 	}
-	if strings.IndexByte(text, '@') >= 0 {
+	if facts&hasAt != 0 {
 		for _, m := range reEmail.FindAllStringSubmatchIndex(text, -1) {
 			dom := strings.ToLower(text[m[2]:m[3]])
 			if !knownTLDs[dom[strings.LastIndexByte(dom, '.')+1:]] || !plausibleHost(dom) || m[2]-m[0] < 3 ||
@@ -164,8 +161,8 @@ func Scan(text string) []Match {
 			add(TypeDomain, dom, false, m[2], m[3])
 		}
 	}
-	ascii := isASCII(text)
-	if !ascii || lowerDotted(text) {
+	ascii := facts&hasHigh == 0
+	if !ascii || facts&hasDot != 0 && lowerDotted(text) {
 		for _, m := range reDomain.FindAllStringIndex(text, -1) {
 			d := text[m[0]:m[1]]
 			// a bare name: lower case (as names are written), a known TLD, and standing alone
@@ -179,7 +176,7 @@ func Scan(text string) []Match {
 			add(TypeDomain, d, false, m[0], m[1])
 		}
 	}
-	if dottedDigits(text) >= 3 {
+	if facts&hasDot != 0 && dottedDigits(text) >= 3 {
 		for _, m := range reIPv4.FindAllStringIndex(text, -1) {
 			if m[0] > 0 && (isDigit(text[m[0]-1]) || text[m[0]-1] == '.') || m[1] < len(text) && (isDigit(text[m[1]]) || text[m[1]] == '.' && m[1]+1 < len(text) && isDigit(text[m[1]+1])) {
 				continue // part of a longer dotted number (a version string)
@@ -194,7 +191,7 @@ func Scan(text string) []Match {
 			add(TypeIPv4, a.String(), false, m[0], m[1])
 		}
 	}
-	if strings.Count(text, ":") >= 2 {
+	if facts&hasColon != 0 && strings.Count(text, ":") >= 2 {
 		for _, m := range reIPv6.FindAllStringIndex(text, -1) {
 			s := text[m[0]:m[1]]
 			if !strings.Contains(s, "::") && strings.Count(s, ":") != 7 || !strings.ContainsAny(s, "0123456789") || len(s) < 6 {
@@ -211,12 +208,17 @@ func Scan(text string) []Match {
 		}
 	}
 	var awsIDEnd = -1
-	for _, m := range awsIDs(text) {
+	var words uint8 // the words the gates below need, found in one pass
+	if want := wordMask(len(text), ascii, facts); want != 0 {
+		words = foldWords(text, want)
+	}
+	ids, aiza := awsIDs(text)
+	for _, m := range ids {
 		add(TypeAWSKeyID, text[m[0]:m[1]], false, m[0], m[1])
 		awsIDEnd = m[1]
 	}
 	// every name reAWSSecretCtx knows has "secret"; the shortest match is 50 bytes
-	if len(text) >= 50 && (!ascii || containsFoldASCII(text, "secret")) {
+	if len(text) >= 50 && (!ascii || words&wordSecret != 0) {
 		for _, m := range reAWSSecretCtx.FindAllStringSubmatchIndex(text, -1) {
 			add(TypeAWSSecret, text[m[2]:m[3]], true, m[2], m[3])
 		}
@@ -230,42 +232,42 @@ func Scan(text string) []Match {
 			}
 		}
 	}
-	if strings.Contains(text, "AIza") {
+	if aiza {
 		for _, m := range reGCPKey.FindAllStringIndex(text, -1) {
 			add(TypeGCPAPIKey, text[m[0]:m[1]], true, m[0], m[1])
 		}
 	}
-	if strings.Contains(text, "gserviceaccount") {
+	if facts&hasAt != 0 && strings.Contains(text, "gserviceaccount") {
 		for _, m := range reGCPSAEmail.FindAllStringIndex(text, -1) {
 			add(TypeGCPSA, text[m[0]:m[1]], false, m[0], m[1])
 		}
 	}
-	if strings.Contains(text, "private_key_id") {
+	if facts&(hasQuote|hasColon) == hasQuote|hasColon && strings.Contains(text, "private_key_id") {
 		for _, m := range reGCPKeyID.FindAllStringSubmatchIndex(text, -1) {
 			add(TypeGCPSA, "private_key_id:"+text[m[2]:m[3]], true, m[2], m[3])
 		}
 	}
-	if strings.Contains(text, "ccountKey=") {
+	if facts&hasEq != 0 && afterEq(text, "ccountKey") {
 		for _, m := range reAzureConn.FindAllStringSubmatchIndex(text, -1) {
 			add(TypeAzureStorageKey, text[m[2]:m[3]], true, m[2], m[3])
 		}
 	}
-	if strings.Contains(text, "eyJ") {
-		for _, m := range reJWT.FindAllStringIndex(text, -1) {
+	if facts&hasDot != 0 {
+		for _, m := range jwts(text) {
 			add(TypeJWT, text[m[0]:m[1]], true, m[0], m[1])
 		}
 	}
-	if strings.Contains(text, "PRIVATE KEY-----") {
+	if facts&hasDash != 0 && strings.Contains(text, "PRIVATE KEY-----") {
 		for _, m := range rePEM.FindAllStringIndex(text, -1) {
 			add(TypePrivateKey, text[m[0]:m[1]], true, m[0], m[1])
 		}
 	}
-	if containsFoldASCII(text, "bearer") {
+	if words&wordBearer != 0 {
 		for _, m := range reBearer.FindAllStringSubmatchIndex(text, -1) {
 			add(TypeBearer, text[m[2]:m[3]], true, m[2], m[3])
 		}
 	}
-	if strings.IndexByte(text, '=') < 0 || !secretWord(text) {
+	if words&wordEnv == 0 {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 		return out
 	}
@@ -292,73 +294,19 @@ func Scan(text string) []Match {
 	return out
 }
 
-// The cheap tests below gate the patterns in Scan. Each is implied by every match the pattern
-// can report, so a text that fails it yields nothing from that pattern: they only spare the
-// regular expressions the printable runs of binary memory, nearly all of which hold no indicator.
-// The case-insensitive ones hold for ASCII text only: under (?i) Go's regexp also matches
-// U+017F for s and U+212A for k, so text with other bytes is always scanned.
-
-func isASCII(text string) bool {
-	for i := 0; i < len(text); i++ {
-		if text[i] >= 0x80 {
-			return false
-		}
+// wordMask says which words foldWords must look for: those whose patterns the bytes of text
+// do not already rule out (reAWSSecretCtx needs [:=], reBearer \s, NAME=VALUE '=').
+func wordMask(n int, ascii bool, facts uint8) (want uint8) {
+	if n >= 50 && ascii && facts&(hasColon|hasEq) != 0 {
+		want |= wordSecret
 	}
-	return true
-}
-
-// lowerDotted reports whether ASCII text has a lower-case letter or digit, a dot and two
-// lower-case letters in a row: the end of every bare domain Scan reports (no upper case, a TLD
-// of 2+ letters).
-func lowerDotted(text string) bool {
-	for i := 1; i+2 < len(text); i++ {
-		if text[i] == '.' && isLowerAlnum(text[i-1]) && isLower(text[i+1]) && isLower(text[i+2]) {
-			return true
-		}
+	if facts&hasSpace != 0 {
+		want |= wordBearer
 	}
-	return false
-}
-
-// dottedDigits counts the dots between two digits (an IPv4 address has three).
-func dottedDigits(text string) int {
-	n := 0
-	for i := 1; i+1 < len(text); i++ {
-		if text[i] == '.' && isDigit(text[i-1]) && isDigit(text[i+1]) {
-			n++
-		}
+	if facts&hasEq != 0 {
+		want |= wordEnv
 	}
-	return n
-}
-
-// secretWords are in every name reEnvName accepts, in any case (the names reEnvAssign takes
-// are ASCII).
-var secretWords = []string{"pass", "secret", "token", "key", "credential", "authorization"}
-
-func secretWord(text string) bool {
-	for _, w := range secretWords {
-		if containsFoldASCII(text, w) {
-			return true
-		}
-	}
-	return false
-}
-
-func isLower(c byte) bool      { return c >= 'a' && c <= 'z' }
-func isLowerAlnum(c byte) bool { return isLower(c) || isDigit(c) }
-
-var awsPrefixes = []string{"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"}
-
-// awsIDs runs the key id regex only on text that has one of the prefixes (a cheap filter).
-func awsIDs(text string) [][]int {
-	if len(text) < 20 {
-		return nil
-	}
-	for _, p := range awsPrefixes {
-		if strings.Contains(text, p) {
-			return reAWSID.FindAllStringIndex(text, -1)
-		}
-	}
-	return nil
+	return want
 }
 
 // EnvSecret reports whether an environment entry NAME=VALUE has a name that says it holds a
@@ -372,24 +320,6 @@ func EnvSecret(kv string) bool {
 func hasUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 'A' && s[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFoldASCII reports whether s contains lower-case word w in any ASCII case, without
-// allocating.
-func containsFoldASCII(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if s[i]|0x20 != w[0] {
-			continue
-		}
-		j := 1
-		for j < len(w) && s[i+j]|0x20 == w[j] {
-			j++
-		}
-		if j == len(w) {
 			return true
 		}
 	}

@@ -5,12 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/memory"
+)
+
+// The expressions Scan replaced by hand-written scans (gates.go).
+var (
+	oreAWSID = regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b`)
+	oreJWT   = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
 )
 
 // scanOracle is Scan before its patterns were gated by cheap tests (ioc.go at a9f7b42),
@@ -95,7 +102,7 @@ func scanOracle(text string) []Match {
 		}
 	}
 	var awsIDEnd = -1
-	for _, m := range awsIDs(text) {
+	for _, m := range oreAWSID.FindAllStringIndex(text, -1) {
 		add(TypeAWSKeyID, text[m[0]:m[1]], false, m[0], m[1])
 		awsIDEnd = m[1]
 	}
@@ -130,7 +137,7 @@ func scanOracle(text string) []Match {
 		}
 	}
 	if strings.Contains(text, "eyJ") {
-		for _, m := range reJWT.FindAllStringIndex(text, -1) {
+		for _, m := range oreJWT.FindAllStringIndex(text, -1) {
 			add(TypeJWT, text[m[0]:m[1]], true, m[0], m[1])
 		}
 	}
@@ -317,4 +324,22 @@ func extractOracle(ctx context.Context, cp *forensics.Checkpoint, mem Strings, o
 		return c.Result(), errors.Join(fmt.Errorf("scan memory: %w", err), rootErr)
 	}
 	return c.Result(), rootErr
+}
+
+// containsFoldASCII reports whether s contains lower-case word w in any ASCII case, without
+// allocating.
+func containsFoldASCII(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i]|0x20 != w[0] {
+			continue
+		}
+		j := 1
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
