@@ -31,6 +31,10 @@ type Checkpoint struct {
 	// Rootfs lists the changes to the container's root filesystem (rootfs-diff.tar and
 	// deleted.files); empty for bare CRIU image directories.
 	Rootfs []RootfsChange `json:"rootfs_changes,omitempty"`
+	// RootfsBase names the base image the rootfs changes were classified against
+	// (forensics/base: "rootfs tar base.tar", "registry ..."); "" when none was given, and then
+	// an "added" change may as well be modified (RootfsKind).
+	RootfsBase string `json:"rootfs_base,omitempty"`
 	// Findings are the suspicious things analysis found, most severe first. Filled by
 	// forensics/findings, not by the decoder.
 	Findings []Finding `json:"findings,omitempty"`
@@ -435,6 +439,20 @@ const (
 	RootfsModified = "modified"
 	RootfsDeleted  = "deleted"
 )
+
+// RootfsAddedOrModified is how a change the diff lists is named when no base image told
+// added from modified (RootfsKind).
+const RootfsAddedOrModified = "added or modified"
+
+// RootfsKind names the kind of a rootfs change honestly: its Kind, except that an "added"
+// change of a checkpoint not classified against a base image (RootfsBase empty) is "added or
+// modified": the rootfs diff alone cannot tell.
+func (c *Checkpoint) RootfsKind(r RootfsChange) string {
+	if r.Kind == RootfsAdded && c.RootfsBase == "" {
+		return RootfsAddedOrModified
+	}
+	return r.Kind
+}
 
 // RootfsChange is one entry of the container's root filesystem changes.
 type RootfsChange struct {

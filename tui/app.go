@@ -37,7 +37,9 @@ type Options struct {
 	NoCluster string
 	// Archives are opened directly at start (podsleuth open ARCHIVE...).
 	Archives []string
-	Log      *slog.Logger
+	// Rootfs is the containers' base image for Archives (podsleuth open --rootfs BASE).
+	Rootfs string
+	Log    *slog.Logger
 }
 
 type mode int
@@ -148,7 +150,8 @@ func (a *App) Init() tea.Cmd {
 		cmds = append(cmds, connectCmd(a.o.Connect))
 	}
 	for _, p := range a.o.Archives {
-		cmds = append(cmds, nav.Open(p, "", ""))
+		open := nav.OpenCheckpointMsg{Path: p, Rootfs: a.o.Rootfs}
+		cmds = append(cmds, func() tea.Msg { return open })
 	}
 	return tea.Batch(cmds...)
 }
@@ -339,9 +342,9 @@ func (a *App) open(msg nav.OpenCheckpointMsg) tea.Cmd {
 	if msg.Replace {
 		a.pop()
 	}
-	a.remember(evidence.Opened{Path: msg.Path, Label: msg.Label})
+	a.remember(evidence.Opened{Path: msg.Path, Label: msg.Label, Rootfs: msg.Rootfs})
 	a.status, a.err, a.hint = "decoding "+msg.Path+"…", "", ""
-	return a.push(nav.Wrap(checkpoint.New(msg.Path, msg.Label, a.o.Loader, a.th, a.km)))
+	return a.push(nav.Wrap(checkpoint.New(checkpoint.Source{Path: msg.Path, Rootfs: msg.Rootfs}, msg.Label, a.o.Loader, a.th, a.km)))
 }
 
 func (a *App) connected(msg ConnectedMsg) tea.Cmd {

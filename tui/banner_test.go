@@ -28,8 +28,8 @@ func bannerApp(t *testing.T, w, h int, then checkpoint.Verification) (*App, tea.
 	cfg := &config.Config{CacheDir: t.TempDir()}
 	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
 	real := NewLoader(cfg)
-	load := func(ctx context.Context, path string) (*checkpoint.Loaded, error) {
-		ld, err := real(ctx, path)
+	load := func(ctx context.Context, src checkpoint.Source) (*checkpoint.Loaded, error) {
+		ld, err := real(ctx, src)
 		if err != nil {
 			return nil, err
 		}

@@ -34,7 +34,7 @@ var Commands = [][2]string{
 	{":nodes", "nodes"},
 	{":hunt ARGS", "hunt on the nodes (-n NS, -A, -l SEL, NS/POD: as podsleuth hunt)"},
 	{":evidence", "bundled samples and the local evidence store"},
-	{":open PATH", "decode and analyse a checkpoint archive or CRIU image directory"},
+	{":open PATH [--rootfs BASE]", "decode and analyse a checkpoint (BASE: its image)"},
 	{":q", "quit"},
 }
 
@@ -71,13 +71,42 @@ func (a *App) runCommand(line string) tea.Cmd {
 			a.setErr(errors.New(":open needs a path"), "e.g. :open /path/to/checkpoint.tar")
 			return nil
 		}
-		return a.open(nav.OpenCheckpointMsg{Path: arg})
+		path, rootfs, err := openArgs(f[1:])
+		if err != nil {
+			a.setErr(err, "e.g. :open /path/to/checkpoint.tar --rootfs base.tar")
+			return nil
+		}
+		return a.open(nav.OpenCheckpointMsg{Path: path, Rootfs: rootfs})
 	case "help", "h":
 		a.mode = modeHelp
 		return nil
 	}
 	a.setErr(fmt.Errorf("%w %q", ErrUnknownCommand, f[0]), "? lists the commands")
 	return nil
+}
+
+// openArgs parses the arguments of :open: the path (its words joined by one space, as typed)
+// and --rootfs BASE (or --rootfs=BASE), as podsleuth open takes them.
+func openArgs(args []string) (path, rootfs string, err error) {
+	var words []string
+	for i := 0; i < len(args); i++ {
+		switch w := args[i]; {
+		case w == "--rootfs":
+			if i+1 == len(args) {
+				return "", "", errors.New(":open --rootfs needs the base image (image tarball, OCI layout, rootfs dir/tar or registry reference)")
+			}
+			i++
+			rootfs = args[i]
+		case strings.HasPrefix(w, "--rootfs="):
+			rootfs = strings.TrimPrefix(w, "--rootfs=")
+		default:
+			words = append(words, w)
+		}
+	}
+	if len(words) == 0 {
+		return "", "", errors.New(":open needs a path")
+	}
+	return strings.Join(words, " "), rootfs, nil
 }
 
 func (a *App) gotoView(view, arg string) tea.Cmd {

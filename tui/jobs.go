@@ -29,6 +29,9 @@ type Jobs struct {
 
 	mu       sync.Mutex
 	analysed []analysed // most recent last
+	// bases are the base images (--rootfs) checkpoints were opened with, by absolute path:
+	// a report of one not kept in analysed is analysed again against the same base
+	bases map[string]string
 }
 
 // analysed is a decoded, analysed checkpoint as the evidence said (before it was made
@@ -39,6 +42,8 @@ type analysed struct {
 	mtime time.Time
 	cp    *forensics.Checkpoint
 	iocs  []forensics.IOC
+	// diffs are the modified files' diffs against the base image (nil without one)
+	diffs []report.RootfsDiff
 }
 
 // maxAnalysed bounds the models kept for export (a model is small: no memory, no archive).
@@ -51,7 +56,7 @@ func NewJobs(cfg *config.Config, version string) *Jobs { return &Jobs{cfg: cfg, 
 func (j *Jobs) Loader() checkpoint.Loader { return j.load }
 
 // keep remembers an analysed checkpoint for the export.
-func (j *Jobs) keep(path string, cp *forensics.Checkpoint, iocs []forensics.IOC) {
+func (j *Jobs) keep(path string, cp *forensics.Checkpoint, iocs []forensics.IOC, diffs []report.RootfsDiff) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return
@@ -62,10 +67,39 @@ func (j *Jobs) keep(path string, cp *forensics.Checkpoint, iocs []forensics.IOC)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.analysed = append(j.dropLocked(abs), analysed{path: abs, size: st.Size(), mtime: st.ModTime(), cp: cp, iocs: iocs})
+	j.analysed = append(j.dropLocked(abs), analysed{path: abs, size: st.Size(), mtime: st.ModTime(), cp: cp, iocs: iocs, diffs: diffs})
 	if len(j.analysed) > maxAnalysed {
 		j.analysed = j.analysed[len(j.analysed)-maxAnalysed:]
 	}
+}
+
+// setBase remembers the base image path was opened with ("" forgets it).
+func (j *Jobs) setBase(path, rootfs string) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.bases == nil {
+		j.bases = map[string]string{}
+	}
+	if rootfs == "" {
+		delete(j.bases, abs)
+		return
+	}
+	j.bases[abs] = rootfs
+}
+
+// base returns the base image path was last opened with.
+func (j *Jobs) base(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.bases[abs]
 }
 
 func (j *Jobs) dropLocked(abs string) []analysed {
@@ -102,7 +136,9 @@ func (j *Jobs) lookup(path string) (analysed, bool) {
 // Report is the evidence view's report export (key x): a report of one archive in
 // report.format (default html) written to report.dir (default DATA_DIR/reports, 0700) and
 // logged in the item's custody log, with forensics/report's export job. A checkpoint already
-// analysed in this session is not decoded again. It returns the written file.
+// analysed in this session is not decoded again; one opened with a base image (--rootfs)
+// carries the rootfs diffs against it, as podsleuth report --rootfs. It returns the written
+// file.
 func (j *Jobs) Report(ctx context.Context, path string) (string, error) {
 	cfg := j.cfg
 	f, err := report.ParseFormat(cfg.Report.Format)
@@ -116,10 +152,12 @@ func (j *Jobs) Report(ctx context.Context, path string) (string, error) {
 	var in report.Input
 	if a, ok := j.lookup(t.Path); ok {
 		in, err = report.NewInput(a.cp, a.iocs, t.Item, t.Store)
+		in.RootfsDiffs = a.diffs
 	} else {
 		oc := open.FromConfig(cfg, path, "podsleuth TUI (report)")
 		oc.Memory = true
-		in, err = report.OpenInput(ctx, oc, analysis.Options{Reveal: cfg.Report.Reveal, Yara: yara.FromConfig(cfg.Yara, cfg.CacheDir, nil, nil)})
+		in, err = report.OpenInput(ctx, oc, analysis.Options{Reveal: cfg.Report.Reveal, Yara: yara.FromConfig(cfg.Yara, cfg.CacheDir, nil, nil),
+			Rootfs: j.base(t.Path)})
 	}
 	if err != nil {
 		return "", err

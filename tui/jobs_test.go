@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 )
 
@@ -34,7 +35,7 @@ func TestReportOfAnOpenedCheckpointIsNotDecodedAgain(t *testing.T) {
 	cfg.Report.Format = "json"
 	jobs := NewJobs(cfg, "test")
 
-	ld, err := jobs.Loader()(t.Context(), it.Archive)
+	ld, err := jobs.Loader()(t.Context(), checkpoint.Source{Path: it.Archive})
 	require.NoError(t, err)
 	require.NoError(t, ld.Close())
 	file, err := jobs.Report(t.Context(), it.Archive)

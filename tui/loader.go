@@ -13,13 +13,16 @@ import (
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/memory"
 	"github.com/podsleuth/podsleuth/forensics/open"
+	"github.com/podsleuth/podsleuth/forensics/report"
 	"github.com/podsleuth/podsleuth/forensics/yara"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
 // load opens the checkpoint with the open job and analyses it with the analysis job, as the
-// CLI does; a fully analysed model is kept for the report export. It runs inside a Cmd.
-func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error) {
+// CLI does (src.Rootfs is its --rootfs: the base image the analysis reads); a fully analysed
+// model is kept for the report export. It runs inside a Cmd.
+func (j *Jobs) load(ctx context.Context, src checkpoint.Source) (*checkpoint.Loaded, error) {
+	path := src.Path
 	oc := open.FromConfig(j.cfg, path, "podsleuth TUI")
 	oc.Memory = true
 	// the first screen shows while the evidence is re-hashed; the banner follows the outcome
@@ -60,7 +63,7 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 	}
 	// extracted unredacted: the IOCs tab masks secrets itself until r reveals them
 	ao := analysis.Options{Reveal: true, NoIndicators: mem == nil, Archive: cs.Archive,
-		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp)}
+		Yara: yara.FromConfig(j.cfg.Yara, j.cfg.CacheDir, cs.Archive, cp), Rootfs: src.Rootfs}
 	if cs.Item != nil {
 		ao.EvidenceID = cs.Item.ID
 	}
@@ -69,6 +72,10 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		_ = cs.Close()
 		return nil, err
 	}
+	j.setBase(cs.Path, src.Rootfs)
+	// the modified files' diffs, as the report carries them (and exports them from here)
+	diffs := report.RootfsDiffs(cp, res)
+	ld.RootfsDiffs = rootfsDiffs(res, diffs)
 	// the saved contents stay attached to the memory index (the Memory tab searches them)
 	ld.Close = func() error { res.Close(); return cs.Close() }
 	ld.Conclusion = res.Conclusion
@@ -83,7 +90,7 @@ func (j *Jobs) load(ctx context.Context, path string) (*checkpoint.Loaded, error
 		ld.IOCNote = "indicator extraction failed: " + res.IndicatorsErr.Error()
 	} else if mem != nil {
 		ld.IOCs = res.Indicators
-		j.keep(cs.Path, cp, res.Indicators)
+		j.keep(cs.Path, cp, res.Indicators, diffs)
 	}
 	// the screens show a printable copy; the indicators are shown in the IOCs table, whose
 	// cells are made safe as they are shown (their masks count the real bytes)

@@ -13,6 +13,7 @@ import (
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui"
+	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 )
 
 // allFixtures are every committed checkpoint.
@@ -84,7 +85,7 @@ func TestOneTruth(t *testing.T) {
 			cfg, err := config.Load(config.Options{})
 			require.NoError(t, err)
 			cfg.DataDir = filepath.Join(dir, "data")
-			ld, err := tui.NewLoader(cfg)(context.Background(), path)
+			ld, err := tui.NewLoader(cfg)(context.Background(), checkpoint.Source{Path: path})
 			require.NoError(t, err)
 			defer ld.Close()
 

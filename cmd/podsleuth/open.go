@@ -26,27 +26,37 @@ import (
 // openOptions are the options of `podsleuth open` (and of the bare `podsleuth`).
 type openOptions struct {
 	archives []string
+	rootfs   string
 }
 
 func newOpenCmd(a *app) *cobra.Command {
 	o := &openOptions{}
-	return &cobra.Command{
-		Use:   "open ARCHIVE|IMAGE-DIR|EVIDENCE-ID...",
+	cmd := &cobra.Command{
+		Use:   "open ARCHIVE|IMAGE-DIR|EVIDENCE-ID... [--rootfs BASE]",
 		Short: "Open checkpoints in the workbench TUI",
 		Long: `Open decodes the given checkpoint archives (tar, tar.gz, tar.zst) or CRIU image directories and
 shows them in the workbench: summary and findings, the process tree with each process's
 cmdline, environment (secrets masked until r), credentials, fds, sockets and maps, network,
-files, mounts, rootfs changes, memory search with a hexdump viewer, IOCs.`,
+files, mounts, rootfs changes, memory search with a hexdump viewer, IOCs.
+
+With --rootfs BASE (the container's base image, as findings and report take it) the rootfs
+changes are told apart (modified or added) against it, enter on a modified text file shows its
+diff, and the report exported with x carries the diffs.`,
+		Example: `  podsleuth open checkpoint.tar
+  podsleuth open checkpoint.tar --rootfs base-image.tar.gz`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.archives = args
-			return a.runTUI(cmd, o.archives)
+			return a.runTUI(cmd, o.archives, o.rootfs)
 		},
 	}
+	cmd.Flags().StringVar(&o.rootfs, "rootfs", "", "the containers' base image (registry reference fetched with your registry credentials, docker-archive/OCI tarball, OCI layout, or rootfs dir/tar; tarballs may be gzipped): rootfs changes are classified added or modified against it and modified text files diffed")
+	return cmd
 }
 
-// runTUI starts the workbench; archives, when given, are opened directly.
-func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
+// runTUI starts the workbench; archives, when given, are opened directly (against the base
+// image rootfs when not "").
+func (a *app) runTUI(cmd *cobra.Command, archives []string, rootfs string) error {
 	cfg, err := a.config(cmd)
 	if err != nil {
 		return err
@@ -86,6 +96,7 @@ func (a *app) runTUI(cmd *cobra.Command, archives []string) error {
 		NoColor:  tui.NoColor(),
 		Mouse:    cfg.TUI.Mouse,
 		Archives: archives,
+		Rootfs:   rootfs,
 		Log:      logger,
 		Loader:   jobs.Loader(),
 		Extract: func(ctx context.Context, name string) (string, error) {

@@ -78,7 +78,7 @@ isolated sandbox and export a forensic report. With no subcommand it starts the 
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runTUI(cmd, nil)
+			return a.runTUI(cmd, nil, "")
 		},
 	}
 	// Run as a kubectl plugin, help and usage say "kubectl podsleuth".

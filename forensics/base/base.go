@@ -390,8 +390,10 @@ func (img *Image) File(p string) ([]byte, bool) {
 }
 
 // Classify sets the kind of every rootfs change of cp that is not a deletion: "modified" when
-// the base image has the path, "added" when it does not. It returns how many are modified.
+// the base image has the path, "added" when it does not, and names the base in cp.RootfsBase.
+// It returns how many are modified.
 func (img *Image) Classify(cp *forensics.Checkpoint) int {
+	cp.RootfsBase = img.Source
 	n := 0
 	for i := range cp.Rootfs {
 		c := &cp.Rootfs[i]

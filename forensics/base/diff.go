@@ -3,6 +3,7 @@ package base
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -28,9 +29,23 @@ func (img *Image) Diff(p string, now []byte) (string, error) {
 		return "", nil
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(old)), B: difflib.SplitLines(string(now)),
+		A: splitLines(string(old)), B: splitLines(string(now)),
 		FromFile: "base:" + Clean(p), ToFile: "checkpoint:" + Clean(p), Context: 3,
 	})
+}
+
+// splitLines splits s after each newline, every line ending in one (difflib.SplitLines adds an
+// empty last line to text that ends in a newline, which showed as a line of the file).
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		return lines[:len(lines)-1]
+	}
+	lines[len(lines)-1] += "\n"
+	return lines
 }
 
 func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }

@@ -30,6 +30,9 @@ type OpenCheckpointMsg struct {
 	Path     string
 	Label    string
 	Embedded string
+	// Rootfs is the container's base image (as the CLI's --rootfs): the rootfs changes are
+	// told apart (modified or added) against it and modified text files diffed.
+	Rootfs string
 	// Replace pops the sender (a progress view) before the checkpoint is pushed.
 	Replace bool
 }

@@ -260,51 +260,6 @@ func mountDetail(c *forensics.Checkpoint, k string) (string, []dline) {
 	return "mount " + mt.Mountpoint, l
 }
 
-func (m *Model) rootfsDetail(k string) (string, []dline, []*contentView) {
-	c := m.ld.Checkpoint
-	i := slices.IndexFunc(c.Rootfs, func(r forensics.RootfsChange) bool { return r.Kind+":"+r.Path == k })
-	if i < 0 {
-		return "", nil, nil
-	}
-	r := c.Rootfs[i]
-	l := []dline{field("path", r.Path), field("change", r.Kind), field("type", r.Type)}
-	if r.Mode != "" {
-		l = append(l, field("mode", r.Mode))
-	}
-	if r.Type == "file" {
-		l = append(l, field("size", fmt.Sprintf("%s (%d bytes)", forensics.HumanBytes(r.Size), r.Size)))
-	}
-	if !r.ModTime.IsZero() {
-		l = append(l, field("mtime", fmtTime(r.ModTime)))
-	}
-	l = append(l, field("owner", fmt.Sprintf("uid %d gid %d", r.UID, r.GID)))
-	if r.LinkTarget != "" {
-		l = append(l, field("target", r.LinkTarget))
-	}
-	if r.Executable {
-		l = append(l, dline{text: "executable  yes", tone: table.Warn})
-	}
-	if r.Traversal {
-		l = append(l, dline{text: "traversal   the name in the diff escapes the root: shown cleaned", tone: table.Danger})
-	}
-	if r.NameBytes > 0 {
-		l = append(l, dline{text: fmt.Sprintf("name        %d bytes in the diff, cut to PATH_MAX", r.NameBytes), tone: table.Warn})
-	}
-	for j, f := range c.Findings {
-		if f.Location.Path == r.Path {
-			l = append(l, dline{text: fmt.Sprintf("finding     %s %s", f.Severity, f.Title), tone: table.Danger, jump: &jump{tab: TabFindings, key: fmt.Sprintf("%d:%s", j, f.Rule)}})
-		}
-	}
-	if r.Kind == forensics.RootfsModified {
-		l = append(l, dline{text: "the image's version of this file is not in the checkpoint: no diff, the new content below", tone: table.Muted})
-	}
-	var cvs []*contentView
-	if o := m.contentByID(content.KindRootfs + ":" + r.Path); o != nil && r.Type == "file" {
-		cvs = append(cvs, &contentView{obj: o, label: "content"})
-	}
-	return r.Kind + " " + r.Path, l, cvs
-}
-
 // iocValue is an indicator's value as shown: secrets redacted unless revealed.
 func (m *Model) iocValue(i forensics.IOC) string {
 	if i.Secret && !m.reveal && !i.Redacted {

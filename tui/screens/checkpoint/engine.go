@@ -6,6 +6,7 @@ import (
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/forensics/analysis"
 	"github.com/podsleuth/podsleuth/forensics/content"
+	"github.com/podsleuth/podsleuth/forensics/report"
 )
 
 // Loaded is everything the analysis screens show about one checkpoint. The App builds it in a
@@ -31,6 +32,10 @@ type Loaded struct {
 	// saying why when they could not be listed.
 	Contents    *content.Set
 	ContentNote string
+	// RootfsDiffs are the modified files of the rootfs changes against the base image the
+	// checkpoint was opened with (--rootfs; Checkpoint.RootfsBase names it), by path: the diff
+	// the report carries (same bounds), and both sides' size and hash; nil without a base.
+	RootfsDiffs map[string]RootfsDiff
 	// Custody says where the opening was recorded (evidence) or why it could not be; empty for
 	// a file that is not evidence.
 	Custody string
@@ -41,6 +46,20 @@ type Loaded struct {
 	Verified     func(ctx context.Context) (v Verification, custody string)
 	// Close releases the archive (temporary files) when the screen is popped.
 	Close func() error
+}
+
+// RootfsDiff is how one modified file differs from the base image: the report's diff (or its
+// note saying why there is none), and what each side holds.
+type RootfsDiff struct {
+	report.RootfsDiff
+	// BaseType, BaseSize and BaseSHA256 describe the base image's copy (its hash when its
+	// content was read: regular files up to base.DefaultMaxFile); SHA256 is the checkpoint's
+	// copy's ("" when not hashed: HashNote says why).
+	BaseType   string
+	BaseSize   int64
+	BaseSHA256 string
+	SHA256     string
+	HashNote   string
 }
 
 // Verification is the state of the re-check that every opening of store evidence runs beside

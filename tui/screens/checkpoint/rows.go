@@ -213,12 +213,21 @@ func rootfsRows(c *forensics.Checkpoint) []table.Row {
 		}
 		rows = append(rows, table.Row{
 			Key:   r.Kind + ":" + r.Path,
-			Cells: []string{r.Kind, r.Type, r.Mode, size, mt, path},
-			Keys:  []string{r.Kind, r.Type, r.Mode, strconv.FormatInt(r.Size, 10), mt, path},
+			Cells: []string{kindCell(c, r), r.Type, r.Mode, size, mt, path},
+			Keys:  []string{kindCell(c, r), r.Type, r.Mode, strconv.FormatInt(r.Size, 10), mt, path},
 			Tone:  tone,
 		})
 	}
 	return rows
+}
+
+// kindCell is the KIND cell of a rootfs change: the model's kind (Checkpoint.RootfsKind), "added
+// or modified" written "added/mod" so that the key columns keep their room at 80 columns.
+func kindCell(c *forensics.Checkpoint, r forensics.RootfsChange) string {
+	if k := c.RootfsKind(r); k != forensics.RootfsAddedOrModified {
+		return k
+	}
+	return "added/mod"
 }
 
 func iocColumns() []table.Column {

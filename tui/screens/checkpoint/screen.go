@@ -37,8 +37,15 @@ const (
 // TabNames are the tab titles, in order; number keys 1-9 jump to them.
 var TabNames = [numTabs]string{"Summary", "Processes", "Network", "Files", "Mounts", "Rootfs", "Memory", "IOCs", "Findings"}
 
+// Source is what to open: a checkpoint archive or image directory, and the container's base
+// image its rootfs changes are told apart by (as --rootfs of the CLI: "" when none was given).
+type Source struct {
+	Path   string
+	Rootfs string
+}
+
 // Loader decodes and analyses a checkpoint; it runs inside a Cmd.
-type Loader func(ctx context.Context, path string) (*Loaded, error)
+type Loader func(ctx context.Context, src Source) (*Loaded, error)
 
 // LoadedMsg is the result of loading Path.
 type LoadedMsg struct {
@@ -48,16 +55,17 @@ type LoadedMsg struct {
 }
 
 // LoadCmd runs the loader.
-func LoadCmd(ctx context.Context, path string, load Loader) tea.Cmd {
+func LoadCmd(ctx context.Context, src Source, load Loader) tea.Cmd {
 	return func() tea.Msg {
-		ld, err := load(ctx, path)
-		return LoadedMsg{Path: path, Loaded: ld, Err: err}
+		ld, err := load(ctx, src)
+		return LoadedMsg{Path: src.Path, Loaded: ld, Err: err}
 	}
 }
 
 // Model is the checkpoint analysis screen.
 type Model struct {
 	path, label string
+	rootfs      string // the base image asked for (Source.Rootfs)
 	load        Loader
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -85,9 +93,9 @@ type Model struct {
 }
 
 // New returns the screen in its loading state; Init starts the load.
-func New(path, label string, load Loader, th theme.Theme, km keys.Map) *Model {
+func New(src Source, label string, load Loader, th theme.Theme, km keys.Map) *Model {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Model{path: path, label: label, load: load, ctx: ctx, cancel: cancel, loading: true, th: th, km: km}
+	m := &Model{path: src.Path, rootfs: src.Rootfs, label: label, load: load, ctx: ctx, cancel: cancel, loading: true, th: th, km: km}
 	m.initTables()
 	return m
 }
@@ -161,7 +169,7 @@ func (m *Model) Init() tea.Cmd {
 	if !m.loading {
 		return nil
 	}
-	return LoadCmd(m.ctx, m.path, m.load)
+	return LoadCmd(m.ctx, Source{Path: m.path, Rootfs: m.rootfs}, m.load)
 }
 
 // Title names the screen in the breadcrumb.

@@ -23,6 +23,8 @@ type Opened struct {
 	Label string
 	// Sample names the bundled sample when the case is one (listed as such already).
 	Sample string
+	// Rootfs is the base image it was opened with (opening it again here uses it again).
+	Rootfs string
 }
 
 // openedCase is an opened case as the listing found it: in the store (ItemID) or not.
@@ -137,6 +139,17 @@ func (m *Model) openedAt(k string) (openedCase, bool) {
 		}
 	}
 	return openedCase{}, false
+}
+
+// openedRootfs is the base image an opened case at path (or of item) was opened with; "" when
+// none.
+func (m *Model) openedRootfs(path string, item *fevidence.Item) string {
+	for _, c := range m.openedCases {
+		if c.Rootfs != "" && (c.Path == path || c.Abs == path || item != nil && c.ItemID == item.ID) {
+			return c.Rootfs
+		}
+	}
+	return ""
 }
 
 // AddedMsg is the result of adding an opened case to the evidence store.

@@ -402,11 +402,13 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(msg, km.Enter):
-		path, label, emb, _ := m.selected()
+		path, label, emb, it := m.selected()
 		if path == "" && emb == "" {
 			return m, nil
 		}
-		return m, nav.Open(path, label, emb)
+		// a case opened with a base image opens with it again
+		open := nav.OpenCheckpointMsg{Path: path, Label: label, Embedded: emb, Rootfs: m.openedRootfs(path, it)}
+		return m, func() tea.Msg { return open }
 	case key.Matches(msg, km.Verify):
 		path, _, emb, it := m.selected()
 		if emb != "" {

@@ -1,0 +1,164 @@
+package tui
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsleuth/podsleuth/config"
+	"github.com/podsleuth/podsleuth/forensics"
+	"github.com/podsleuth/podsleuth/tui/keys"
+	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
+)
+
+// persistFixture and persistBase are the Podman checkpoint with persistence changes and its
+// base image, relative to the package directory (the goldens do not depend on the checkout).
+var (
+	persistFixture = filepath.Join("..", "test", "fixtures", "archives", "podman-persist.tar")
+	persistBase    = filepath.Join("..", "test", "fixtures", "archives", "podman-persist.base.tar.gz")
+)
+
+// openPersist opens the persistence fixture through the ":" command line, as a responder types
+// it (":open ARCHIVE" and " --rootfs BASE" when rootfs is not empty).
+func openPersist(t *testing.T, w, h int, rootfs string) (*App, *Jobs, *checkpoint.Model) {
+	t.Helper()
+	cfg := &config.Config{CacheDir: t.TempDir(), DataDir: filepath.Join(t.TempDir(), "data")}
+	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
+	cfg.Report.Format = "json"
+	jobs := NewJobs(cfg, "test")
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Loader: jobs.Loader()})
+	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	line := ":open " + persistFixture
+	if rootfs != "" {
+		line += " --rootfs " + rootfs
+	}
+	typeKeys(t, a, line)
+	_, cmd := a.Update(special(tea.KeyEnter))
+	run(t, a, cmd)
+	cp, ok := a.Top().(*checkpoint.Model)
+	require.True(t, ok, "the case is open")
+	require.NotNil(t, cp.Loaded(), "decoded")
+	return a, jobs, cp
+}
+
+// TestRootfsDiffDetail: opened with its base image (:open ... --rootfs BASE), the Rootfs tab of
+// the persistence fixture says modified for /etc/passwd and added for the files the base lacks,
+// as the model's kinds say; enter on /etc/passwd shows the report's diff, the uid-0 line added;
+// esc returns to the same row. Goldens at 80x24 and 160x45, plain and coloured.
+func TestRootfsDiffDetail(t *testing.T) {
+	for _, sz := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		a, _, cp := openPersist(t, sz.w, sz.h, persistBase)
+		c := cp.Loaded().Checkpoint
+		require.Contains(t, c.RootfsBase, "podman-persist.base.tar.gz")
+		kinds := map[string]string{}
+		for _, r := range c.Rootfs {
+			kinds[r.Path] = r.Kind
+		}
+		require.Equal(t, forensics.RootfsModified, kinds["/etc/passwd"])
+		require.Equal(t, forensics.RootfsAdded, kinds["/etc/ld.so.preload"])
+		a.Update(press(rune('1' + checkpoint.TabRootfs)))
+		tbl := cp.Table(checkpoint.TabRootfs)
+		for i := 0; i < tbl.Len(); i++ {
+			r, _ := cp.Table(checkpoint.TabRootfs).Selected()
+			_, p, _ := strings.Cut(r.Key, ":")
+			require.Equal(t, c.Rootfs[slicesIndex(c, p, r.Key)].Kind, r.Cells[0], "the KIND column is the model's kind")
+			a.Update(press('j'))
+		}
+
+		k := drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/passwd")
+		text := strings.Join(cp.DrillLines(), "\n")
+		require.Contains(t, text, "change      modified")
+		require.Contains(t, text, "Diff against the base image")
+		require.Contains(t, text, "  --- base:/etc/passwd")
+		require.Contains(t, text, "  +backdoor::0:0:backdoor:/root:/bin/sh")
+		require.Contains(t, text, "   root:x:0:0:root:/root:/bin/sh", "context lines are kept")
+		require.Equal(t, 1, strings.Count(text, "+backdoor::0:0:"), "the diff, not the content, is shown")
+		frame := a.Render()
+		require.Len(t, strings.Split(ansi.Strip(frame), "\n"), sz.h)
+		require.Contains(t, ansi.Strip(frame), "+backdoor::0:0:backdoor:/root:/bin/sh", "the added line is on the first screen")
+		name := fmt.Sprintf("drill-rootfs-diff-%dx%d", sz.w, sz.h)
+		golden(t, name, frame)
+		setDark(a)
+		colourGolden(t, name, a.Render())
+
+		a.Update(special(tea.KeyEscape))
+		require.False(t, cp.DrillOpen())
+		r, _ := cp.Table(checkpoint.TabRootfs).Selected()
+		require.Equal(t, k, r.Key, "esc returns to the same row")
+		require.Equal(t, 2, a.Depth(), "the case is still open")
+
+		// an added file: not in the base, its content shown
+		drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/ld.so.preload")
+		text = strings.Join(cp.DrillLines(), "\n")
+		require.Contains(t, text, "Added: the base image has no /etc/ld.so.preload")
+		require.Contains(t, text, "Content: rootfs:/etc/ld.so.preload")
+		a.Update(special(tea.KeyEscape))
+	}
+}
+
+func slicesIndex(c *forensics.Checkpoint, p, key string) int {
+	for i, r := range c.Rootfs {
+		if r.Path == p && r.Kind+":"+r.Path == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestRootfsNoBaseDetail: without a base image nothing tells added from modified: the KIND
+// column says "added or modified" and the detail of /etc/passwd says why there is no diff.
+// Goldens at 80x24 and 160x45.
+func TestRootfsNoBaseDetail(t *testing.T) {
+	for _, sz := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		a, _, cp := openPersist(t, sz.w, sz.h, "")
+		require.Empty(t, cp.Loaded().Checkpoint.RootfsBase)
+		require.Nil(t, cp.Loaded().RootfsDiffs)
+		drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/passwd")
+		r, _ := cp.Table(checkpoint.TabRootfs).Selected()
+		require.Equal(t, "added/mod", r.Cells[0], "added or modified: nothing tells")
+		text := strings.Join(cp.DrillLines(), "\n")
+		require.Contains(t, text, "change      added or modified")
+		require.Contains(t, text, "No diff: no base image given: --rootfs BASE.tar")
+		require.Contains(t, text, "Content: rootfs:/etc/passwd", "the content instead")
+		frame := a.Render()
+		require.Contains(t, ansi.Strip(frame), "no base image given: --rootfs BASE.tar")
+		golden(t, fmt.Sprintf("drill-rootfs-nobase-%dx%d", sz.w, sz.h), frame)
+	}
+}
+
+// TestRootfsBinaryModified: a file whose base copy is binary has no text diff: the detail says
+// so and shows both sides' sizes and SHA-256.
+func TestRootfsBinaryModified(t *testing.T) {
+	old := []byte("\x7fELF\x00\x01\x02not a passwd")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "./etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(old))}))
+	_, err := tw.Write(old)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	base := filepath.Join(t.TempDir(), "base.tar")
+	require.NoError(t, os.WriteFile(base, buf.Bytes(), 0o600))
+
+	a, _, cp := openPersist(t, 120, 40, base)
+	drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/passwd")
+	text := strings.Join(cp.DrillLines(), "\n")
+	require.Contains(t, text, "No diff: binary content: no text diff")
+	require.Contains(t, text, fmt.Sprintf("base size   file, %d B (%d bytes)", len(old), len(old)))
+	require.Contains(t, text, "base sha256 "+sum(old))
+	o, err := cp.Loaded().Contents.Find("rootfs:/etc/passwd")
+	require.NoError(t, err)
+	now, err := io.ReadAll(o.Reader())
+	require.NoError(t, err)
+	require.Contains(t, string(now), "backdoor::0:0:")
+	require.Contains(t, text, "now sha256  "+sum(now))
+	require.NotContains(t, text, "Diff against the base image")
+}
