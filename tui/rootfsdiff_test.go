@@ -3,6 +3,7 @@ package tui
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,11 @@ import (
 
 	"github.com/podsleuth/podsleuth/config"
 	"github.com/podsleuth/podsleuth/forensics"
+	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
+	"github.com/podsleuth/podsleuth/forensics/report"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
+	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 )
 
 // persistFixture and persistBase are the Podman checkpoint with persistence changes and its
@@ -161,4 +165,63 @@ func TestRootfsBinaryModified(t *testing.T) {
 	require.Contains(t, string(now), "backdoor::0:0:")
 	require.Contains(t, text, "now sha256  "+sum(now))
 	require.NotContains(t, text, "Diff against the base image")
+}
+
+// TestReportExportCarriesRootfsDiffs: started as `podsleuth open podman-persist.tar --rootfs
+// BASE` (Options.Rootfs), esc to the evidence view and x exports the opened case's report with
+// the rootfs diffs, as podsleuth report --rootfs writes them (TestTUIReportRootfsEqualsCLI in
+// cmd/podsleuth compares the two).
+func TestReportExportCarriesRootfsDiffs(t *testing.T) {
+	dir := t.TempDir()
+	st, err := fevidence.Open(dir)
+	require.NoError(t, err)
+	cfg := &config.Config{CacheDir: t.TempDir(), DataDir: dir}
+	cfg.Limits = config.Limits{MaxMemberBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxEntries: 100000}
+	cfg.Report.Format = "json"
+	cfg.Report.Dir = t.TempDir()
+	jobs := NewJobs(cfg, "test")
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "not used: opening files", Loader: jobs.Loader(),
+		Archives: []string{persistFixture}, Rootfs: persistBase,
+		Evidence: evidence.Source{Store: st, Actions: evidence.Actions{Report: jobs.Report, Restore: jobs.Restore, Add: jobs.Add}}})
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	run(t, a, a.Init())
+	cp, ok := a.Top().(*checkpoint.Model)
+	require.True(t, ok, "the archive is open")
+	require.NotEmpty(t, cp.Loaded().Checkpoint.RootfsBase, "with its base")
+	_, cmd := a.Update(special(tea.KeyEscape))
+	run(t, a, cmd)
+	require.Equal(t, 1, a.Depth())
+
+	_, cmd = a.Update(press('x'))
+	run(t, a, cmd)
+	status, errLine := a.Status()
+	require.Empty(t, errLine)
+	file, ok := strings.CutPrefix(status, "report: ")
+	require.True(t, ok, status)
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var rep struct {
+		Checkpoints []struct {
+			RootfsChanges []forensics.RootfsChange `json:"rootfs_changes"`
+			RootfsDiffs   []report.RootfsDiff      `json:"rootfs_diffs"`
+		} `json:"checkpoints"`
+	}
+	require.NoError(t, json.Unmarshal(data, &rep))
+	require.Len(t, rep.Checkpoints, 1)
+	c := rep.Checkpoints[0]
+	kinds := map[string]string{}
+	for _, r := range c.RootfsChanges {
+		kinds[r.Path] = r.Kind
+	}
+	require.Equal(t, forensics.RootfsModified, kinds["/etc/passwd"])
+	require.Len(t, c.RootfsDiffs, 1, "one modified file: %+v", c.RootfsDiffs)
+	require.Equal(t, "/etc/passwd", c.RootfsDiffs[0].Path)
+	require.Contains(t, c.RootfsDiffs[0].Diff, "+backdoor::0:0:backdoor:/root:/bin/sh\n")
+
+	// enter on the listed case opens it again with the same base
+	_, cmd = a.Update(special(tea.KeyEnter))
+	run(t, a, cmd)
+	cp, ok = a.Top().(*checkpoint.Model)
+	require.True(t, ok)
+	require.Equal(t, cp.Loaded().Checkpoint.RootfsBase, "rootfs tar "+persistBase)
 }
