@@ -59,3 +59,22 @@ func TestTUIDrillAndCopyInTmux(t *testing.T) {
 	tm.keys("q")
 	tm.waitExit(10 * time.Second)
 }
+
+// TestTUIRootfsDiffInTmux runs the real binary as `podsleuth open ARCHIVE --rootfs BASE` on the
+// persistence fixture: the Rootfs tab says modified for /etc/passwd, and enter on it shows the
+// diff against the base, the added uid-0 line read back from the pane.
+func TestTUIRootfsDiffInTmux(t *testing.T) {
+	dir := filepath.Join(fixtures.Dir(), "archives")
+	tm := newTmux(t, []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")},
+		[]string{"open", filepath.Join(dir, "podman-persist.tar"), "--rootfs", filepath.Join(dir, "podman-persist.base.tar.gz")}, 100, 30)
+	tm.waitFor("decoded", 60*time.Second)
+	tm.keys("6", "/", "passwd", "Enter")
+	tm.waitFor("modified file -rw-r--r--", 5*time.Second) // classified against the base
+	tm.keys("Enter")
+	screen := tm.waitFor("+backdoor::0:0:backdoor:/root:/bin/sh", 5*time.Second)
+	require.Contains(t, screen, "Diff against the base image")
+	tm.keys("Escape")
+	tm.waitFor("KIND", 5*time.Second)
+	tm.keys("q")
+	tm.waitExit(10 * time.Second)
+}
