@@ -89,6 +89,10 @@ func (a *App) suggest() tea.Cmd {
 	switch {
 	case f[0] == "hunt" && (f[len(f)-1] == "-n" || f[len(f)-1] == "--namespace"):
 		kind = namesNamespaces // :hunt takes podsleuth hunt's arguments
+	case kind == "path" && f[len(f)-1] == "--rootfs":
+		kind = "base" // :open PATH --rootfs BASE: a file or directory
+	case kind == "path" && len(f) == 2 && !slices.Contains(f, "--rootfs"):
+		kind = "flag"
 	case len(f) != 1:
 		kind = "" // the other commands take one argument
 	}
@@ -117,8 +121,10 @@ func (a *App) suggest() tea.Cmd {
 		if _, ok := a.cluster.(nameSource); ok {
 			names = need(namesContexts)
 		}
-	case "path":
-		if a.o.Evidence.Store != nil && !strings.Contains(word, "/") {
+	case "flag":
+		names = []string{"--rootfs"}
+	case "path", "base":
+		if kind == "path" && a.o.Evidence.Store != nil && !strings.Contains(word, "/") {
 			names = need(namesEvidence)
 		}
 		dir, _ := splitPath(word)

@@ -272,6 +272,15 @@ func TestCompleteEvidenceIDsAndPaths(t *testing.T) {
 	typeKeys(t, a, "captures/.")
 	_, sug = suggestions(a)
 	require.Equal(t, []string{"captures/.hidden-dir/", "captures/.secret"}, sug, "hidden entries once a dot is typed")
+
+	// :open PATH --rootfs BASE: the flag, then paths (no evidence IDs: a base is an image)
+	a.Update(tea.KeyPressMsg{Code: 'w', Mod: tea.ModCtrl})
+	typeKeys(t, a, "case-a.tar -")
+	tab(t, a)
+	v, _ = suggestions(a)
+	require.Equal(t, "o case-a.tar --rootfs ", v)
+	_, sug = suggestions(a)
+	require.Equal(t, []string{"captures/", "case-a.tar", "case-b.tar.zst"}, sug)
 }
 
 // TestCompletePromptGolden: the ":" prompt with its suggestion line at 80x24, tab on the first.
