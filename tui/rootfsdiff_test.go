@@ -139,20 +139,48 @@ func TestRootfsNoBaseDetail(t *testing.T) {
 	}
 }
 
-// TestRootfsBinaryModified: a file whose base copy is binary has no text diff: the detail says
-// so and shows both sides' sizes and SHA-256.
-func TestRootfsBinaryModified(t *testing.T) {
-	old := []byte("\x7fELF\x00\x01\x02not a passwd")
+// writeBaseTar writes a root filesystem tar holding one /etc/passwd.
+func writeBaseTar(t *testing.T, passwd []byte) string {
+	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "./etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(old))}))
-	_, err := tw.Write(old)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "./etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))}))
+	_, err := tw.Write(passwd)
 	require.NoError(t, err)
 	require.NoError(t, tw.Close())
 	base := filepath.Join(t.TempDir(), "base.tar")
 	require.NoError(t, os.WriteFile(base, buf.Bytes(), 0o600))
+	return base
+}
 
-	a, _, cp := openPersist(t, 120, 40, base)
+// TestRootfsDiffCut: a diff longer than the report's bounds is cut where the report cuts it,
+// and the detail says so.
+func TestRootfsDiffCut(t *testing.T) {
+	var long strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&long, "user%03d:x:%d:%d::/home/user%03d:/bin/sh\n", i, 1000+i, 1000+i, i)
+	}
+	a, _, cp := openPersist(t, 120, 40, writeBaseTar(t, []byte(long.String())))
+	drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/passwd")
+	lines := cp.DrillLines()
+	text := strings.Join(lines, "\n")
+	require.Contains(t, text, "-user000:x:1000:1000::/home/user000:/bin/sh")
+	require.NotContains(t, text, "user299", "cut")
+	require.Contains(t, text, fmt.Sprintf("… cut at %d lines or 32.0 KiB, as the report cuts it", report.MaxDiffLines))
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  -") || strings.HasPrefix(l, "  +") || strings.HasPrefix(l, "   ") || strings.HasPrefix(l, "  @@") {
+			n++
+		}
+	}
+	require.LessOrEqual(t, n, report.MaxDiffLines+4, "at most the report's lines (and the content's two)")
+}
+
+// TestRootfsBinaryModified: a file whose base copy is binary has no text diff: the detail says
+// so and shows both sides' sizes and SHA-256.
+func TestRootfsBinaryModified(t *testing.T) {
+	old := []byte("\x7fELF\x00\x01\x02not a passwd")
+	a, _, cp := openPersist(t, 120, 40, writeBaseTar(t, old))
 	drillInto(t, a, cp, checkpoint.TabRootfs, "/etc/passwd")
 	text := strings.Join(cp.DrillLines(), "\n")
 	require.Contains(t, text, "No diff: binary content: no text diff")
@@ -224,4 +252,26 @@ func TestReportExportCarriesRootfsDiffs(t *testing.T) {
 	cp, ok = a.Top().(*checkpoint.Model)
 	require.True(t, ok)
 	require.Equal(t, cp.Loaded().Checkpoint.RootfsBase, "rootfs tar "+persistBase)
+}
+
+// TestRootfsBadBase: a base image that cannot be read fails the opening with the cause said
+// once (the analyst asked for it: nothing is shown as if classified).
+func TestRootfsBadBase(t *testing.T) {
+	cfg := &config.Config{CacheDir: t.TempDir()}
+	jobs := NewJobs(cfg, "test")
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test", Loader: jobs.Loader()})
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	typeKeys(t, a, ":open "+persistFixture+" --rootfs /nonexistent/base.tar")
+	_, cmd := a.Update(special(tea.KeyEnter))
+	run(t, a, cmd)
+	_, errLine := a.Status()
+	require.Contains(t, errLine, "/nonexistent/base.tar")
+	require.Equal(t, 1, strings.Count(errLine, "/nonexistent/base.tar"), errLine)
+	require.Contains(t, errLine, "no such file or directory")
+
+	typeKeys(t, a, ":open "+persistFixture+" --rootfs")
+	_, cmd = a.Update(special(tea.KeyEnter))
+	run(t, a, cmd)
+	_, errLine = a.Status()
+	require.Contains(t, errLine, ":open --rootfs needs the base image")
 }
