@@ -236,12 +236,13 @@ func TestFilterLiveAndEscRestores(t *testing.T) {
 }
 
 func TestHelpListsScreenKeys(t *testing.T) {
-	a := evidenceApp(t, 120, 40)
+	a, _, _ := storeApp(t)
 	a.Update(press('?'))
 	f := ansi.Strip(a.Render())
 	for _, want := range []string{"Keys of evidence", "verify hashes", "export report", "restore into sandbox", ":pods [NS]", "-l key=value"} {
 		require.Contains(t, f, want)
 	}
+	require.NotContains(t, f, "add to store", "a store item is in the store")
 	a.Update(press('x'))
 	require.NotContains(t, ansi.Strip(a.Render()), "Keys of evidence", "any key closes help")
 }

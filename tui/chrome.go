@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -160,25 +161,41 @@ func (a *App) scrollHelp(n int) {
 	a.helpOff = max(min(a.helpOff+n, len(a.helpLines())-(h-1)), 0)
 }
 
-// helpLines are the keys of the top screen, the global keys and the commands.
+// helpLines are the keys that work on the top screen now (its FullHelp: per tab, per detail
+// view), the global keys and the commands.
 func (a *App) helpLines() []string {
+	entry := func(b key.Binding) string {
+		hk := b.Help()
+		return fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc)
+	}
+	where := []string{a.top().Title()}
+	if c, ok := a.top().Unwrap().(crumber); ok {
+		where = append(where, c.Crumbs()...)
+	}
 	var lines []string
-	lines = append(lines, a.th.Title.Render("Keys of "+a.top().Title()), "")
+	lines = append(lines, a.th.Title.Render("Keys of "+forensics.Printable(strings.Join(where, " › "))), "")
+	filters := false
+	n := 0
 	for _, group := range a.top().FullHelp() {
 		for _, b := range group {
 			if !b.Enabled() {
 				continue
 			}
-			hk := b.Help()
-			lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
+			lines = append(lines, entry(b))
+			n++
+			filters = filters || (slices.Equal(b.Keys(), a.km.Filter.Keys()) && b.Help().Desc == a.km.Filter.Help().Desc)
 		}
 	}
-	lines = append(lines, "", a.th.Title.Render("Everywhere"), "")
-	for _, b := range []key.Binding{a.km.Quit, a.km.Help, a.km.Command, a.km.Filter, a.km.Back} {
-		hk := b.Help()
-		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc))
+	if n == 0 {
+		lines = append(lines, "  "+a.th.Muted.Render("no keys of its own here"))
 	}
-	lines = append(lines, "  "+a.th.Muted.Render("filter: regex (smart case), !regex inverts, -l key=value selects labels"))
+	if filters {
+		lines = append(lines, "  "+a.th.Muted.Render("filter: regex (smart case), !regex inverts, -l key=value selects labels"))
+	}
+	lines = append(lines, "", a.th.Title.Render("Everywhere"), "")
+	for _, b := range []key.Binding{a.km.Back, a.km.Command, a.km.Help, a.km.Quit} {
+		lines = append(lines, entry(b))
+	}
 	lines = append(lines, "", a.th.Title.Render("Commands"), "")
 	for _, c := range Commands {
 		lines = append(lines, fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-12s", c[0])), c[1]))

@@ -75,10 +75,6 @@ func TestScreenGoldens(t *testing.T) {
 		a.Update(press('c'))
 		golden(t, "pods-confirm"+suffix, a.Render())
 
-		a = podsGoldenApp(t, sz.w, sz.h)
-		a.Update(press('?'))
-		golden(t, "help-pods"+suffix, a.Render())
-
 		a = New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test"})
 		a.Update(tea.WindowSizeMsg{Width: sz.w, Height: sz.h})
 		ac := acquire.New("g", "shop/checkout-5d9f7-a/app", nil, nil, a.th, a.km)

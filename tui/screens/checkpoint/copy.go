@@ -38,30 +38,34 @@ func copyCmd(what, text string) tea.Cmd {
 
 // copySelection copies the open detail view, the process detail, or the selected row's value.
 func (m *Model) copySelection() tea.Cmd {
+	what, text := m.copyTarget()
+	if text == "" {
+		return nav.Status("nothing to copy here")
+	}
+	return copyCmd(what, text)
+}
+
+// copyTarget is what y copies now and its name; "" when there is nothing to copy.
+func (m *Model) copyTarget() (what, text string) {
 	c := m.ld.Checkpoint
 	switch {
 	case m.drill != nil:
-		return copyCmd("the detail of "+m.drill.title, strings.Join(m.DrillLines(), "\n")+"\n")
+		return "the detail of " + m.drill.title, strings.Join(m.DrillLines(), "\n") + "\n"
 	case m.mem.dump != nil:
-		h := m.mem.dump.hit
-		return copyCmd("the address", fmt.Sprintf("0x%x", h.Addr))
+		return "the address", fmt.Sprintf("0x%x", m.mem.dump.hit.Addr)
 	case m.tab == TabSummary:
-		return copyCmd("the summary", ansi.Strip(strings.Join(SummaryLines(m.ld, m.th), "\n"))+"\n")
+		return "the summary", ansi.Strip(strings.Join(SummaryLines(m.ld, m.th), "\n")) + "\n"
 	case m.tab == TabProcesses && m.detailFocus:
 		if p := c.Process(m.selectedProcess()); p != nil {
-			return copyCmd(fmt.Sprintf("the detail of pid %d", p.PID), ansi.Strip(strings.Join(ProcessDetail(c, p, m.reveal, m.th), "\n"))+"\n")
+			return fmt.Sprintf("the detail of pid %d", p.PID), ansi.Strip(strings.Join(ProcessDetail(c, p, m.reveal, m.th), "\n")) + "\n"
 		}
-		return nil
+		return "", ""
 	}
 	r, ok := m.tables[m.tab].Selected()
 	if !ok {
-		return nav.Status("nothing selected to copy")
+		return "", ""
 	}
-	what, v := m.rowValue(m.tab, r.Key, r.Cells)
-	if v == "" {
-		return nav.Status("nothing to copy in this row")
-	}
-	return copyCmd(what, v)
+	return m.rowValue(m.tab, r.Key, r.Cells)
 }
 
 // rowValue is the value y copies from a row: the one a responder pastes elsewhere.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/podsleuth/podsleuth/forensics"
 	"github.com/podsleuth/podsleuth/tui/components/table"
+	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 )
 
@@ -42,6 +43,10 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	if key.Matches(msg, km.Back) {
 		_, cmd := m.unwind()
 		return m, cmd
+	}
+	// the keys the help lists are the keys that work: nothing else reaches the tabs
+	if !m.handles(msg) {
+		return m, nil
 	}
 	if key.Matches(msg, km.Copy) {
 		return m, m.copySelection()
@@ -80,18 +85,7 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	}
 	switch m.tab {
 	case TabSummary:
-		switch {
-		case key.Matches(msg, km.Down):
-			m.summaryOff++
-		case key.Matches(msg, km.Up):
-			m.summaryOff = max(m.summaryOff-1, 0)
-		case key.Matches(msg, km.PageDown):
-			m.summaryOff += max(m.h-2, 1)
-		case key.Matches(msg, km.PageUp):
-			m.summaryOff = max(m.summaryOff-max(m.h-2, 1), 0)
-		case key.Matches(msg, km.Top):
-			m.summaryOff = 0
-		}
+		m.summaryOff = scroll(msg, km, m.summaryOff, len(SummaryLines(m.ld, m.th)), max(m.h-1, 1))
 		return m, nil
 	case TabProcesses:
 		return m.updateProcesses(msg)
@@ -109,20 +103,11 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 func (m *Model) updateProcesses(msg tea.KeyPressMsg) (*Model, tea.Cmd) {
 	km := m.km
 	if m.detailFocus {
-		switch {
-		case key.Matches(msg, km.Down):
-			m.detailOff++
-		case key.Matches(msg, km.Up):
-			m.detailOff = max(m.detailOff-1, 0)
-		case key.Matches(msg, km.PageDown):
-			m.detailOff += max(m.h-3, 1)
-		case key.Matches(msg, km.PageUp):
-			m.detailOff = max(m.detailOff-max(m.h-3, 1), 0)
-		case key.Matches(msg, km.Top):
-			m.detailOff = 0
-		case key.Matches(msg, km.Enter):
+		if key.Matches(msg, km.Enter) {
 			m.detailFocus = false
+			return m, nil
 		}
+		m.detailOff = scroll(msg, km, m.detailOff, m.detailLen(), max(m.h-1, 1))
 		return m, nil
 	}
 	t := &m.tables[TabProcesses]
@@ -225,4 +210,25 @@ func (m *Model) ensureDump() tea.Cmd {
 	d.readID++
 	d.loading = true
 	return readCmd(m.ld.Memory, d.readID, d.hit.PID, start, n)
+}
+
+// scroll moves the first shown line off of n lines in a view of h lines by a scrolling key,
+// within the text (so the opposite key always scrolls back at once).
+func scroll(msg tea.KeyPressMsg, km keys.Map, off, n, h int) int {
+	page := max(h-1, 1)
+	switch {
+	case key.Matches(msg, km.Down):
+		off++
+	case key.Matches(msg, km.Up):
+		off--
+	case key.Matches(msg, km.PageDown):
+		off += page
+	case key.Matches(msg, km.PageUp):
+		off -= page
+	case key.Matches(msg, km.Top):
+		off = 0
+	case key.Matches(msg, km.Bottom):
+		off = n
+	}
+	return max(min(off, n-h), 0)
 }

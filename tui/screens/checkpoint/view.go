@@ -174,47 +174,20 @@ func (m *Model) viewMemory(body int) string {
 	return frame.Line(head, m.w) + "\n" + frame.Line("", m.w) + "\n" + m.tables[TabMemory].View()
 }
 
-// ShortHelp is the one-line help of the current tab.
+// ShortHelp is the one-line help of the current tab (a choice from Keys).
 func (m *Model) ShortHelp() []key.Binding {
-	km := m.km
-	switch {
-	case m.mem.dump != nil:
-		return []key.Binding{km.Up, km.Down, km.PageDown, km.Back}
-	case m.drill != nil:
-		return []key.Binding{km.Up, km.Down, goTo(km), km.Copy, km.Filter, km.Back}
-	case m.detailFocus:
-		return []key.Binding{km.Up, km.Down, km.Reveal, km.Copy, km.Back}
+	if m.mem.dump != nil || m.drill != nil || m.detailFocus {
+		return m.shortKeys()
 	}
-	b := []key.Binding{km.NextTab}
-	switch m.tab {
-	case TabProcesses:
-		b = append(b, km.Enter, km.Left, km.Right, km.Filter, km.Reveal)
-	case TabMemory:
-		b = append(b, km.Search, modeBinding(), km.Enter)
-	case TabSummary:
-		b = append(b, km.Down)
-	default:
-		b = append(b, km.Filter, km.SortNext)
-	}
-	return append(b, km.Help)
+	return append(m.shortKeys(), m.km.Help)
 }
 
 func modeBinding() key.Binding {
 	return key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "search mode"))
 }
 
-// FullHelp lists every key of the screen, by group.
-func (m *Model) FullHelp() [][]key.Binding {
-	km := m.km
-	tabs := key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "jump to tab"))
-	return [][]key.Binding{
-		{km.NextTab, km.PrevTab, tabs, km.Back},
-		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
-		{km.Filter, km.SortNext, km.SortRev, km.Reveal},
-		{km.Enter, km.Left, km.Right, km.Expand, km.Collapse},
-		{km.Search, modeBinding()},
-	}
-}
+// FullHelp lists the keys that work now, by group (Keys).
+func (m *Model) FullHelp() [][]key.Binding { return m.Keys() }
 
 // Position is the selection position for the status bar.
 func (m *Model) Position() string {

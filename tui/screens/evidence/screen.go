@@ -482,22 +482,41 @@ func (m *Model) View() string {
 	return v
 }
 
-// ShortHelp is the one-line help.
+// ShortHelp is the one-line help: the actions of the selected row.
 func (m *Model) ShortHelp() []key.Binding {
-	if r, ok := m.tbl.Selected(); ok {
-		if _, ok := m.openedAt(r.Key); ok {
-			return []key.Binding{m.km.Enter, m.km.Add, m.km.Report, m.km.Restore, m.km.Filter, m.km.Help}
-		}
-	}
-	return []key.Binding{m.km.Enter, m.km.Verify, m.km.Report, m.km.Restore, m.km.Artifacts, m.km.Filter, m.km.Help}
+	f := m.FullHelp()[0] // enter, v, x, R, A, a, ctrl+r
+	return []key.Binding{f[0], f[4], f[1], f[2], f[3], f[5], m.km.Filter, m.km.Help}
 }
 
-// FullHelp lists every key.
+// FullHelp lists the keys that work on the selected row (a bundled sample opens; a store item
+// also verifies, exports, restores and shows its artifacts; a case opened from a path exports,
+// restores and is added to the store), then moving, filtering and sorting.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
-	return [][]key.Binding{
-		{km.Enter, km.Verify, km.Report, km.Restore, km.Add, km.Artifacts, km.Refresh},
-		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
-		{km.Filter, km.SortNext, km.SortRev},
+	path, _, emb, it := m.selected()
+	_, opened := m.openedRow()
+	on := func(b key.Binding, ok bool) key.Binding {
+		b.SetEnabled(ok && b.Enabled())
+		return b
 	}
+	help := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	n := m.tbl.Len()
+	return [][]key.Binding{
+		{on(help(km.Enter, "open the case"), path != "" || emb != ""), on(km.Verify, it != nil && m.src.Store != nil), on(km.Report, path != "" && emb == ""),
+			on(km.Restore, path != "" && emb == ""), on(km.Add, opened), on(km.Artifacts, it != nil && len(it.Manifest.Artifacts) > 0), km.Refresh},
+		{on(km.Up, n > 1), on(km.Down, n > 1), on(km.PageUp, n > 1), on(km.PageDown, n > 1), on(km.Top, n > 1), on(km.Bottom, n > 1)},
+		{km.Filter, on(km.SortNext, n > 0), on(km.SortRev, n > 0)},
+	}
+}
+
+// openedRow returns the selected row's case opened from a path (not in the store).
+func (m *Model) openedRow() (openedCase, bool) {
+	r, ok := m.tbl.Selected()
+	if !ok {
+		return openedCase{}, false
+	}
+	return m.openedAt(r.Key)
 }

@@ -393,16 +393,29 @@ func (m *Model) ShortHelp() []key.Binding {
 	case Cancelling:
 		b.SetHelp("esc", "(cleaning up)")
 	}
-	e := m.km.Enter
-	if m.state == Planned || m.state == Declined {
-		e.SetHelp("enter", "confirm the plan")
-	} else {
-		e.SetHelp("enter", "result")
-	}
-	return []key.Binding{e, m.km.SortNext, m.km.SortRev, m.km.Filter, b}
+	return append(m.FullHelp()[0], m.km.Filter, b)
 }
 
-// FullHelp lists every key.
+// FullHelp lists the keys that work now: enter confirms the plan before the hunt and opens a
+// container's result after it; moving and sorting need rows.
 func (m *Model) FullHelp() [][]key.Binding {
-	return [][]key.Binding{m.ShortHelp(), {m.km.Up, m.km.Down, m.km.PageUp, m.km.PageDown, m.km.Top, m.km.Bottom}}
+	km := m.km
+	on := func(b key.Binding, ok bool) key.Binding {
+		b.SetEnabled(ok && b.Enabled())
+		return b
+	}
+	n := m.tbl.Len()
+	e := km.Enter
+	planned := (m.state == Planned || m.state == Declined) && m.plan != nil && m.plan.Targets() > 0
+	if planned {
+		e.SetHelp("enter", "confirm the plan")
+	} else {
+		e.SetHelp("enter", "open the result")
+	}
+	e = on(e, n > 0 && (planned || m.cfg.Open != nil))
+	return [][]key.Binding{
+		{e, on(km.SortNext, n > 0), on(km.SortRev, n > 0)},
+		{on(km.Up, n > 1), on(km.Down, n > 1), on(km.PageUp, n > 1), on(km.PageDown, n > 1), on(km.Top, n > 1), on(km.Bottom, n > 1)},
+		{km.Filter},
+	}
 }

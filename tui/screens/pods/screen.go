@@ -339,15 +339,30 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.confirm != nil {
 		return []key.Binding{m.km.Confirm, m.km.Deny}
 	}
-	return []key.Binding{m.km.Enter, m.km.Filter, m.km.SortNext, m.km.Checkpoint, m.km.Command, m.km.Help}
+	f := m.FullHelp()
+	return append(f[0], m.km.Filter, m.km.SortNext, m.km.Command, m.km.Help)
 }
 
-// FullHelp lists every key.
+// FullHelp lists the keys that work now: the confirmation's, or the list's (enter and c need a
+// pod; c is off in read-only mode).
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
-	return [][]key.Binding{
-		{km.Enter, km.Checkpoint},
-		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
-		{km.Filter, km.SortNext, km.SortRev},
+	if m.confirm != nil {
+		n := len(m.confirm.containers) + 1
+		return [][]key.Binding{{on(km.Up, n > 1), on(km.Down, n > 1), km.Confirm, km.Deny}}
 	}
+	n := m.tbl.Len()
+	enter := km.Enter
+	enter.SetHelp(enter.Help().Key, "pod detail")
+	return [][]key.Binding{
+		{on(enter, m.Detail != nil && n > 0), on(km.Checkpoint, n > 0)},
+		{on(km.Up, n > 1), on(km.Down, n > 1), on(km.PageUp, n > 1), on(km.PageDown, n > 1), on(km.Top, n > 1), on(km.Bottom, n > 1)},
+		{km.Filter, on(km.SortNext, n > 0), on(km.SortRev, n > 0)},
+	}
+}
+
+// on returns b enabled only when ok.
+func on(b key.Binding, ok bool) key.Binding {
+	b.SetEnabled(ok && b.Enabled())
+	return b
 }
