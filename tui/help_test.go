@@ -420,3 +420,31 @@ func TestHelpGoldens(t *testing.T) {
 		check("hunt", huntHelpApp(t, sz.w, sz.h))
 	}
 }
+
+// TestScrollStaysInText: the Summary and the process detail scroll within their text: past the
+// end j does nothing and k scrolls back at once (keys and wheel alike).
+func TestScrollStaysInText(t *testing.T) {
+	a, _ := checkpointApp(t, 80, 24)
+	top := a.Render()
+	a.Update(press('G'))
+	end := a.Render()
+	require.NotEqual(t, top, end, "G goes to the end of the summary")
+	a.Update(press('j'))
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	require.Equal(t, end, a.Render(), "nothing past the end")
+	a.Update(press('k'))
+	require.NotEqual(t, end, a.Render(), "k scrolls back at once")
+	a.Update(press('g'))
+	require.Equal(t, top, a.Render())
+
+	a.Update(press('2'))
+	a.Update(special(tea.KeyEnter))
+	first := a.Render()
+	for range 200 {
+		a.Update(press('j'))
+	}
+	last := a.Render()
+	require.NotEqual(t, first, last)
+	a.Update(press('k'))
+	require.NotEqual(t, last, a.Render(), "k scrolls back at once")
+}

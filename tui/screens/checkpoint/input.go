@@ -24,13 +24,13 @@ func (m *Model) updateWheel(msg tea.MouseWheelMsg) (*Model, tea.Cmd) {
 	}
 	switch {
 	case m.tab == TabSummary:
-		m.summaryOff = max(m.summaryOff+n, 0)
+		m.summaryOff = max(min(m.summaryOff+n, len(SummaryLines(m.ld, m.th))-max(m.h-1, 1)), 0)
 	case m.tab == TabMemory && m.mem.dump != nil:
 		return m, m.scrollDump(n)
 	case m.drill != nil:
 		m.drill.tbl, _ = m.drill.tbl.Update(msg)
 	case m.tab == TabProcesses && m.detailFocus:
-		m.detailOff = max(m.detailOff+n, 0)
+		m.detailOff = max(min(m.detailOff+n, m.detailLen()-max(m.h-1, 1)), 0)
 	default:
 		m.tables[m.tab], _ = m.tables[m.tab].Update(msg)
 	}
