@@ -19,11 +19,13 @@ import (
 	"github.com/podsleuth/podsleuth/cluster"
 	fevidence "github.com/podsleuth/podsleuth/forensics/evidence"
 	"github.com/podsleuth/podsleuth/test/fixtures"
+	"github.com/podsleuth/podsleuth/tui/components/table"
 	"github.com/podsleuth/podsleuth/tui/keys"
 	"github.com/podsleuth/podsleuth/tui/nav"
 	"github.com/podsleuth/podsleuth/tui/screens/checkpoint"
 	"github.com/podsleuth/podsleuth/tui/screens/evidence"
 	"github.com/podsleuth/podsleuth/tui/screens/hunt"
+	"github.com/podsleuth/podsleuth/tui/screens/list"
 	"github.com/podsleuth/podsleuth/tui/screens/pods"
 )
 
@@ -75,7 +77,7 @@ type helpState struct {
 
 // helpStates are every tab of the checkpoint view on the real fixtures, its inner views (a
 // row's detail, the process detail, the hexdump at a real search hit), the evidence view on
-// each kind of row, the pods and the hunt.
+// each kind of row, the pods, the hunt and a list screen (of several rows and of one).
 func helpStates(t *testing.T) []helpState {
 	_, full := checkpointApp(t, 100, 30)
 	_, podman := openFixture(t, 100, 30, filepath.Join("archives", "podman-crun.tar.zst"))
@@ -134,6 +136,8 @@ func helpStates(t *testing.T) []helpState {
 			return a
 		}},
 		helpState{name: "hunt running", start: func(t *testing.T) *App { return huntHelpApp(t, 100, 30) }},
+		helpState{name: "list", start: func(t *testing.T) *App { return listHelpApp(t, 3) }},
+		helpState{name: "list of one row", start: func(t *testing.T) *App { return listHelpApp(t, 1) }},
 	)
 	return states
 }
@@ -152,6 +156,26 @@ func podsHelpApp(t *testing.T, w, h int) *App {
 
 // openedForTest stands for the screen the session would open (a pod's detail, a result).
 type openedForTest struct{ what string }
+
+// listHelpApp is a list screen (as the nodes, a pod's detail, the artifacts) of n rows with
+// enter and a row action (L, as a pod's detail has).
+func listHelpApp(t *testing.T, n int) *App {
+	a := New(Options{Keys: keys.Default(), NoColor: true, NoCluster: "test"})
+	a.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	load := func(context.Context) ([]table.Row, error) {
+		var rows []table.Row
+		for i := range n {
+			rows = append(rows, table.Row{Key: fmt.Sprint(i), Cells: []string{fmt.Sprintf("row-%d", n-i)}})
+		}
+		return rows, nil
+	}
+	open := func(r table.Row) tea.Cmd { return func() tea.Msg { return openedForTest{r.Key} } }
+	l := list.New("help-list", "rows", []table.Column{{Title: "NAME", Flex: true}}, load, open, "open", a.th, a.km)
+	l.Extras = []list.Extra{{Binding: a.km.Logs, Run: open}}
+	a.Update(pushPage(l))
+	run(t, a, l.Init())
+	return a
+}
 
 // huntHelpApp is the golden hunt running, its results openable.
 func huntHelpApp(t *testing.T, w, h int) *App {
@@ -241,7 +265,7 @@ func brings(cmd tea.Cmd) bool {
 
 // TestHelpListsOnlyWorkingKeys presses every key of every binding the help lists, on each tab
 // of the checkpoint view (real fixtures), in its detail views and hexdump, on the evidence view
-// (a sample, a store item, a case opened from a path), the pods and the hunt: each does
+// (a sample, a store item, a case opened from a path), the pods, the hunt and a list: each does
 // something. The global keys (: ? q, and esc below the root) do something everywhere.
 func TestHelpListsOnlyWorkingKeys(t *testing.T) {
 	for _, s := range helpStates(t) {

@@ -207,29 +207,37 @@ func (m *Model) enter() key.Binding {
 	if m.actHelp != "" {
 		b.SetHelp(b.Help().Key, m.actHelp)
 	}
-	b.SetEnabled(m.action != nil)
+	return on(b, m.action != nil && m.tbl.Len() > 0)
+}
+
+// on returns b enabled only when ok.
+func on(b key.Binding, ok bool) key.Binding {
+	b.SetEnabled(ok && b.Enabled())
 	return b
+}
+
+// extras are the screen's own actions: they act on a row.
+func (m *Model) extras() []key.Binding {
+	var out []key.Binding
+	for _, x := range m.Extras {
+		out = append(out, on(x.Binding, m.tbl.Len() > 0))
+	}
+	return out
 }
 
 // ShortHelp is the one-line help.
 func (m *Model) ShortHelp() []key.Binding {
-	b := []key.Binding{m.enter()}
-	for _, x := range m.Extras {
-		b = append(b, x.Binding)
-	}
-	return append(b, m.km.Filter, m.km.SortNext, m.km.Refresh, m.km.Help)
+	b := append([]key.Binding{m.enter()}, m.extras()...)
+	return append(b, m.km.Filter, on(m.km.SortNext, m.tbl.Len() > 0), m.km.Refresh, m.km.Help)
 }
 
-// FullHelp lists every key.
+// FullHelp lists the keys that work now: enter and the row actions need a row, moving two.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.km
-	first := []key.Binding{m.enter(), km.Refresh}
-	for _, x := range m.Extras {
-		first = append(first, x.Binding)
-	}
+	n := m.tbl.Len()
 	return [][]key.Binding{
-		first,
-		{km.Up, km.Down, km.PageUp, km.PageDown, km.Top, km.Bottom},
-		{km.Filter, km.SortNext, km.SortRev},
+		append([]key.Binding{m.enter(), km.Refresh}, m.extras()...),
+		{on(km.Up, n > 1), on(km.Down, n > 1), on(km.PageUp, n > 1), on(km.PageDown, n > 1), on(km.Top, n > 1), on(km.Bottom, n > 1)},
+		{km.Filter, on(km.SortNext, n > 0), on(km.SortRev, n > 0)},
 	}
 }
