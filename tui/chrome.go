@@ -168,9 +168,11 @@ func (a *App) helpLines() []string {
 		hk := b.Help()
 		return fmt.Sprintf("  %s %s", a.th.Key.Render(fmt.Sprintf("%-10s", hk.Key)), hk.Desc)
 	}
+	// where inside the screen (the tab, the detail view), else the screen: the header shows
+	// the whole path
 	where := []string{a.top().Title()}
-	if c, ok := a.top().Unwrap().(crumber); ok {
-		where = append(where, c.Crumbs()...)
+	if c, ok := a.top().Unwrap().(crumber); ok && len(c.Crumbs()) > 0 {
+		where = c.Crumbs()
 	}
 	var lines []string
 	lines = append(lines, a.th.Title.Render("Keys of "+forensics.Printable(strings.Join(where, " › "))), "")

@@ -363,7 +363,7 @@ func TestHelpDiffersPerTab(t *testing.T) {
 		a.Update(press(rune('1' + tab)))
 		got := helpKeys(t, a)
 		joined := strings.Join(got, "\n")
-		require.Contains(t, ansi.Strip(a.helpLines()[0]), "› "+name, "the title names the tab")
+		require.Equal(t, "Keys of "+name, ansi.Strip(a.helpLines()[0]), "the title names the tab")
 		if w, ok := wants[tab]; ok {
 			for _, s := range w.has {
 				require.Contains(t, joined, s, "%s help", name)
