@@ -28,11 +28,29 @@ func (a *app) openArg(cmd *cobra.Command, arg string, cfg func(*open.Config)) (*
 	if err != nil {
 		return nil, err
 	}
+	if oc.Beside {
+		return cs, nil // the caller settles it before its output
+	}
+	if err := a.settle(cmd.Context(), cs); err != nil {
+		_ = cs.Close()
+		return nil, err
+	}
+	return cs, nil
+}
+
+// settle waits for the archive's hash and the evidence verification of an opened case (run
+// beside the analysis with open.Config.Beside), then warns of a custody record that could not
+// be written and of a mismatch. Called before the command's output, even when its analysis
+// failed: a mismatch is never silent.
+func (a *app) settle(ctx context.Context, cs *open.Case) error {
+	if err := cs.Settle(ctx); err != nil {
+		return err
+	}
 	if cs.CustodyErr != nil {
 		fmt.Fprintf(a.ErrOut, "warning: %v\n", cs.CustodyErr)
 	}
-	a.noteVerification(cmd.Context(), cs)
-	return cs, nil
+	a.noteVerification(ctx, cs)
+	return nil
 }
 
 // noteVerification reports store evidence that failed its verification on open: a warning on

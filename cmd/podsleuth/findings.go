@@ -72,7 +72,7 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 			if err := min.UnmarshalText([]byte(o.min)); err != nil || min.String() != o.min {
 				return fmt.Errorf("--min-severity %q: want info, low, medium, high or critical", o.min)
 			}
-			mc, closeCase, err := a.memOpen(cmd, args[0])
+			mc, closeCase, err := a.memOpenBeside(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -85,6 +85,10 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 			// shows the same findings
 			an, err := analysis.Run(cmd.Context(), mc.cp, mc.mem, analysis.Options{Archive: mc.arc, EvidenceID: mc.item, Rootfs: o.rootfs,
 				Yara: yara.FromConfig(c.Yara, c.CacheDir, mc.arc, mc.cp)})
+			// the hash and verification ran beside the analysis: known before any output
+			if err := a.settle(cmd.Context(), mc.cs); err != nil {
+				return err
+			}
 			if err != nil {
 				return err
 			}

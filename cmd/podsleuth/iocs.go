@@ -49,7 +49,7 @@ redacted values can still be correlated); --reveal prints them.`,
 			if o.output != "text" && o.output != "json" {
 				return fmt.Errorf("--output %q: want text or json", o.output)
 			}
-			mc, closeCase, err := a.memOpen(cmd, args[0])
+			mc, closeCase, err := a.memOpenBeside(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -59,6 +59,10 @@ redacted values can still be correlated); --reveal prints them.`,
 				src = nil
 			}
 			an, err := analysis.Run(cmd.Context(), mc.cp, src, analysis.Options{Reveal: o.reveal, Filter: f, Types: o.types, Archive: mc.arc, ShowSystem: o.system})
+			// the hash and verification ran beside the analysis: known before any output
+			if err := a.settle(cmd.Context(), mc.cs); err != nil {
+				return err
+			}
 			if err != nil {
 				return err
 			}

@@ -26,23 +26,38 @@ type memCheckpoint struct {
 	mem *memory.Memory
 	// item is the evidence ID when the archive is store evidence ("" otherwise).
 	item string
+	// cs is the opened case: with memOpenBeside, its hash and verification still run.
+	cs *open.Case
 }
 
 // memOpen opens ARCHIVE (tar, tar.gz, tar.zst, a CRIU image directory or an evidence ID) with
 // the open job and requires its memory index; the index's warnings are printed.
 func (a *app) memOpen(cmd *cobra.Command, arg string) (*memCheckpoint, func() error, error) {
-	cs, err := a.openArg(cmd, arg, func(c *open.Config) { c.Memory = true })
+	return a.memOpenWith(cmd, arg, false)
+}
+
+// memOpenBeside is memOpen leaving the archive's hash and the evidence verification running
+// beside the caller's analysis: the caller calls a.settle(ctx, mc.cs) before any output.
+func (a *app) memOpenBeside(cmd *cobra.Command, arg string) (*memCheckpoint, func() error, error) {
+	return a.memOpenWith(cmd, arg, true)
+}
+
+func (a *app) memOpenWith(cmd *cobra.Command, arg string, beside bool) (*memCheckpoint, func() error, error) {
+	cs, err := a.openArg(cmd, arg, func(c *open.Config) { c.Memory, c.Beside = true, beside })
 	if err != nil {
 		return nil, nil, err
 	}
 	if cs.MemoryErr != nil {
+		if beside {
+			_ = a.settle(cmd.Context(), cs) // a mismatch is reported even so
+		}
 		_ = cs.Close()
 		return nil, nil, cs.MemoryErr
 	}
 	for _, w := range cs.Memory.Warnings {
 		fmt.Fprintf(a.ErrOut, "warning: %s\n", w)
 	}
-	mc := &memCheckpoint{arc: cs.Archive, cp: cs.Checkpoint, mem: cs.Memory}
+	mc := &memCheckpoint{arc: cs.Archive, cp: cs.Checkpoint, mem: cs.Memory, cs: cs}
 	if cs.Item != nil {
 		mc.item = cs.Item.ID
 	}

@@ -16,11 +16,8 @@ package archive
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -92,6 +89,7 @@ type Archive struct {
 	spilled int64
 
 	mu     sync.Mutex
+	hashMu sync.Mutex          // one SHA256 computation at a time (not under mu: reads go on)
 	opened map[string]*os.File // directory members opened so far
 	closed bool
 }
@@ -424,25 +422,27 @@ func (a *Archive) HasImage(name string) bool { return a.Has(a.prefix + name) }
 
 // SHA256 returns the hex SHA-256 of the stored archive file ("" for directories). It is free
 // for compressed archives (computed while decompressing) and reads the whole file once for
-// plain tars; the result is cached.
+// plain tars (SHA256Reader: at the hash's rate); the result is cached. The archive stays usable
+// meanwhile (the hash may run beside the decoding); concurrent calls compute it once.
 func (a *Archive) SHA256(ctx context.Context) (string, error) {
+	a.hashMu.Lock()
+	defer a.hashMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.format == FormatDir || a.sum != "" {
-		return a.sum, nil
+	sum, closed, f := a.sum, a.closed, a.file
+	a.mu.Unlock()
+	if a.format == FormatDir || sum != "" {
+		return sum, nil
 	}
-	if a.closed {
+	if closed {
 		return "", errors.New("archive closed")
 	}
-	h := sha256.New()
-	if err := copyCtx(ctx, h, io.NewSectionReader(a.file, 0, a.size)); err != nil {
+	adviseSequential(f)
+	sum, _, err := SHA256Reader(ctx, io.NewSectionReader(f, 0, a.size))
+	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", a.path, err)
 	}
-	a.sum = hex.EncodeToString(h.Sum(nil))
-	return a.sum, nil
-}
-
-func copyCtx(ctx context.Context, h hash.Hash, r io.Reader) error {
-	_, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 1<<20))
-	return err
+	a.mu.Lock()
+	a.sum = sum
+	a.mu.Unlock()
+	return sum, nil
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/podsleuth/podsleuth/forensics/archive"
 )
 
 // Custody actions recorded by podsleuth.
@@ -269,8 +271,7 @@ func (s *Store) Check(ctx context.Context, id string) (*VerifyResult, error) {
 	if err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("archive unreadable: %v", err))
 	} else {
-		h := sha256.New()
-		n, cerr := io.Copy(h, ctxReader{ctx: ctx, r: f})
+		sum, n, cerr := archive.SHA256Reader(ctx, f) // at the hash's rate: reads run ahead
 		f.Close()
 		if cerr != nil {
 			if ctx.Err() != nil {
@@ -278,7 +279,7 @@ func (s *Store) Check(ctx context.Context, id string) (*VerifyResult, error) {
 			}
 			res.Problems = append(res.Problems, fmt.Sprintf("archive unreadable: %v", cerr))
 		}
-		res.Actual, res.Size = hex.EncodeToString(h.Sum(nil)), n
+		res.Actual, res.Size = sum, n
 		if res.Actual != res.Expected {
 			res.Problems = append(res.Problems, fmt.Sprintf("archive sha256 is %s, the manifest recorded %s at acquisition", res.Actual, res.Expected))
 		}

@@ -80,7 +80,8 @@ func Analyze(ctx context.Context, req *Request, o Options) *Result {
 	res.Size = st.Size()
 
 	t0 := time.Now()
-	cs, err := open.Open(ctx, open.Config{Arg: p, NoStore: true, CacheDir: o.CacheDir, Limits: o.Limits, Memory: true})
+	// the archive's SHA-256 runs beside the analysis (settled before the result is made)
+	cs, err := open.Open(ctx, open.Config{Arg: p, NoStore: true, CacheDir: o.CacheDir, Limits: o.Limits, Memory: true, Beside: true})
 	res.Timings.Open = time.Since(t0)
 	if err != nil {
 		stage("open", err)
@@ -88,7 +89,6 @@ func Analyze(ctx context.Context, req *Request, o Options) *Result {
 	}
 	defer cs.Close()
 	cp := cs.Checkpoint
-	res.SHA256 = cp.Source.SHA256
 	res.Processes = len(cp.Processes)
 	for _, pr := range cp.Processes {
 		for _, m := range pr.Maps {
@@ -113,6 +113,11 @@ func Analyze(ctx context.Context, req *Request, o Options) *Result {
 	}
 	an, err := analysis.Run(ctx, cp, cs.Memory, analysis.Options{Archive: cs.Archive, CacheDir: o.CacheDir, Yara: yreq})
 	res.Timings.Analysis = time.Since(t1)
+	if serr := cs.Settle(ctx); serr != nil {
+		stage("open", serr)
+		return res
+	}
+	res.SHA256 = cp.Source.SHA256
 	if err != nil {
 		stage("analysis", err)
 		return res

@@ -45,6 +45,13 @@ type Config struct {
 	// TUI shows its first screen meanwhile, with a banner); Case.Verification says when. By
 	// default Open waits for it (the CLI prints its verdict once the hash is known).
 	VerifyAsync bool
+	// Beside returns from Open before the SHA-256 of a plain tar opened by path and the
+	// verification of store evidence have ended, so that they run beside the caller's analysis
+	// (the wall time is then the longer of the two, not their sum). The caller must call
+	// Case.Settle before it reports anything: Settle waits for them, fills
+	// Checkpoint.Source.SHA256, Recorded and CustodyErr, and returns the hash's error. By
+	// default Open settles before it returns (each runs beside the decoding only).
+	Beside bool
 }
 
 // FromConfig fills the store, cache and limits of a Config from the settings.
@@ -138,6 +145,63 @@ type Case struct {
 	// Verification is the re-check of store evidence run beside the decoding (nil when the
 	// archive is not store evidence: its hash is then Checkpoint.Source.SHA256).
 	Verification *Verification
+	// hash is the SHA-256 of a plain tar by path, computed beside the decoding (nil when
+	// there is none to compute or once settled); stopHash cancels it.
+	hash     chan error
+	stopHash context.CancelFunc
+}
+
+// startHash hashes the archive file beside the decoding (archive.Archive.SHA256 keeps the
+// result; reads of members go on meanwhile).
+func (c *Case) startHash(ctx context.Context) {
+	hctx, cancel := context.WithCancel(ctx)
+	c.hash, c.stopHash = make(chan error, 1), cancel
+	go func() {
+		_, err := c.Archive.SHA256(hctx)
+		c.hash <- err
+	}()
+}
+
+// Settle waits for what Open left running beside the caller's work (Config.Beside): the
+// SHA-256 of a plain tar by path, which it writes into Checkpoint.Source.SHA256, and the
+// verification of store evidence, whose custody record it notes in Recorded and CustodyErr.
+// It returns the hash's error (the archive could not be read whole) or ctx's. Calling it again
+// is free.
+func (c *Case) Settle(ctx context.Context) error {
+	return c.settle(ctx, true)
+}
+
+func (c *Case) settle(ctx context.Context, verification bool) error {
+	if c.hash != nil {
+		var err error
+		select {
+		case err = <-c.hash:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.hash, c.stopHash = nil, nil
+		if err != nil {
+			return err
+		}
+		sum, err := c.Archive.SHA256(ctx) // cached by now
+		if err != nil {
+			return err
+		}
+		c.Checkpoint.Source.SHA256 = sum
+	}
+	if c.Verification == nil || !verification {
+		return nil
+	}
+	select {
+	case <-c.Verification.Done():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.Recorded, c.CustodyErr = c.Verification.Recorded()
+	if r := c.Verification.result; r != nil && c.Checkpoint.Source.SHA256 == "" {
+		c.Checkpoint.Source.SHA256 = r.Actual
+	}
+	return nil
 }
 
 // VerificationErr waits for the verification and returns an error wrapping ErrMismatch (and
@@ -157,19 +221,24 @@ func (c *Case) VerificationErr(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the archive (and its decompressed cache).
+// Close releases the archive (and its decompressed cache), stopping a hash still running.
 func (c *Case) Close() error {
 	if c == nil || c.Archive == nil {
 		return nil
+	}
+	if c.hash != nil {
+		c.stopHash()
+		<-c.hash
+		c.hash = nil
 	}
 	return c.Archive.Close()
 }
 
 // Open resolves cfg.Arg, records the opening of evidence in its custody log (as cfg.By),
-// opens and decodes the archive (hashing it unless NoHash) and, with cfg.Memory, indexes its
-// memory and fills each mapping's resident bytes from that index. Only a failure to resolve,
-// open or decode is an error; a memory index or custody record that could not be made is in
-// the Case.
+// opens and decodes the archive (hashing it beside the decoding unless NoHash) and, with
+// cfg.Memory, indexes its memory and fills each mapping's resident bytes from that index. Only
+// a failure to resolve, open, decode or hash is an error (with cfg.Beside, a hash error comes
+// from Case.Settle); a memory index or custody record that could not be made is in the Case.
 func Open(ctx context.Context, cfg Config) (*Case, error) {
 	t, err := Resolve(cfg)
 	if err != nil {
@@ -180,34 +249,29 @@ func Open(ctx context.Context, cfg Config) (*Case, error) {
 		// re-hashed beside the decoding; the opening is recorded with the result
 		c.Verification = startVerification(ctx, t.Store, t.Item, cfg.By)
 	}
-	waitVerification := func() {
-		if c.Verification == nil {
-			return
+	fail := func(err error) (*Case, error) {
+		_ = c.Close()
+		if c.Verification != nil {
+			<-c.Verification.Done()
 		}
-		<-c.Verification.Done()
-		c.Recorded, c.CustodyErr = c.Verification.Recorded()
+		return nil, err
 	}
 	// archive and criu errors already name the input ("open X: ...", "decode X: ...")
 	a, err := archive.Open(ctx, t.Path, cfg.Limits, CacheDir(cfg.CacheDir))
 	if err != nil {
-		waitVerification()
-		return nil, err
+		return fail(err)
 	}
 	c.Archive = a
-	// store evidence is hashed once, by its verification
-	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: !cfg.NoHash && a.Format() != archive.FormatDir && t.Item == nil})
+	// a plain tar by path is hashed beside the decoding (a compressed one was hashed while
+	// decompressing; store evidence is hashed once, by its verification)
+	if !cfg.NoHash && a.Format() == archive.FormatTar && t.Item == nil {
+		c.startHash(ctx)
+	}
+	cp, err := criu.DecodeWith(ctx, a, criu.Options{Hash: !cfg.NoHash && a.Format() != archive.FormatDir && t.Item == nil && c.hash == nil})
 	if err != nil {
-		_ = a.Close()
-		waitVerification()
-		return nil, err
+		return fail(err)
 	}
 	c.Checkpoint = cp
-	if !cfg.VerifyAsync {
-		waitVerification()
-		if c.Verification != nil && c.Verification.result != nil && cp.Source.SHA256 == "" {
-			cp.Source.SHA256 = c.Verification.result.Actual
-		}
-	}
 	if cfg.Memory {
 		m, err := memory.Open(ctx, a, cp)
 		switch {
@@ -215,10 +279,14 @@ func Open(ctx context.Context, cfg Config) (*Case, error) {
 			m.FillResident(cp)
 			c.Memory = m
 		case ctx.Err() != nil:
-			_ = a.Close()
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		default:
 			c.MemoryErr = fmt.Errorf("index memory of %s: %w", t.Path, err)
+		}
+	}
+	if !cfg.Beside {
+		if err := c.settle(ctx, !cfg.VerifyAsync); err != nil {
+			return fail(err)
 		}
 	}
 	return c, nil

@@ -170,3 +170,38 @@ func TestOpenCancelled(t *testing.T) {
 	_, err := open.Open(ctx, open.Config{Arg: fixture("archives/podman-crun.tar.zst"), CacheDir: t.TempDir(), Memory: true})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestOpenBeside: with Beside the plain tar's hash runs beside the caller's work: Open returns
+// the decoded model and memory, Settle fills the hash (the file's SHA-256), a second Settle is
+// free, and a case closed without settling stops its hash (no goroutine left reading).
+func TestOpenBeside(t *testing.T) {
+	ctx := context.Background()
+	tar := fixture("archives/podman-crun.tar")
+	cs, err := open.Open(ctx, open.Config{Arg: tar, Memory: true, Beside: true})
+	require.NoError(t, err)
+	defer cs.Close()
+	require.NotEmpty(t, cs.Checkpoint.Processes)
+	require.NotNil(t, cs.Memory)
+	require.NoError(t, cs.Settle(ctx))
+	require.Equal(t, fileSHA256(t, tar), cs.Checkpoint.Source.SHA256)
+	require.NoError(t, cs.Settle(ctx))
+
+	unsettled, err := open.Open(ctx, open.Config{Arg: tar, Beside: true})
+	require.NoError(t, err)
+	require.NoError(t, unsettled.Close())
+
+	noHash, err := open.Open(ctx, open.Config{Arg: tar, NoHash: true, Beside: true})
+	require.NoError(t, err)
+	defer noHash.Close()
+	require.NoError(t, noHash.Settle(ctx))
+	require.Empty(t, noHash.Checkpoint.Source.SHA256)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	late, err := open.Open(ctx, open.Config{Arg: tar, Beside: true})
+	require.NoError(t, err)
+	defer late.Close()
+	if err := late.Settle(cctx); err != nil { // the hash may have ended already
+		require.ErrorIs(t, err, context.Canceled)
+	}
+}

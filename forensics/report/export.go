@@ -161,6 +161,7 @@ func logExport(st *evidence.Store, inputs []Input, f Format, file, sum string, r
 // written, a memory index that cannot be built or an indicator scan that fails is an error:
 // the report would not be what it says.
 func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input, error) {
+	oc.Beside = true // the archive's hash and the verification run beside the analysis
 	cs, err := open.Open(ctx, oc)
 	if err != nil {
 		return Input{}, err
@@ -168,9 +169,6 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	defer cs.Close()
 	if cs.MemoryErr != nil {
 		return Input{}, cs.MemoryErr
-	}
-	if cs.CustodyErr != nil {
-		return Input{}, cs.CustodyErr
 	}
 	var mem analysis.Memory // nil: only the model is analysed
 	if cs.Memory != nil {
@@ -186,6 +184,12 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 		ao.EvidenceID = cs.Item.ID
 	}
 	res, err := analysis.Run(ctx, cs.Checkpoint, mem, ao)
+	if serr := cs.Settle(ctx); serr != nil {
+		return Input{}, serr
+	}
+	if cs.CustodyErr != nil {
+		return Input{}, cs.CustodyErr
+	}
 	if err != nil {
 		return Input{}, err
 	}
