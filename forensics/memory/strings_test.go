@@ -222,8 +222,9 @@ func TestStringsMatchOracle(t *testing.T) {
 	}
 }
 
-// TestNextRun: against its definition, on random buffers from every start and at several
-// minimum lengths.
+// TestNextRun: against its definition, on random buffers (bytes at the edges of the printable
+// classes too) from every start, at several minimum lengths (over the word-wise limit too), and
+// printWord against printable on every byte value in every lane.
 func TestNextRun(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	naive := func(b []byte, i, minLen int) int {
@@ -239,16 +240,19 @@ func TestNextRun(t *testing.T) {
 		return len(b)
 	}
 	for range 300 {
-		b := make([]byte, r.IntN(80))
+		b := make([]byte, r.IntN(300))
 		p := r.Float64()
 		for k := range b {
-			if r.Float64() < p {
+			switch {
+			case r.Float64() < p:
 				b[k] = byte(0x20 + r.IntN(95))
-			} else {
+			case r.IntN(8) == 0:
+				b[k] = "\t\n\r\x00\x08\x0b\x0c\x0e\x1f\x7f\x80\xa0\xff"[r.IntN(13)] // at and around the edges
+			default:
 				b[k] = byte(r.IntN(256))
 			}
 		}
-		for minLen := 1; minLen <= 12; minLen++ {
+		for _, minLen := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 31, 32, 33, 40} {
 			for i := 0; i <= len(b); i++ {
 				if i > 0 && printable(b[i-1]) {
 					continue // nextRun is called after a byte that is not printable
@@ -256,5 +260,43 @@ func TestNextRun(t *testing.T) {
 				require.Equal(t, naive(b, i, minLen), nextRun(b, i, minLen), "%q from %d, minLen %d", b, i, minLen)
 			}
 		}
+	}
+	for c := range 256 {
+		for lane := range 8 {
+			x := uint64(c) << (8 * lane)
+			want := uint64(0)
+			for k := range 8 {
+				if printable(byte(x >> (8 * k))) {
+					want |= 1 << k
+				}
+			}
+			require.Equal(t, want, gatherHigh(printWord(x)), "byte %#x in lane %d", c, lane)
+		}
+	}
+}
+
+// BenchmarkNextRun: finding the runs of 6+ printable bytes in 16 MiB of random memory (what
+// most of a large checkpoint is), word-wise against byte-wise.
+func BenchmarkNextRun(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 16<<20)
+	for i := range buf {
+		buf[i] = byte(r.IntN(256))
+	}
+	for _, bc := range []struct {
+		name string
+		fn   func([]byte, int, int) int
+	}{{"words", nextRun}, {"bytes", nextRunTail}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				for i := 0; i < len(buf); {
+					i = bc.fn(buf, i, 6)
+					for i < len(buf) && printableTab[buf[i]] {
+						i++
+					}
+				}
+			}
+		})
 	}
 }
