@@ -258,7 +258,8 @@ func printWord(x uint64) uint64 {
 	x7 := x & lo7                                                      // no carry between bytes below
 	p := (x7 + 0x60*ones) &^ (x7 + ones) &^ x & hi                     // >= 0x20, < 0x7f, < 0x80
 	zero := func(t uint64) uint64 { return ^((t&lo7 + lo7) | t) & hi } // bytes of t that are 0
-	return p | zero(x^('\t'*ones)) | zero(x^('\n'*ones)) | zero(x^('\r'*ones))
+	// tab (9) and CR (13) are the bytes b with b|4 == 13; LF is 10
+	return p | zero((x|4*ones)^('\r'*ones)) | zero(x^('\n'*ones))
 }
 
 // gatherHigh packs the high bits of the 8 bytes of x into one byte (byte k -> bit k).
