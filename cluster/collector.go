@@ -319,10 +319,20 @@ func (c *Conn) deletePod(ns, name string) error {
 	return nil
 }
 
-// deleteFromNode removes the archive from the node with a one-shot pod that mounts the
-// checkpoint directory read-write.
-func (c *Conn) deleteFromNode(ctx context.Context, o PullOptions, node, dir, base string) error {
-	pod := collectorPod(o.Namespace, node, dir, o.Image, false, []string{"rm", "-f", "--", path.Join(mountPath, base)})
+// MaxCleanBatch is the most archives one cleaner pod removes (docs/rbac.yaml admits 1 to 16).
+const MaxCleanBatch = 16
+
+// deleteFromNode removes archives of one directory from the node with a one-shot pod that
+// mounts the checkpoint directory read-write and runs one fixed rm of the named files.
+func (c *Conn) deleteFromNode(ctx context.Context, o PullOptions, node, dir string, bases ...string) error {
+	if len(bases) == 0 || len(bases) > MaxCleanBatch {
+		return fmt.Errorf("%w: a cleaner removes 1 to %d archives, not %d", ErrCollector, MaxCleanBatch, len(bases))
+	}
+	cmd := []string{"rm", "-f", "--"}
+	for _, b := range bases {
+		cmd = append(cmd, path.Join(mountPath, b))
+	}
+	pod := collectorPod(o.Namespace, node, dir, o.Image, false, cmd)
 	created, err := c.Client.CoreV1().Pods(o.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return collectorCreateError(err, o.Namespace)

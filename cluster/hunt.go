@@ -369,6 +369,7 @@ func (h *hunter) runNode(ctx context.Context, nd HuntNode) {
 	h.emit(HuntEvent{Node: nd.Name, Phase: "ready"})
 	queue := make(chan Target)
 	items := make(chan *pending, cfg.PerNode)
+	cl := h.startCleaner(ctx, cfg.PerNode)
 	var cw, aw sync.WaitGroup
 	for range cfg.PerNode {
 		cw.Add(1)
@@ -384,7 +385,7 @@ func (h *hunter) runNode(ctx context.Context, nd HuntNode) {
 		go func() {
 			defer aw.Done()
 			for p := range items {
-				h.analyse(ctx, an, p)
+				h.analyse(ctx, an, p, cl)
 			}
 		}()
 	}
@@ -403,6 +404,7 @@ func (h *hunter) runNode(ctx context.Context, nd HuntNode) {
 	cw.Wait()
 	close(items)
 	aw.Wait()
+	cl.close()
 }
 
 // checkpoint checkpoints one container (cluster-wide bound); nil when it failed (recorded).
@@ -441,14 +443,12 @@ func (h *hunter) checkpoint(ctx context.Context, node string, t Target) *pending
 	return &pending{res: res, out: out}
 }
 
-// analyse runs the analysis of one archive on its node, pulls it on a match, deletes it.
-func (h *hunter) analyse(ctx context.Context, an *analyzer, p *pending) {
+// analyse runs the analysis of one archive on its node, pulls it on a match, and hands it to
+// the node's cleaner, which deletes it and records the outcome.
+func (h *hunter) analyse(ctx context.Context, an *analyzer, p *pending, cl *nodeCleaner) {
 	out, res := p.out, p.res
 	t := out.Target
-	defer func() {
-		h.removeArchive(ctx, res, &out)
-		h.finish(out)
-	}()
+	defer func() { cl.add(res, out) }()
 	if out.Err != nil {
 		return
 	}
@@ -499,28 +499,6 @@ func (h *hunter) analyse(ctx context.Context, an *analyzer, p *pending) {
 	}
 	_ = h.store.Log(item.ID, evidence.Event{Action: "hunt-match", Details: map[string]string{
 		"hunt": h.log.ID, "severity": r.Severity, "analyzer_sha256": r.SHA256}})
-}
-
-// removeArchive deletes the archive from its node (a cleaner pod) unless --keep; a cancelled
-// hunt deletes too, with a fresh bounded context.
-func (h *hunter) removeArchive(ctx context.Context, res *CheckpointResult, out *HuntOutcome) {
-	if !out.OnNode || h.cfg.Keep || res == nil {
-		return
-	}
-	t := out.Target
-	h.emit(HuntEvent{Node: out.Node, Target: &t, Phase: "clean"})
-	dir, base, err := splitNodePath(res.NodePath)
-	if err == nil {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StartTimeout+DeleteTimeout)
-		err = h.c.deleteFromNode(dctx, PullOptions{Namespace: h.cfg.Namespace, Image: h.cfg.CollectorImage, StartTimeout: h.cfg.StartTimeout}, res.Node, dir, base)
-		cancel()
-	}
-	if err != nil {
-		out.Cleanup = fmt.Sprintf("the archive %s is still on node %s: %v", res.NodePath, res.Node, err)
-		h.cleanupErr(errors.New(out.Cleanup))
-		return
-	}
-	out.OnNode = false
 }
 
 func sha256Hex(b []byte) string {

@@ -33,6 +33,8 @@ cleanup() {
   [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null || true
   "$K" -n "$NS" delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
   rm -f "$PODSLEUTH_TEST_CHECKPOINT_DIR"/checkpoint-*_"$NS"-*
+  # BENCH_HUNT_SAVE=DIR keeps both halves' JSON (per-container phases and timings) there
+  [ -n "${BENCH_HUNT_SAVE:-}" ] && mkdir -p "$BENCH_HUNT_SAVE" && cp "$W"/*.json "$BENCH_HUNT_SAVE"/ 2>/dev/null
   rm -rf "$W"
 }
 trap cleanup EXIT

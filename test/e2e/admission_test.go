@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,14 +176,30 @@ func TestAdmissionPolicy(t *testing.T) {
 			require.Contains(t, err.Error(), "podsleuth-workloads", name)
 		}
 	})
-	t.Run("cleaner removing anything but one archive refused", func(t *testing.T) {
+	t.Run("cleaner removing anything but 1 to 16 archives refused", func(t *testing.T) {
 		p := collector("clean")
 		p.Labels["app.kubernetes.io/component"] = "cleaner"
 		p.Spec.Containers[0].VolumeMounts[0].ReadOnly = false
 		p.Spec.Containers[0].Command = []string{"rm", "-f", "--", "/checkpoints/checkpoint-x.tar"}
 		require.NoError(t, createPod(t, p), "the cleaner's shape")
+		p.Spec.Containers[0].Command = []string{"rm", "-f", "--", "/checkpoints/checkpoint-x.tar", "/checkpoints/checkpoint-y.tar"}
+		require.NoError(t, createPod(t, p), "a hunt's cleaner removes a batch of archives")
 		p.Spec.Containers[0].Command = []string{"rm", "-rf", "/checkpoints"}
 		refused(t, createPod(t, p))
+		p.Spec.Containers[0].Command = []string{"rm", "-f", "--", "/checkpoints/checkpoint-x.tar", "/checkpoints/.."}
+		refused(t, createPod(t, p))
+		p.Spec.Containers[0].Command = []string{"rm", "-f", "--", "/checkpoints/checkpoint-x.tar", "-r", "/checkpoints/y"}
+		refused(t, createPod(t, p))
+		p.Spec.Containers[0].Command = []string{"rm", "-f", "--", "/checkpoints/checkpoint-x.tar", "/etc/passwd"}
+		refused(t, createPod(t, p))
+		many := []string{"rm", "-f", "--"}
+		for i := range cluster.MaxCleanBatch + 1 {
+			many = append(many, fmt.Sprintf("/checkpoints/checkpoint-%d.tar", i))
+		}
+		p.Spec.Containers[0].Command = many
+		refused(t, createPod(t, p))
+		p.Spec.Containers[0].Command = many[:len(many)-1]
+		require.NoError(t, createPod(t, p), "a batch of MaxCleanBatch archives")
 		p.Spec.Containers[0].Command = []string{"sh", "-c", "rm -f /checkpoints/x.tar"}
 		refused(t, createPod(t, p))
 	})
