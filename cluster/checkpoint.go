@@ -64,6 +64,25 @@ type CheckpointResult struct {
 	KubeletResponse json.RawMessage `json:"kubelet_response"`
 	Requested       time.Time       `json:"requested"`
 	Completed       time.Time       `json:"completed"`
+	// Attempts is how many checkpoint requests it took: 2 when the runtime could not freeze the
+	// container the first time (freezeFailed), a transient failure after which runc thaws the
+	// container and writes nothing.
+	Attempts int `json:"attempts,omitempty"`
+}
+
+// freezeAttempts bounds the checkpoint requests of one container when the runtime reports that
+// it could not freeze it; freezeRetryWait is the pause between them.
+const (
+	freezeAttempts  = 2
+	freezeRetryWait = time.Second
+)
+
+// freezeFailed says the runtime could not freeze the container's cgroup in time (runc's
+// "unable to freeze": under load the cgroup v1 freezer gives up while tasks are still running).
+// runc thaws the container and no archive is written, so one more request is safe.
+func freezeFailed(err error) bool {
+	var ce *CheckpointError
+	return errors.As(err, &ce) && errors.Is(ce.Class, ErrRuntime) && strings.Contains(ce.Detail, "unable to freeze")
 }
 
 // CheckpointError is a failed checkpoint, classified (Unwrap gives the class) with the fix.
@@ -233,24 +252,41 @@ func (c *Conn) CheckpointWith(ctx context.Context, t Target, timeout time.Durati
 	}
 	margin := timeout / 4
 	margin = max(time.Second, min(margin, 15*time.Second))
-	rctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+margin)
-	defer cancel()
-	res.Requested = time.Now().UTC()
-	result := c.Client.CoreV1().RESTClient().Post().
-		Resource("nodes").Name(res.Node).SubResource("proxy").
-		Suffix("checkpoint", t.Namespace, t.Pod, t.Container).
-		Param("timeout", strconv.FormatInt(secs, 10)).
-		Do(rctx)
-	body, err := result.Raw()
-	res.Completed = time.Now().UTC()
-	var status int
-	result.StatusCode(&status)
-	if err != nil {
+	var (
+		body   []byte
+		status int
+	)
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+margin)
+		res.Requested = time.Now().UTC()
+		result := c.Client.CoreV1().RESTClient().Post().
+			Resource("nodes").Name(res.Node).SubResource("proxy").
+			Suffix("checkpoint", t.Namespace, t.Pod, t.Container).
+			Param("timeout", strconv.FormatInt(secs, 10)).
+			Do(rctx)
+		b, err := result.Raw()
+		res.Completed = time.Now().UTC()
+		status = 0
+		result.StatusCode(&status)
+		if err == nil {
+			cancel()
+			body, res.Attempts = b, attempt
+			break
+		}
 		var se apierrors.APIStatus
 		if status == 0 && errors.As(err, &se) {
 			status = int(se.Status().Code)
 		}
-		return nil, c.checkpointError(ctx, rctx, t, res.Node, status, err, body, secs)
+		cerr := c.checkpointError(ctx, rctx, t, res.Node, status, err, b, secs)
+		cancel()
+		if attempt >= freezeAttempts || !freezeFailed(cerr) || ctx.Err() != nil {
+			return nil, cerr
+		}
+		select { // the runtime thawed the container and wrote nothing: ask once more
+		case <-time.After(freezeRetryWait):
+		case <-ctx.Done():
+			return nil, cerr
+		}
 	}
 	var reply struct {
 		Items []string `json:"items"`

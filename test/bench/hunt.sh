@@ -88,7 +88,8 @@ common=(--kubeconfig "$W/kubeconfig" --context podsleuth-admin --collector-names
 proxy "$W/hunt.bytes"
 t=$(date +%s.%N)
 "$W/podsleuth" hunt -n "$NS" -l app=bench --image "$REF" --yes -q -o json --data-dir "$W/hstore" \
-  --memory 1Gi --cpu "$CPU" --concurrency 4 --per-node "$PERNODE" "${common[@]}" > "$W/hunt.json"
+  --memory 1Gi --cpu "$CPU" --concurrency 4 --per-node "$PERNODE" "${common[@]}" > "$W/hunt.json" ||
+  echo "the hunt exited $? (a failed container is a named result: counted below)"
 HT=$(echo "$(date +%s.%N) - $t" | bc)
 unproxy "$W/hunt.bytes"
 read -r HUP HDOWN < "$W/hunt.bytes"
@@ -102,12 +103,12 @@ HF=$(jq '[.outcomes[].result.findings // [] | length] | add' "$W/hunt.json")
 proxy "$W/pull.bytes"
 t=$(date +%s.%N)
 "$W/podsleuth" checkpoint -n "$NS" -l app=bench --pull --delete-from-node --concurrency 4 -q -o json --data-dir "$W/pstore" \
-  "${common[@]}" > "$W/pull.json"
+  "${common[@]}" > "$W/pull.json" || echo "checkpoint --pull exited $? (its failures are named in its JSON)"
 PT=$(echo "$(date +%s.%N) - $t" | bc)
 unproxy "$W/pull.bytes"
 read -r PUP PDOWN < "$W/pull.bytes"
 PF=0; TPEAK=0
-for id in $(jq -r '.[].evidence.id' "$W/pull.json"); do
+for id in $(jq -r '.[].evidence.id // empty' "$W/pull.json"); do
   /usr/bin/time -f '%M' -o "$W/tm" "$W/podsleuth" findings "$id" -o json --data-dir "$W/pstore" > "$W/f.json"
   PF=$((PF + $(jq ".findings | length" "$W/f.json"))); m=$(cat "$W/tm"); [ "$m" -gt "$TPEAK" ] && TPEAK=$m
 done
@@ -119,6 +120,6 @@ printf '%-44s %10s %16s %16s\n' "" "wall s" "bytes via API" "peak memory"
 printf '%-44s %10.1f %16s %16s\n' "podsleuth hunt (analysis on the node)" "$HT" "$((HUP + HDOWN))" "$(mib "$PEAK") MiB (node)"
 printf '%-44s %10.1f %16s %16s\n' "checkpoint --pull of all + local findings" "$TT" "$((PUP + PDOWN))" "$((TPEAK / 1024)) MiB (local)"
 printf '%-44s %10.1f\n' "  of which checkpoint --pull" "$PT"
-printf 'hunt: %s of %d analysed on the node\n' "$HOK" "$N"
+printf 'hunt: %s of %d analysed on the node; pull-all: %s of %d pulled and analysed locally\n' "$HOK" "$N" "$(jq '[.[] | select(.evidence.id != null)] | length' "$W/pull.json")" "$N"
 [ "$HF" = "$PF" ] || echo "WARNING: the hunt found $HF findings, the local triage $PF: not the same analysis"
 printf 'ratios: wall %.2f, bytes %.4f%%; findings: hunt %s, pull-all %s\n' "$(echo "$HT / $TT" | bc -l)" "$(echo "100 * ($HUP + $HDOWN) / ($PUP + $PDOWN)" | bc -l)" "$HF" "$PF"
