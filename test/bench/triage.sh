@@ -13,8 +13,8 @@
 # Target met.
 # What changed: the archive's SHA-256 runs beside the analysis (it was done before it) and reads
 # ahead (archive.SHA256Reader), the string scan classifies 64 bytes at a time (memory.nextRun),
-# and the indicator scan lost its regex cliffs on base64 text (wallets 3.6 -> ~450 MB/s, Scan
-# 37 -> ~135 MB/s per core: BenchmarkScanBase64 in forensics/ioc). CPU left: SHA-256 ~0.7 s,
+# and the indicator scan lost its regex cliffs on base64 text (wallets 6 -> 576 MB/s, Scan
+# 37 -> 281 MB/s per core, idle: BenchmarkScanBase64 in forensics/ioc). CPU left: SHA-256 ~0.7 s,
 # its read-ahead copy ~0.25 s, the string scan ~0.9 s, reading the pages ~0.3 s.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
