@@ -93,6 +93,7 @@ checkpoint gives the same text. -o json puts it in the "conclusion" field beside
 				return err
 			}
 			defer an.Close()
+			an.Reconclude(mc.cp) // with the hash that ran beside it
 			if an.YaraErr != nil {
 				fmt.Fprintf(a.ErrOut, "warning: YARA (config yara.rules): %s\n", quote(an.YaraErr.Error()))
 			}

@@ -41,7 +41,7 @@ func TestInspectText(t *testing.T) {
 		{"all sections", []string{"--all", fixture("archives/podman-crun.tar.zst")},
 			[]string{"Command line: /target --workdir /work --mode full", "Threads: 1, 7", "FORENSIC_SECRET=hunter2-env-marker", "[3]  MEMFD     memfd:payload",
 				"/work/deleted-evidence.bin (deleted)", "inet/stream (tcp) 127.0.0.1:47777 LISTEN", "send-q 12288", `unread 16 B: "pipe-data-marker"`,
-				"rwxp anon", "Mounts (28)", "/tmp/.x/miner", "executable", "deleted  file     /var/log/auth.log", "SHA-256: 301dcd3be94f71ecaeaca692d3a6754d2f301d915ca86dd03aca28f47bd15ec4"},
+				"rwxp anon", "Mounts (28)", "/tmp/.x/miner", "executable", "deleted           file     /var/log/auth.log", "added or modified file     /tmp/.x/miner", "SHA-256: 301dcd3be94f71ecaeaca692d3a6754d2f301d915ca86dd03aca28f47bd15ec4"},
 			nil},
 		{"one pid", []string{"--pid", "8", "--files", fixture("archives/podman-crun.tar")},
 			[]string{"[8]  kworker/0:1", "Open files (4)"}, []string{"[1]  target", "grandchild"}},

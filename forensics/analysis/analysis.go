@@ -71,6 +71,8 @@ type Options struct {
 
 // Result is the analysis of one checkpoint.
 type Result struct {
+	// conclude is how Conclusion was drawn (Reconclude draws it again).
+	conclude ConcludeOptions
 	// Findings are the rule hits, most severe first.
 	Findings []forensics.Finding
 	// Indicators are the extracted indicators of compromise, each once with every place seen.
@@ -198,7 +200,8 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 		res.runYara(ctx, mem, *opts.Yara)
 	}
 	cp.Findings = res.Findings
-	res.Conclusion = Conclude(cp, res.Findings, res.Indicators, ConcludeOptions{EvidenceID: opts.EvidenceID, MemoryScanned: res.MemoryScanned})
+	res.conclude = ConcludeOptions{EvidenceID: opts.EvidenceID, MemoryScanned: res.MemoryScanned}
+	res.Conclusion = Conclude(cp, res.Findings, res.Indicators, res.conclude)
 	if err := ctx.Err(); err != nil {
 		res.Close()
 		return nil, err
@@ -209,3 +212,13 @@ func Run(ctx context.Context, cp *forensics.Checkpoint, mem Memory, opts Options
 // Rules lists every detection rule (id, minimum severity, ATT&CK technique, condition), as
 // `findings --list-rules` and docs/rules.md print them.
 func Rules() []findings.Rule { return findings.Rules }
+
+// Reconclude draws the conclusion again from the same findings and indicators, once what ran
+// beside the analysis is in cp (open.Config.Beside: the archive's SHA-256, which the
+// preserve-evidence action names). Callers that settle the opened case after Run call it after
+// Case.Settle, so that the conclusion never depends on which of the two ended first.
+func (r *Result) Reconclude(cp *forensics.Checkpoint) {
+	if r != nil {
+		r.Conclusion = Conclude(cp, r.Findings, r.Indicators, r.conclude)
+	}
+}

@@ -81,7 +81,7 @@ func Analyze(cp *forensics.Checkpoint, opts ...Option) []forensics.Finding {
 		a.execLocation(p)
 		a.files(p)
 	}
-	a.rootfs(cp.Rootfs)
+	a.rootfs(cp)
 	a.sockets(cp)
 	a.shells(cp)
 	a.contentRules(cp)
@@ -282,8 +282,8 @@ func (a *analyzer) files(p *forensics.Process) {
 var runtimeManaged = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true,
 	"/run/.containerenv": true, "/.dockerenv": true, "/run/secrets": true}
 
-func (a *analyzer) rootfs(changes []forensics.RootfsChange) {
-	for _, c := range changes {
+func (a *analyzer) rootfs(cp *forensics.Checkpoint) {
+	for _, c := range cp.Rootfs {
 		if c.Traversal {
 			a.add(RuleRootfsTraversal, forensics.SeverityHigh, "Path traversal name in the container's filesystem changes",
 				fmt.Sprintf("the rootfs diff names %s (%s) with an absolute path or '..': extracted as named it would land outside the container's root (shown cleaned). No container engine writes such a name: the archive was crafted or altered.", c.Path, c.Type),
@@ -294,8 +294,11 @@ func (a *analyzer) rootfs(changes []forensics.RootfsChange) {
 		}
 		sev := forensics.SeverityHigh
 		why := "an executable file that is not part of the image"
-		if c.Kind == forensics.RootfsModified {
+		switch cp.RootfsKind(c) {
+		case forensics.RootfsModified:
 			why = "an executable of the image that was modified"
+		case forensics.RootfsAddedOrModified:
+			why = "an executable file written in the container (added to the image or replacing one of its files: without a base image podsleuth cannot tell)"
 		}
 		for _, d := range []string{"/tmp/", "/dev/shm/", "/var/tmp/", "/run/"} {
 			if strings.HasPrefix(c.Path, d) || strings.Contains(c.Path, "/.") {
@@ -305,7 +308,7 @@ func (a *analyzer) rootfs(changes []forensics.RootfsChange) {
 			}
 		}
 		a.add(RuleRootfsNewExec, sev, "New or modified executable in the container filesystem",
-			fmt.Sprintf("%s (%s, %d bytes, %s) is %s: containers should run only what their image ships.", c.Path, c.Kind, c.Size, c.Mode, why),
+			fmt.Sprintf("%s (%s, %d bytes, %s) is %s: containers should run only what their image ships.", c.Path, cp.RootfsKind(c), c.Size, c.Mode, why),
 			forensics.Location{Kind: "rootfs", Path: c.Path})
 	}
 }

@@ -480,8 +480,12 @@ func (o Sections) rootfsNode(root *tree, cp *forensics.Checkpoint) {
 		return
 	}
 	rn := root.add("Root filesystem changes (%d)", len(cp.Rootfs))
+	w := 8
 	for _, r := range cp.Rootfs {
-		line := fmt.Sprintf("%-8s %-8s %s", r.Kind, r.Type, quote(r.Path))
+		w = max(w, len(cp.RootfsKind(r)))
+	}
+	for _, r := range cp.Rootfs {
+		line := fmt.Sprintf("%-*s %-8s %s", w, cp.RootfsKind(r), r.Type, quote(r.Path))
 		if r.Kind != forensics.RootfsDeleted {
 			line += fmt.Sprintf("  %s %s", r.Mode, forensics.HumanBytes(r.Size))
 		}

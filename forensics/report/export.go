@@ -193,7 +193,8 @@ func OpenInput(ctx context.Context, oc open.Config, ao analysis.Options) (Input,
 	if err != nil {
 		return Input{}, err
 	}
-	defer res.Close() // the contents were needed by the analysis only
+	defer res.Close()             // the contents were needed by the analysis only
+	res.Reconclude(cs.Checkpoint) // with the hash that ran beside it
 	if res.YaraErr != nil {
 		return Input{}, fmt.Errorf("YARA (config yara.rules) on %s: %w", cs.Path, res.YaraErr)
 	}

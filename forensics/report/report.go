@@ -222,7 +222,7 @@ func buildCheckpoint(id string, cp *forensics.Checkpoint, x Redactor) Checkpoint
 		Title:         Title(cp),
 		Namespaces:    nonNil(cp.Namespaces),
 		Mounts:        nonNil(cp.Mounts),
-		RootfsChanges: nonNil(cp.Rootfs),
+		RootfsChanges: rootfsShown(cp),
 		Warnings:      nonNil(cp.Warnings),
 		CRIU: CRIU{ImageVersion: cp.CRIU.ImageVersion, PagemapFormat: cp.CRIU.PagemapFormat, DumpStats: cp.CRIU.Dump,
 			ImageFiles: len(cp.CRIU.Images)},
@@ -418,7 +418,7 @@ func timeline(id string, cp *forensics.Checkpoint, st *StoreRecord) []TimelineEv
 		}
 	}
 	for _, rc := range cp.Rootfs {
-		add(rc.ModTime, "rootfs "+rc.Kind, rc.Path)
+		add(rc.ModTime, "rootfs "+cp.RootfsKind(rc), rc.Path)
 	}
 	return ev
 }
@@ -485,4 +485,15 @@ func pipeBuffer(cp *forensics.Checkpoint, id uint32) *forensics.Buffer {
 		}
 	}
 	return nil
+}
+
+// rootfsShown is the rootfs changes as every output names them: an "added" change is "added or
+// modified" when no base image told them apart (Checkpoint.RootfsKind).
+func rootfsShown(cp *forensics.Checkpoint) []forensics.RootfsChange {
+	out := make([]forensics.RootfsChange, len(cp.Rootfs))
+	for i, r := range cp.Rootfs {
+		r.Kind = cp.RootfsKind(r)
+		out[i] = r
+	}
+	return out
 }
